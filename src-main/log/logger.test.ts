@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createLogger, redact, scrubString } from './logger.js';
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, logger: createLogger({ destination: stream, level: 'debug' }) };
+}
+
+const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz';
+
+describe('redacting logger', () => {
+  it('replaces secret-named fields at any depth', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      { tokens: { access_token: 'AT-123', refresh_token: 'RT-456', nested: [{ client_secret: 'S3cret' }] }, codeVerifier: 'verif' },
+      'stored',
+    );
+    const out = lines.join('');
+    for (const secret of ['AT-123', 'RT-456', 'S3cret', 'verif']) expect(out).not.toContain(secret);
+    expect(out).toContain('[redacted]');
+  });
+
+  it('scrubs authorization response URLs, JWTs and bearer headers inside strings and errors', () => {
+    const { lines, logger } = capture();
+    logger.warn(`callback http://127.0.0.1:5000/callback?code=SECRETCODE&state=ST4TE&iss=x`);
+    logger.error({ err: new Error(`bad token ${JWT} with Authorization: Bearer abcdefghijklmnop`) }, 'failed');
+    const out = lines.join('');
+    expect(out).not.toContain('SECRETCODE');
+    expect(out).not.toContain('ST4TE');
+    expect(out).not.toContain(JWT);
+    expect(out).not.toContain('abcdefghijklmnop');
+    expect(out).toContain('iss=x');
+  });
+
+  it('leaves ordinary values alone', () => {
+    expect(redact({ provider: 'demo', expiresAt: 5, scope: 'openid' })).toEqual({ provider: 'demo', expiresAt: 5, scope: 'openid' });
+    expect(scrubString('nothing secret here')).toBe('nothing secret here');
+  });
+
+  it('survives cycles', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    expect(() => redact(a)).not.toThrow();
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The only logger. It redacts before anything is written, so no module has to
+ * remember to: keys that name secrets are replaced at any depth, and strings are
+ * scrubbed of JWTs, bearer credentials and secret-bearing URL parameters (an
+ * authorization response URL carries `code` and `state`; RFC 6749 §4.1.2).
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+const REDACTED = '[redacted]';
+
+/** Object keys whose values are secrets, compared case-insensitively without `_`/`-`. */
+const SECRET_KEYS = new Set(
+  [
+    'access_token', 'refresh_token', 'id_token', 'token', 'code', 'code_verifier', 'pkce_code_verifier',
+    'client_secret', 'device_code', 'user_code', 'password', 'passphrase', 'secret', 'key', 'master_key',
+    'authorization', 'cookie', 'set_cookie', 'assertion', 'nonce', 'state', 'signature', 'proof',
+    'private_key', 'app_key',
+  ].map(normaliseKey),
+);
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+export function isSecretKey(key: string): boolean {
+  const k = normaliseKey(key);
+  return SECRET_KEYS.has(k) || k.endsWith('token') || k.endsWith('secret') || k.endsWith('verifier');
+}
+
+const URL_PARAM = /([?&#;](?:code|state|access_token|refresh_token|id_token|code_verifier|client_secret|device_code|user_code|token|nonce|session_state)=)[^&#\s"']*/gi;
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+
+export function scrubString(value: string): string {
+  return value.replace(URL_PARAM, `$1${REDACTED}`).replace(JWT, REDACTED).replace(BEARER, `$1 ${REDACTED}`);
+}
+
+/** Returns a deep copy with secrets replaced; cycles and depth are bounded. */
+export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return scrubString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 8 || seen.has(value)) return '[truncated]';
+  seen.add(value);
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { type: value.name, message: scrubString(value.message) };
+    if (value.stack) out.stack = scrubString(value.stack);
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) out.code = code;
+    if (value.cause !== undefined) out.cause = redact(value.cause, depth + 1, seen);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = isSecretKey(k) && v !== undefined && v !== null ? REDACTED : redact(v, depth + 1, seen);
+  }
+  return out;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where log lines go; default stderr. Tests pass a stream they read back. */
+  destination?: DestinationStream;
+  name?: string;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: options.name ?? 'latchkey',
+      level: options.level ?? process.env.LATCHKEY_LOG_LEVEL ?? 'info',
+      // Disable pino's own error serialiser so errors go through redact() too.
+      serializers: { err: (e: unknown) => redact(e) },
+      formatters: { log: (obj) => redact(obj) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          // Scrub the message string (and printf-style arguments) as well as the object.
+          const cleaned = args.map((a) => (typeof a === 'string' ? scrubString(a) : a)) as typeof args;
+          method.apply(this, cleaned);
+        },
+      },
+    },
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+}
+
+/** A logger that writes nowhere: for tools and tests that do not care. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
