@@ -1,0 +1,526 @@
+/**
+ * The OIDC engine: every conversation with an OpenID Provider goes through here,
+ * on top of openid-client (which does all protocol validation). It enforces:
+ * - authorization code + PKCE S256 with `state` and `nonce`, in the system
+ *   browser, via a loopback or private-use-scheme receiver (RFC 8252);
+ * - `max_age` both at the provider and against the stored `auth_time`;
+ * - refresh before expiry, single-flight per account, and rotation persisted
+ *   to the vault before any new access token is handed out;
+ * - `invalid_grant` on refresh marks the account "sign-in needed" and keeps
+ *   everything else;
+ * - client credentials for service profiles, cached until shortly before expiry;
+ * - the device authorization grant (RFC 8628);
+ * - sign-out with RFC 7009 revocation and the RP-initiated logout URL.
+ */
+import * as oidc from 'openid-client';
+import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../store/vault-document.js';
+import { accountIdFor, selectAccount, summariseAccount, type AccountSelector, type AccountSummary } from './accounts.js';
+import { LoopbackReceiver } from './callback/loopback-receiver.js';
+import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
+import type { CallbackReceiver } from './callback/callback-receiver.js';
+import type { DiscoveryCache } from './discovery.js';
+import { providerFailure } from './provider-errors.js';
+import { isSubsetScope, normaliseScope } from './scope.js';
+import { KeyedMutex, SingleFlight } from './single-flight.js';
+import { cacheKey, expiresAtFrom, findFittingToken, upsertToken, type TokenRequestKey } from './token-cache.js';
+
+export interface EngineOptions {
+  store: DocumentStore<VaultDocument>;
+  discovery: DiscoveryCache;
+  schemeRouter: SchemeCallbackRouter;
+  logger: Logger;
+  now?: () => number;
+  /** A cached token is refreshed when less than this many seconds remain. Default 60. */
+  minTtlSeconds?: number;
+  /** How long a browser sign-in may take. Default 5 minutes. */
+  callbackTimeoutMs?: number;
+  /** Client credentials tokens are fetched again this many seconds before expiry. Default 30. */
+  clientCredentialsSkewSeconds?: number;
+}
+
+export interface AuthorizeOptions {
+  provider?: string;
+  scope?: string;
+  /** OIDC `max_age`: re-authenticate if the provider session is older (seconds). */
+  maxAge?: number;
+  prompt?: string;
+  loginHint?: string;
+  resource?: string;
+  signal?: AbortSignal;
+  /** Called with the authorization URL; the caller opens the browser or prints it. */
+  onAuthorizationUrl: (url: string) => void | Promise<void>;
+}
+
+export interface DeviceAuthorizeOptions {
+  provider?: string;
+  scope?: string;
+  signal?: AbortSignal;
+  onUserCode: (info: { userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number }) => void | Promise<void>;
+}
+
+export interface TokenRequest extends AccountSelector {
+  scope?: string;
+  resource?: string;
+  /** Seconds the returned token must still be valid. */
+  minTtl?: number;
+  /** Seconds since the last authentication beyond which a new sign-in is required. */
+  maxAge?: number;
+  /** Tokens minted for an app are cached apart from the user's own. */
+  appId?: string;
+}
+
+/** What a token request returns. Never a refresh token. */
+export interface TokenResult {
+  accessToken: string;
+  tokenType: string;
+  /** Epoch milliseconds. */
+  expiresAt?: number;
+  scope: string;
+  resource?: string;
+  idToken?: string;
+  account?: string;
+}
+
+export interface SignOutResult {
+  account: AccountSummary;
+  revoked: string[];
+  endSessionUrl?: string;
+  warnings: string[];
+}
+
+const DEFAULT_SCOPE_FALLBACK = 'openid profile email';
+
+export class OidcEngine {
+  private readonly store: DocumentStore<VaultDocument>;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private readonly accountLocks = new KeyedMutex();
+  private readonly refreshes = new SingleFlight<TokenResult>();
+  private readonly serviceTokens = new Map<string, TokenResult>();
+  private readonly serviceFlights = new SingleFlight<TokenResult>();
+
+  constructor(private readonly options: EngineOptions) {
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    this.log = options.logger;
+  }
+
+  // ---- providers -------------------------------------------------------
+
+  provider(name?: string): ProviderRecord {
+    const providers = this.store.read().providers;
+    if (!name) {
+      const users = providers.filter((p) => p.kind === 'user');
+      if (users.length === 1) return users[0]!;
+      if (providers.length === 0) {
+        throw new LatchkeyError('not_found', 'No provider is configured. Add one with `latchkey provider add`, or try `latchkey demo`.');
+      }
+      throw new LatchkeyError('usage', `Choose a provider with --provider: ${providers.map((p) => p.name).join(', ')}`);
+    }
+    const found = providers.find((p) => p.name === name);
+    if (!found) throw new LatchkeyError('not_found', `No provider named "${name}". See \`latchkey provider list\`.`);
+    return found;
+  }
+
+  /** The default scope for a provider: configured, else what discovery says it supports. */
+  static defaultScope(metadata: oidc.ServerMetadata): string {
+    const supported = new Set(metadata.scopes_supported ?? []);
+    const scope = ['openid', 'profile', 'email'].filter((s) => supported.size === 0 || supported.has(s) || s === 'openid');
+    if (supported.has('offline_access')) scope.push('offline_access');
+    return scope.length ? scope.join(' ') : DEFAULT_SCOPE_FALLBACK;
+  }
+
+  // ---- interactive sign-in --------------------------------------------
+
+  /** Authorization code + PKCE in the system browser; returns the signed-in account. */
+  async authorize(opts: AuthorizeOptions): Promise<AccountSummary> {
+    const provider = this.userProvider(opts.provider);
+    const config = await this.options.discovery.get(provider);
+    const receiver: CallbackReceiver =
+      provider.redirect === 'scheme' ? this.options.schemeRouter.receiver() : await LoopbackReceiver.start();
+    try {
+      const scope = normaliseScope(opts.scope ?? provider.scope);
+      const codeVerifier = oidc.randomPKCECodeVerifier();
+      const state = oidc.randomState();
+      const nonce = oidc.randomNonce();
+      const params: Record<string, string> = {
+        redirect_uri: receiver.redirectUri,
+        scope,
+        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+        state,
+        nonce,
+      };
+      if (opts.maxAge !== undefined) params.max_age = String(opts.maxAge);
+      if (opts.prompt) params.prompt = opts.prompt;
+      if (opts.loginHint) params.login_hint = opts.loginHint;
+      if (opts.resource) params.resource = opts.resource;
+      const url = oidc.buildAuthorizationUrl(config, params);
+      const waitOptions: { signal?: AbortSignal; timeoutMs?: number } = {};
+      if (opts.signal) waitOptions.signal = opts.signal;
+      if (this.options.callbackTimeoutMs) waitOptions.timeoutMs = this.options.callbackTimeoutMs;
+      const callback = receiver.waitForCallback(state, waitOptions);
+      this.log.info({ provider: provider.name, redirect: provider.redirect, scope }, 'authorization request started');
+      await opts.onAuthorizationUrl(url.href);
+      const callbackUrl = await callback;
+      const checks: oidc.AuthorizationCodeGrantChecks = { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce };
+      if (opts.maxAge !== undefined) checks.maxAge = opts.maxAge;
+      let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+      try {
+        tokens = await oidc.authorizationCodeGrant(config, callbackUrl, checks, { redirect_uri: receiver.redirectUri });
+      } catch (err) {
+        throw providerFailure(err, 'sign-in', provider.name);
+      }
+      return await this.saveSignIn(provider, config, tokens, scope, opts.resource);
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  /** Device authorization grant (RFC 8628) for sessions without a local browser. */
+  async deviceAuthorize(opts: DeviceAuthorizeOptions): Promise<AccountSummary> {
+    const provider = this.userProvider(opts.provider);
+    const config = await this.options.discovery.get(provider);
+    const scope = normaliseScope(opts.scope ?? provider.scope);
+    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      const device = await oidc.initiateDeviceAuthorization(config, { scope });
+      const info: Parameters<DeviceAuthorizeOptions['onUserCode']>[0] = {
+        userCode: device.user_code,
+        verificationUri: device.verification_uri,
+        expiresIn: device.expires_in,
+      };
+      if (device.verification_uri_complete) info.verificationUriComplete = device.verification_uri_complete;
+      await opts.onUserCode(info);
+      tokens = await oidc.pollDeviceAuthorizationGrant(config, device, undefined, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      throw providerFailure(err, 'device sign-in', provider.name);
+    }
+    return this.saveSignIn(provider, config, tokens, scope, undefined);
+  }
+
+  private userProvider(name: string | undefined): ProviderRecord {
+    const provider = this.provider(name);
+    if (provider.kind === 'service') {
+      throw new LatchkeyError(
+        'usage',
+        `Provider "${provider.name}" is a service profile (client credentials); it has no sign-in. Use \`latchkey token --provider ${provider.name}\`.`,
+      );
+    }
+    return provider;
+  }
+
+  private async saveSignIn(
+    provider: ProviderRecord,
+    config: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+    requestedScope: string,
+    resource: string | undefined,
+  ): Promise<AccountSummary> {
+    const claims = tokens.claims();
+    if (!claims) throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned no ID token; Latchkey needs OpenID Connect.`);
+    const userinfo = await this.fetchUserInfo(provider, config, tokens.access_token, claims.sub);
+    const now = this.now();
+    const grantedScope = normaliseScope(tokens.scope ?? requestedScope);
+    const id = accountIdFor(provider.name, provider.issuer, claims.sub);
+    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+    const pick = (k: string) => str(userinfo?.[k]) ?? str(claims[k]);
+    const doc = await this.store.update((d) => {
+      const previous = d.accounts.find((a) => a.id === id);
+      const account: AccountRecord = {
+        id,
+        provider: provider.name,
+        subject: claims.sub,
+        claims: {},
+        status: 'active',
+        scope: grantedScope,
+        tokens: upsertToken([], {
+          accessToken: tokens.access_token,
+          tokenType: tokens.token_type ?? 'Bearer',
+          expiresAt: expiresAtFrom(tokens.expires_in, now),
+          scope: grantedScope,
+          ...(resource ? { resource } : {}),
+          obtainedAt: now,
+        }),
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      for (const [field, claim] of [['name', 'name'], ['email', 'email'], ['preferredUsername', 'preferred_username'], ['picture', 'picture']] as const) {
+        const value = pick(claim);
+        if (value) account.claims[field] = value;
+      }
+      account.authTime = typeof claims.auth_time === 'number' ? claims.auth_time : Math.floor(now / 1000);
+      if (tokens.refresh_token) account.refreshToken = tokens.refresh_token;
+      if (tokens.id_token) account.idToken = tokens.id_token;
+      d.accounts = [...d.accounts.filter((a) => a.id !== id), account];
+    });
+    this.log.info({ provider: provider.name, account: id, scope: grantedScope, refreshable: Boolean(tokens.refresh_token) }, 'signed in');
+    return summariseAccount(doc.accounts.find((a) => a.id === id)!);
+  }
+
+  private async fetchUserInfo(
+    provider: ProviderRecord,
+    config: oidc.Configuration,
+    accessToken: string,
+    sub: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    if (!config.serverMetadata().userinfo_endpoint) return undefined;
+    try {
+      return await oidc.fetchUserInfo(config, accessToken, sub);
+    } catch (err) {
+      // The ID token already identifies the person; profile extras are optional.
+      this.log.warn({ provider: provider.name, err }, 'userinfo request failed; using ID token claims only');
+      return undefined;
+    }
+  }
+
+  // ---- tokens ------------------------------------------------------------
+
+  /**
+   * An access token for an account: the cached one when it fits, otherwise a
+   * refresh (narrowed to the requested scope/resource). Service profiles use
+   * client credentials instead.
+   */
+  async getToken(request: TokenRequest): Promise<TokenResult> {
+    if (request.provider && !request.account) {
+      const provider = this.provider(request.provider);
+      if (provider.kind === 'service') return this.clientCredentialsToken(provider, request);
+    }
+    const account = selectAccount(this.store.read(), request);
+    this.assertUsable(account, request.maxAge);
+    const key = this.tokenKey(account, request);
+    const minTtlMs = this.minTtlMs(request);
+    const cached = findFittingToken(account.tokens, key, this.now(), minTtlMs);
+    if (cached) return this.toResult(account, cached);
+    return this.refreshes.run(cacheKey(account.id, key), () =>
+      this.accountLocks.lock(account.id, () => this.refresh(account.id, key, minTtlMs)),
+    );
+  }
+
+  private tokenKey(account: AccountRecord, request: TokenRequest): TokenRequestKey {
+    const scope = normaliseScope(request.scope ?? account.scope);
+    if (!isSubsetScope(scope, account.scope)) {
+      throw new LatchkeyError(
+        'login_required',
+        `Account ${account.id} was not granted "${scope}" (it has "${account.scope}"). Sign in again asking for it: latchkey login --provider ${account.provider} --scope "${scope}"`,
+      );
+    }
+    return { scope, resource: request.resource, appId: request.appId };
+  }
+
+  private minTtlMs(request: TokenRequest): number {
+    return (request.minTtl ?? this.options.minTtlSeconds ?? 60) * 1000;
+  }
+
+  private assertUsable(account: AccountRecord, maxAge: number | undefined): void {
+    if (account.status === 'sign_in_needed') {
+      throw new LatchkeyError(
+        'login_required',
+        `Account ${account.id} needs you to sign in again (the provider no longer accepts its refresh token). Run \`latchkey login --provider ${account.provider}\`.`,
+      );
+    }
+    if (maxAge !== undefined && account.authTime !== undefined && this.now() / 1000 - account.authTime > maxAge) {
+      throw new LatchkeyError(
+        'login_required',
+        `Account ${account.id} last authenticated more than ${maxAge} s ago. Run \`latchkey login --provider ${account.provider} --max-age ${maxAge}\`.`,
+      );
+    }
+  }
+
+  private async refresh(accountId: string, key: TokenRequestKey, minTtlMs: number): Promise<TokenResult> {
+    // Re-read under the account lock: an earlier refresh may have rotated the refresh token or filled the cache.
+    const account = this.store.read().accounts.find((a) => a.id === accountId);
+    if (!account) throw new LatchkeyError('login_required', `Account ${accountId} was signed out.`);
+    this.assertUsable(account, undefined);
+    const cached = findFittingToken(account.tokens, key, this.now(), minTtlMs);
+    if (cached) return this.toResult(account, cached);
+    if (!account.refreshToken) {
+      throw new LatchkeyError(
+        'login_required',
+        `The token for ${account.id} expired and the provider gave no refresh token. Run \`latchkey login --provider ${account.provider}\`.`,
+      );
+    }
+    const provider = this.provider(account.provider);
+    const config = await this.options.discovery.get(provider);
+    const params: Record<string, string> = {};
+    if (key.scope !== account.scope) params.scope = key.scope;
+    if (key.resource) params.resource = key.resource;
+    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    try {
+      tokens = await oidc.refreshTokenGrant(config, account.refreshToken, params);
+    } catch (err) {
+      const failure = providerFailure(err, 'token refresh', provider.name);
+      if (failure.providerError === 'invalid_grant') await this.markSignInNeeded(account.id, failure.message);
+      this.log.warn({ provider: provider.name, account: account.id, code: failure.code, providerError: failure.providerError }, 'refresh failed');
+      if (failure.providerError === 'invalid_grant') {
+        throw new LatchkeyError(
+          'login_required',
+          `Provider "${provider.name}" no longer accepts the sign-in of ${account.id}. Run \`latchkey login --provider ${provider.name}\`.`,
+          { cause: failure, providerError: 'invalid_grant' },
+        );
+      }
+      throw failure;
+    }
+    const claims = tokens.claims();
+    if (claims && claims.sub !== account.subject) {
+      throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned an ID token for a different user on refresh.`);
+    }
+    const now = this.now();
+    const token = {
+      accessToken: tokens.access_token,
+      tokenType: tokens.token_type ?? 'Bearer',
+      expiresAt: expiresAtFrom(tokens.expires_in, now),
+      // Some providers omit `scope` when it equals the request (RFC 6749 §5.1).
+      scope: tokens.scope ? normaliseScope(tokens.scope) : key.scope,
+      ...(key.resource ? { resource: key.resource } : {}),
+      ...(key.appId ? { appId: key.appId } : {}),
+      obtainedAt: now,
+    };
+    // Store under the requested key so the next identical request is a cache hit,
+    // even if the provider reports the scope differently.
+    const stored = { ...token, scope: key.scope };
+    // Rotation must be durable before the new access token leaves this function:
+    // if we crashed after handing it out, the old refresh token would already be spent.
+    const doc = await this.store.update((d) => {
+      const a = d.accounts.find((x) => x.id === accountId);
+      if (!a) throw new LatchkeyError('login_required', `Account ${accountId} was signed out during refresh.`);
+      if (tokens.refresh_token) a.refreshToken = tokens.refresh_token;
+      if (tokens.id_token) a.idToken = tokens.id_token;
+      a.tokens = upsertToken(a.tokens, stored);
+      a.updatedAt = now;
+      delete a.lastError;
+    });
+    this.log.info({ provider: provider.name, account: accountId, scope: key.scope, rotated: Boolean(tokens.refresh_token) }, 'token refreshed');
+    return this.toResult(doc.accounts.find((a) => a.id === accountId)!, { ...token, scope: token.scope });
+  }
+
+  private async markSignInNeeded(accountId: string, reason: string): Promise<void> {
+    await this.store.update((d) => {
+      const a = d.accounts.find((x) => x.id === accountId);
+      if (a) {
+        a.status = 'sign_in_needed';
+        a.lastError = reason;
+        a.updatedAt = this.now();
+      }
+    });
+  }
+
+  private toResult(account: AccountRecord, t: AccountRecord['tokens'][number]): TokenResult {
+    const result: TokenResult = { accessToken: t.accessToken, tokenType: t.tokenType, scope: t.scope, account: account.id };
+    if (t.expiresAt !== undefined) result.expiresAt = t.expiresAt;
+    if (t.resource) result.resource = t.resource;
+    if (account.idToken && t.scope.split(' ').includes('openid')) result.idToken = account.idToken;
+    return result;
+  }
+
+  // ---- client credentials ------------------------------------------------
+
+  private clientCredentialsToken(provider: ProviderRecord, request: TokenRequest): Promise<TokenResult> {
+    const scope = normaliseScope(request.scope ?? provider.scope);
+    const key = JSON.stringify([provider.name, scope, request.resource ?? null]);
+    const skewMs = (this.options.clientCredentialsSkewSeconds ?? 30) * 1000;
+    const fits = (t: TokenResult | undefined) =>
+      t !== undefined && (t.expiresAt ?? 0) - skewMs - this.now() >= (request.minTtl ?? 0) * 1000;
+    const cached = this.serviceTokens.get(key);
+    if (fits(cached)) return Promise.resolve(cached!);
+    return this.serviceFlights.run(key, async () => {
+      const config = await this.options.discovery.get(provider);
+      const params: Record<string, string> = {};
+      if (scope) params.scope = scope;
+      if (request.resource) params.resource = request.resource;
+      let tokens: oidc.TokenEndpointResponse;
+      try {
+        tokens = await oidc.clientCredentialsGrant(config, params);
+      } catch (err) {
+        throw providerFailure(err, 'client credentials grant', provider.name);
+      }
+      const result: TokenResult = {
+        accessToken: tokens.access_token,
+        tokenType: tokens.token_type ?? 'Bearer',
+        expiresAt: expiresAtFrom(tokens.expires_in, this.now()),
+        scope: tokens.scope ? normaliseScope(tokens.scope) : scope,
+      };
+      if (request.resource) result.resource = request.resource;
+      this.serviceTokens.set(key, result);
+      this.log.info({ provider: provider.name, scope: result.scope }, 'client credentials token obtained');
+      return result;
+    });
+  }
+
+  // ---- sign-out ------------------------------------------------------------
+
+  /**
+   * Revokes the account's tokens at the provider (RFC 7009) where it can,
+   * builds the RP-initiated logout URL where the provider has one, and deletes
+   * the account locally even when the provider cannot be reached.
+   */
+  async signOut(selector: AccountSelector): Promise<SignOutResult> {
+    const account = selectAccount(this.store.read(), selector);
+    return this.accountLocks.lock(account.id, async () => {
+      const result: SignOutResult = { account: summariseAccount(account), revoked: [], warnings: [] };
+      const provider = this.store.read().providers.find((p) => p.name === account.provider);
+      if (provider) {
+        try {
+          const config = await this.options.discovery.get(provider);
+          await this.revokeAll(config, account, result);
+          if (config.serverMetadata().end_session_endpoint) {
+            const params: Record<string, string> = { client_id: provider.clientId };
+            if (account.idToken) params.id_token_hint = account.idToken;
+            result.endSessionUrl = oidc.buildEndSessionUrl(config, params).href;
+          }
+        } catch (err) {
+          result.warnings.push(`Could not contact provider "${provider.name}": ${(err as Error).message}`);
+        }
+      }
+      await this.store.update((d) => {
+        d.accounts = d.accounts.filter((a) => a.id !== account.id);
+      });
+      this.log.info({ account: account.id, revoked: result.revoked, warnings: result.warnings.length }, 'signed out');
+      return result;
+    });
+  }
+
+  private async revokeAll(config: oidc.Configuration, account: AccountRecord, result: SignOutResult): Promise<void> {
+    if (!config.serverMetadata().revocation_endpoint) {
+      result.warnings.push('The provider does not support token revocation; tokens stay valid there until they expire.');
+      return;
+    }
+    const revoke = async (token: string, hint: string, label: string) => {
+      try {
+        await oidc.tokenRevocation(config, token, { token_type_hint: hint });
+        result.revoked.push(label);
+      } catch (err) {
+        result.warnings.push(`Revoking the ${label} failed: ${providerFailure(err, 'revocation', account.provider).message}`);
+      }
+    };
+    if (account.refreshToken) await revoke(account.refreshToken, 'refresh_token', 'refresh token');
+    for (const t of account.tokens) await revoke(t.accessToken, 'access_token', 'access token');
+  }
+
+  // ---- queries ------------------------------------------------------------
+
+  accounts(): AccountSummary[] {
+    return this.store.read().accounts.map(summariseAccount);
+  }
+
+  /** Revokes and drops one cached app token (broker: an app gives its token up). */
+  async revokeAppTokens(accountId: string, appId: string): Promise<number> {
+    const account = this.store.read().accounts.find((a) => a.id === accountId);
+    if (!account) return 0;
+    const mine = account.tokens.filter((t) => t.appId === appId);
+    const provider = this.store.read().providers.find((p) => p.name === account.provider);
+    if (provider && mine.length) {
+      const config = await this.options.discovery.get(provider).catch(() => undefined);
+      if (config?.serverMetadata().revocation_endpoint) {
+        for (const t of mine) await oidc.tokenRevocation(config, t.accessToken, { token_type_hint: 'access_token' }).catch(() => undefined);
+      }
+    }
+    await this.store.update((d) => {
+      const a = d.accounts.find((x) => x.id === accountId);
+      if (a) a.tokens = a.tokens.filter((t) => t.appId !== appId);
+    });
+    return mine.length;
+  }
+}

@@ -1,0 +1,41 @@
+/** Which cached access token fits a request, and how the cache stays bounded. */
+import type { AccessTokenRecord } from '../store/vault-document.js';
+
+/** When a provider omits `expires_in` we assume a short life rather than forever. */
+export const ASSUMED_LIFETIME_MS = 5 * 60 * 1000;
+/** Cached access tokens kept per account; the oldest are dropped first. */
+export const MAX_TOKENS_PER_ACCOUNT = 64;
+
+export interface TokenRequestKey {
+  scope: string;
+  resource?: string | undefined;
+  appId?: string | undefined;
+}
+
+export function sameKey(t: AccessTokenRecord, key: TokenRequestKey): boolean {
+  return t.scope === key.scope && t.resource === key.resource && t.appId === key.appId;
+}
+
+export function cacheKey(accountId: string, key: TokenRequestKey): string {
+  return JSON.stringify([accountId, key.scope, key.resource ?? null, key.appId ?? null]);
+}
+
+/** A token fits if it was minted for exactly this scope/resource/app and lives at least `minTtlMs` more. */
+export function findFittingToken(
+  tokens: readonly AccessTokenRecord[],
+  key: TokenRequestKey,
+  now: number,
+  minTtlMs: number,
+): AccessTokenRecord | undefined {
+  return tokens.find((t) => sameKey(t, key) && (t.expiresAt ?? t.obtainedAt + ASSUMED_LIFETIME_MS) - now >= minTtlMs);
+}
+
+/** Replaces the token for the same key and trims the list. */
+export function upsertToken(tokens: readonly AccessTokenRecord[], token: AccessTokenRecord): AccessTokenRecord[] {
+  const rest = tokens.filter((t) => !sameKey(t, token));
+  return [token, ...rest].slice(0, MAX_TOKENS_PER_ACCOUNT);
+}
+
+export function expiresAtFrom(expiresIn: number | undefined, now: number): number {
+  return expiresIn === undefined ? now + ASSUMED_LIFETIME_MS : now + expiresIn * 1000;
+}

@@ -1,0 +1,107 @@
+/**
+ * The document the vault encrypts: providers, accounts with their tokens, and
+ * (for the broker) app grants and the audit log. Parsed with zod every time it
+ * is decrypted, so a vault written by a newer or broken build fails loudly
+ * instead of being half-understood.
+ */
+import { z } from 'zod';
+
+export const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export const ProviderRecordSchema = z.object({
+  name: z.string().regex(PROVIDER_NAME),
+  issuer: z.string().url(),
+  clientId: z.string().min(1),
+  /** Only for confidential clients; never leaves the agent. */
+  clientSecret: z.string().min(1).optional(),
+  /** Default scope; may be empty for a service profile. */
+  scope: z.string(),
+  redirect: z.enum(['loopback', 'scheme']),
+  /** `service` profiles use the client credentials grant instead of a user sign-in. */
+  kind: z.enum(['user', 'service']),
+  /** Set for the built-in demo provider, which the agent starts itself. */
+  demo: z.boolean().optional(),
+  createdAt: z.number(),
+});
+export type ProviderRecord = z.infer<typeof ProviderRecordSchema>;
+
+export const AccessTokenRecordSchema = z.object({
+  accessToken: z.string().min(1),
+  tokenType: z.string(),
+  /** Epoch milliseconds; undefined when the provider did not say. */
+  expiresAt: z.number().optional(),
+  /** The scope the provider granted for this token (space-separated, sorted). */
+  scope: z.string(),
+  resource: z.string().optional(),
+  /** Which app this token was minted for; undefined for the user's own (CLI) tokens. */
+  appId: z.string().optional(),
+  obtainedAt: z.number(),
+});
+export type AccessTokenRecord = z.infer<typeof AccessTokenRecordSchema>;
+
+export const AccountRecordSchema = z.object({
+  id: z.string().min(1),
+  provider: z.string(),
+  subject: z.string().min(1),
+  claims: z.object({
+    name: z.string().optional(),
+    email: z.string().optional(),
+    preferredUsername: z.string().optional(),
+    picture: z.string().optional(),
+  }),
+  status: z.enum(['active', 'sign_in_needed']),
+  /** The scope granted at sign-in; narrower tokens are minted from it. */
+  scope: z.string(),
+  /** OIDC `auth_time` in epoch seconds, for `max_age` checks. */
+  authTime: z.number().optional(),
+  refreshToken: z.string().optional(),
+  idToken: z.string().optional(),
+  tokens: z.array(AccessTokenRecordSchema),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  lastError: z.string().optional(),
+});
+export type AccountRecord = z.infer<typeof AccountRecordSchema>;
+
+export const VaultDocumentSchema = z.object({
+  schema: z.literal(1),
+  providers: z.array(ProviderRecordSchema),
+  accounts: z.array(AccountRecordSchema),
+  /** Broker data (per-app grants, audit log); shaped by the broker module. */
+  grants: z.array(z.unknown()).default([]),
+  audit: z.array(z.unknown()).default([]),
+});
+export type VaultDocument = z.infer<typeof VaultDocumentSchema>;
+
+export function emptyVaultDocument(): VaultDocument {
+  return { schema: 1, providers: [], accounts: [], grants: [], audit: [] };
+}
+
+export function parseVaultDocument(raw: unknown): VaultDocument {
+  return VaultDocumentSchema.parse(raw);
+}
+
+/** What the engine needs from the vault: a snapshot and serialised, durable updates. */
+export interface DocumentStore<T> {
+  read(): T;
+  update(mutator: (draft: T) => T | void | Promise<T | void>): Promise<T>;
+}
+
+/** An in-memory store with the vault's semantics, for tools that need no persistence. */
+export class MemoryStore<T> implements DocumentStore<T> {
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(private doc: T) {}
+  read(): T {
+    return structuredClone(this.doc);
+  }
+  update(mutator: (draft: T) => T | void | Promise<T | void>): Promise<T> {
+    const next = this.chain.then(async () => {
+      const draft = structuredClone(this.doc);
+      const result = (await mutator(draft)) ?? draft;
+      this.doc = result;
+      return structuredClone(result);
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
