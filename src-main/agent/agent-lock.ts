@@ -1,0 +1,151 @@
+/**
+ * One agent per data directory: the vault has a single writer.
+ *
+ * Enforces:
+ * - the lock file appears atomically with its content (written to a private
+ *   temp file, then hard-linked into place, which fails if the lock exists),
+ *   so nobody ever reads a half-written lock and mistakes it for stale;
+ * - a lock whose process is gone is stale and taken over; so is one whose pid
+ *   now belongs to a different process (after a reboot pids are reused; on
+ *   Linux the lock records the boot id and process start time to tell);
+ * - a live owner → `agent_running`, naming its pid;
+ * - `release()` removes the lock only while it is still ours.
+ *
+ * Two agents taking over the same stale lock at the same instant could both
+ * succeed; the socket bind that follows (socket-listen.ts) is the second guard.
+ */
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { LatchkeyError } from '../errors.js';
+
+export interface AgentLock {
+  readonly path: string;
+  readonly pid: number;
+  /** Removes the lock file if it is still ours; safe to call twice. */
+  release(): Promise<void>;
+}
+
+/** What varies between a real agent and a test. */
+export interface AgentLockOptions {
+  pid?: number;
+  now?: () => Date;
+  /** Is `pid` a running process? Default: `process.kill(pid, 0)`. */
+  isAlive?: (pid: number) => boolean;
+  /** A string that changes when `pid` is reused; default: Linux boot id + start time. */
+  processIdentity?: (pid: number) => string | undefined;
+}
+
+const lockFileSchema = z.object({
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
+  identity: z.string().optional(),
+});
+type LockFile = z.infer<typeof lockFileSchema>;
+
+/** Stale takeovers to attempt before giving up (each one means someone else just raced us). */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Takes the agent lock at `lockPath`, creating its directory (0700) if needed.
+ * Throws `agent_running` if a live agent holds it.
+ */
+export async function acquireAgentLock(lockPath: string, options: AgentLockOptions = {}): Promise<AgentLock> {
+  const pid = options.pid ?? process.pid;
+  const isAlive = options.isAlive ?? processIsAlive;
+  const identityOf = options.processIdentity ?? linuxProcessIdentity;
+  const identity = identityOf(pid);
+  const content: LockFile = { pid, startedAt: (options.now?.() ?? new Date()).toISOString(), ...(identity ? { identity } : {}) };
+  const text = `${JSON.stringify(content)}\n`;
+  await mkdir(dirname(lockPath), { recursive: true, mode: 0o700 });
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (await createExclusive(lockPath, text)) {
+      return { path: lockPath, pid, release: () => releaseIfOurs(lockPath, text) };
+    }
+    const holder = await readLock(lockPath);
+    if (holder === 'gone') continue;
+    if (holder && isAlive(holder.pid) && !identityChanged(holder, identityOf)) {
+      throw new LatchkeyError('agent_running', `A Latchkey agent is already running (pid ${holder.pid}, lock ${lockPath})`);
+    }
+    // Dead owner, reused pid or unreadable garbage: the lock is stale.
+    await unlink(lockPath).catch(ignoreMissing);
+  }
+  throw new LatchkeyError('agent_running', `Could not take the agent lock ${lockPath}: another agent keeps taking it`);
+}
+
+/** Writes `text` to `path` only if `path` does not exist; false if it does. */
+async function createExclusive(path: string, text: string): Promise<boolean> {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(temp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new LatchkeyError('storage_error', `Cannot create the agent lock ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await unlink(temp).catch(ignoreMissing);
+  }
+}
+
+/** The lock's holder; undefined if the file is garbage; 'gone' if it vanished meanwhile. */
+async function readLock(path: string): Promise<LockFile | undefined | 'gone'> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw new LatchkeyError('storage_error', `Cannot read the agent lock ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const parsed = lockFileSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function identityChanged(holder: LockFile, identityOf: (pid: number) => string | undefined): boolean {
+  if (!holder.identity) return false;
+  const current = identityOf(holder.pid);
+  return current !== undefined && current !== holder.identity;
+}
+
+async function releaseIfOurs(path: string, text: string): Promise<void> {
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current === text) await unlink(path).catch(ignoreMissing);
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * `<boot id>:<start time in clock ticks>` from /proc on Linux, undefined
+ * elsewhere (there the pid alone decides).
+ */
+export function linuxProcessIdentity(pid: number): string | undefined {
+  try {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may contain spaces and parentheses; fields resume after the last ')'.
+    // starttime is field 22 overall, i.e. index 19 counting from field 3.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTime ? `${bootId}:${startTime}` : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The Node client for the agent protocol (docs/protocol.md), used by the CLI
+ * and the SDK.
+ *
+ * Enforces:
+ * - every call settles: with its result, its error rebuilt as a
+ *   LatchkeyError, `timeout`, `cancelled`, or `agent_unavailable` when the
+ *   connection goes away;
+ * - a call that gives up (timeout or AbortSignal) tells the agent with
+ *   `$/cancel`, so the agent stops working on it;
+ * - a call too large for the agent's limit is refused locally instead of
+ *   getting the whole connection closed;
+ * - a malformed message from the agent closes the connection with
+ *   `protocol_error` rather than being guessed at.
+ */
+import { connect, type Socket } from 'node:net';
+import { LatchkeyError } from '../errors.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder } from './framing.js';
+import { CANCEL_NOTIFICATION, fromRpcError, notification, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
+
+/** Default deadline for connecting and for each call; 0 disables a call's deadline. */
+export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+
+export type NotificationListener = (method: string, params: unknown) => void;
+
+export interface RpcClientOptions {
+  /** Deadline for connecting, and the default for calls (0 = none). */
+  timeoutMs?: number;
+  logger?: Logger;
+  /** Must match the agent's limit; default 1 MiB. */
+  maxMessageBytes?: number;
+}
+
+export interface CallOptions {
+  /** Aborting sends `$/cancel` and rejects with `cancelled`. */
+  signal?: AbortSignal;
+  /** Overrides the client's default; 0 waits as long as the agent allows. */
+  timeoutMs?: number;
+  /** Notifications the agent sends about this call (they carry its `request_id`). */
+  onNotification?: NotificationListener;
+}
+
+export interface RpcClient {
+  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
+  /** Listens to every notification on the connection; returns an unsubscribe function. */
+  onNotification(listener: NotificationListener): () => void;
+  /** Closes the connection; pending calls reject with `agent_unavailable`. */
+  close(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/**
+ * Connects to the agent at `path` (Unix socket or Windows named pipe).
+ * Rejects with `agent_unavailable` when nothing is listening there.
+ */
+export async function connectRpc(path: string, options: RpcClientOptions = {}): Promise<RpcClient> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+  const socket = await openSocket(path, timeoutMs);
+  return new SocketRpcClient(socket, {
+    timeoutMs,
+    logger: options.logger ?? silentLogger(),
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+  });
+}
+
+function openSocket(path: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            socket.destroy();
+            reject(new LatchkeyError('agent_unavailable', `The Latchkey agent at ${path} did not accept a connection within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(connectError(path, err));
+    });
+  });
+}
+
+function connectError(path: string, err: NodeJS.ErrnoException): LatchkeyError {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ECONNREFUSED':
+      return new LatchkeyError('agent_unavailable', `No Latchkey agent is running at ${path}`, { cause: err });
+    case 'EAGAIN':
+      // A Unix socket's listen backlog is full: the agent is flooded, not gone.
+      return new LatchkeyError('busy', `The Latchkey agent at ${path} is not accepting connections right now; retry`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return new LatchkeyError('agent_unavailable', `Permission denied connecting to the Latchkey agent at ${path}`, { cause: err });
+    default:
+      return new LatchkeyError('agent_unavailable', `Cannot connect to the Latchkey agent at ${path}: ${err.message}`, { cause: err });
+  }
+}
+
+interface Pending {
+  settle(outcome: { result: unknown } | { error: LatchkeyError }): void;
+  onNotification?: NotificationListener;
+}
+
+class SocketRpcClient implements RpcClient {
+  readonly #socket: Socket;
+  readonly #timeoutMs: number;
+  readonly #logger: Logger;
+  readonly #decoder: LineDecoder;
+  readonly #pending = new Map<number, Pending>();
+  readonly #listeners = new Set<NotificationListener>();
+  readonly #closedPromise: Promise<void>;
+  #nextId = 1;
+  #closed = false;
+  /** Why the connection is going away, when the agent or a bad message told us. */
+  #failure: LatchkeyError | undefined;
+
+  constructor(socket: Socket, options: { timeoutMs: number; logger: Logger; maxMessageBytes: number }) {
+    this.#socket = socket;
+    this.#timeoutMs = options.timeoutMs;
+    this.#logger = options.logger;
+    this.#decoder = new LineDecoder(options.maxMessageBytes);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#logger.debug({ err }, 'agent connection error'));
+    this.#closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#closed = true;
+        this.#rejectAll(this.#failure ?? new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent closed'));
+        resolve();
+      }),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  call<T = unknown>(method: string, params?: unknown, options: CallOptions = {}): Promise<T> {
+    if (this.#closed || this.#socket.writableEnded) {
+      return Promise.reject(new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent is closed'));
+    }
+    if (options.signal?.aborted) {
+      return Promise.reject(new LatchkeyError('cancelled', `${method} was cancelled`, { cause: options.signal.reason }));
+    }
+    const id = this.#nextId++;
+    let frame: Buffer;
+    try {
+      frame = encodeMessage(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
+    } catch (err) {
+      return Promise.reject(new LatchkeyError('usage', `Params of ${method} are not JSON-serialisable`, { cause: err }));
+    }
+    if (frame.length - 1 > this.#decoder.maxMessageBytes) {
+      return Promise.reject(new LatchkeyError('message_too_large', `${method} request exceeds ${this.#decoder.maxMessageBytes} bytes`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const { signal } = options;
+      const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+      const giveUp = (error: LatchkeyError): void => {
+        if (!this.#pending.has(id)) return;
+        this.#send(notification(CANCEL_NOTIFICATION, { id }));
+        pending.settle({ error });
+      };
+      const onAbort = (): void => giveUp(new LatchkeyError('cancelled', `${method} was cancelled`, { cause: signal?.reason }));
+      const timer =
+        timeoutMs > 0 ? setTimeout(() => giveUp(new LatchkeyError('timeout', `${method} did not finish within ${timeoutMs} ms`)), timeoutMs) : undefined;
+      const pending: Pending = {
+        settle: (outcome) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          this.#pending.delete(id);
+          if ('error' in outcome) reject(outcome.error);
+          else resolve(outcome.result as T);
+        },
+        onNotification: options.onNotification,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(id, pending);
+      this.#socket.write(frame);
+    });
+  }
+
+  onNotification(listener: NotificationListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#failure ??= new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent was closed by the client');
+      this.#socket.destroy();
+    }
+    return this.#closedPromise;
+  }
+
+  #send(message: unknown): void {
+    if (!this.#socket.writableEnded && !this.#socket.destroyed) this.#socket.write(encodeMessage(message));
+  }
+
+  #onData(chunk: Buffer): void {
+    for (const line of this.#decoder.push(chunk)) {
+      if (line.kind !== 'message') {
+        this.#fail(`The agent sent ${line.kind === 'too_large' ? 'an oversized' : 'a non-UTF-8'} message`);
+        return;
+      }
+      let parsed: ReturnType<typeof serverMessageSchema.safeParse>;
+      try {
+        parsed = serverMessageSchema.safeParse(JSON.parse(line.text));
+      } catch {
+        this.#fail('The agent sent a message that is not JSON');
+        return;
+      }
+      if (!parsed.success) {
+        this.#fail('The agent sent a message that is not valid JSON-RPC 2.0');
+        return;
+      }
+      this.#dispatch(parsed.data);
+    }
+  }
+
+  #dispatch(message: ServerMessage): void {
+    if ('method' in message) {
+      this.#deliver(message.method, message.params);
+    } else if ('error' in message) {
+      const error = fromRpcError(message.error);
+      // id null: the agent could not tie the error to a call (busy, oversized
+      // message); it closes the connection next, and every pending call gets this.
+      if (message.id === null) this.#failure = error;
+      else this.#pendingFor(message.id)?.settle({ error });
+    } else {
+      this.#pendingFor(message.id)?.settle({ result: message.result });
+    }
+  }
+
+  #pendingFor(id: string | number): Pending | undefined {
+    return typeof id === 'number' ? this.#pending.get(id) : undefined;
+  }
+
+  #deliver(method: string, params: unknown): void {
+    const requestId = typeof params === 'object' && params !== null ? (params as { request_id?: unknown }).request_id : undefined;
+    const callListener = typeof requestId === 'number' ? this.#pending.get(requestId)?.onNotification : undefined;
+    for (const listener of callListener ? [callListener, ...this.#listeners] : this.#listeners) {
+      try {
+        listener(method, params);
+      } catch (err) {
+        this.#logger.error({ err, method }, 'agent notification listener failed');
+      }
+    }
+  }
+
+  #fail(why: string): void {
+    this.#failure = new LatchkeyError('protocol_error', why);
+    this.#socket.destroy();
+  }
+
+  #rejectAll(error: LatchkeyError): void {
+    for (const pending of [...this.#pending.values()]) pending.settle({ error });
+  }
+}

@@ -1,0 +1,387 @@
+/**
+ * One client connection to the agent: reads frames, dispatches requests to
+ * handlers concurrently, writes responses, and enforces the per-connection
+ * limits.
+ *
+ * Enforces:
+ * - a line over `maxMessageBytes` gets one `message_too_large` error and the
+ *   connection is closed; nothing more is buffered;
+ * - malformed input gets an error response (id null when none is usable) and
+ *   never throws out of this module;
+ * - at most `maxInFlightPerConnection` requests run at once (`busy` beyond);
+ * - every request has a deadline; on timeout, `$/cancel` or disconnect the
+ *   handler's signal aborts and the client gets `timeout`/`cancelled`;
+ * - a connection with no complete message and nothing in flight for
+ *   `idleTimeoutMs` is closed;
+ * - a client that stops reading is dropped once `maxOutboundBytes` are queued
+ *   for it, so it can neither grow our memory nor stall anyone else;
+ * - unexpected handler failures reach the client as a generic `internal`
+ *   error; the detail goes only to the (redacting) log;
+ * - end of input ends the session: a peer that shut down its sending side
+ *   looks exactly like one that vanished, and work for a vanished peer must
+ *   stop, so in-flight requests are cancelled either way.
+ */
+import type { Socket } from 'node:net';
+import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { encodeMessage, LineDecoder } from './framing.js';
+import {
+  CANCEL_NOTIFICATION,
+  cancelParamsSchema,
+  errorResponse,
+  exceedsJsonDepth,
+  incomingMessageSchema,
+  notification,
+  resultResponse,
+  RPC_ERROR,
+  salvageId,
+  toRpcError,
+  type IncomingMessage,
+  type RpcId,
+} from './rpc-protocol.js';
+
+/** Limits the agent enforces on its clients; see DEFAULT_RPC_LIMITS in rpc-server.ts. */
+export interface RpcLimits {
+  /** Live connections beyond this get one `busy` error line and are closed. */
+  maxConnections: number;
+  /** Cap on one message in either direction, in bytes, excluding `\n`. */
+  maxMessageBytes: number;
+  /** Cap on object/array nesting in one message. */
+  maxJsonDepth: number;
+  /** Close a connection after this long with no complete message and nothing in flight. */
+  idleTimeoutMs: number;
+  /** Concurrent requests per connection; more get `busy`. */
+  maxInFlightPerConnection: number;
+  /** Bytes queued for a client that is not reading before it is dropped. */
+  maxOutboundBytes: number;
+  /** Default deadline of a request. */
+  requestTimeoutMs: number;
+  /** Default deadline of a request to an `interactive` method (a browser sign-in). */
+  interactiveTimeoutMs: number;
+}
+
+/** Best-effort identity of the process on the other end of the socket. */
+export interface PeerInfo {
+  pid?: number;
+  uid?: number;
+}
+
+/** What handlers see of the connection a request arrived on. */
+export interface Connection {
+  readonly id: number;
+  /** Per-connection facts owned by the handlers (e.g. the app identity once proven). */
+  readonly state: Record<string, unknown>;
+  /** Filled in by whoever can learn it (see docs/protocol.md, "Peer identity"). */
+  peer?: PeerInfo;
+  readonly closed: boolean;
+  /** Runs `cb` once when the connection closes (immediately if it already has). */
+  onClose(cb: () => void): void;
+  /**
+   * Sends a notification. A no-op once the connection is closed; throws
+   * `message_too_large` if the encoded message exceeds the cap.
+   */
+  notify(method: string, params?: unknown): void;
+  /** Closes the connection; in-flight requests are aborted. */
+  close(): void;
+}
+
+export interface CallContext {
+  readonly connection: Connection;
+  /** Aborts on timeout, `$/cancel` or disconnect; the reason is a LatchkeyError. */
+  readonly signal: AbortSignal;
+  readonly requestId: RpcId;
+  /**
+   * Sends a notification about this request: `params` plus `request_id`, so a
+   * client with several calls in flight can route it.
+   */
+  notify(method: string, params?: Record<string, unknown>): void;
+}
+
+export type RpcHandler = (params: unknown, ctx: CallContext) => Promise<unknown>;
+
+export interface RpcMethodOptions {
+  /** Overrides the default deadline for this method. */
+  timeoutMs?: number;
+  /** Waits on a human (browser, consent dialog): uses `interactiveTimeoutMs`. */
+  interactive?: boolean;
+}
+
+export interface RpcMethodEntry extends RpcMethodOptions {
+  handler: RpcHandler;
+}
+
+/** What a connection needs from the server that owns it. */
+export interface ConnectionHost {
+  readonly limits: Readonly<RpcLimits>;
+  readonly logger: Logger;
+  lookup(method: string): RpcMethodEntry | undefined;
+}
+
+/** How long a closing connection may take to flush its last line. */
+const CLOSE_GRACE_MS = 1000;
+
+interface InFlight {
+  controller: AbortController;
+  /** Ends the request early with this error; the handler's own outcome is then ignored. */
+  abort(reason: LatchkeyError): void;
+}
+
+export class RpcConnection implements Connection {
+  readonly id: number;
+  readonly state: Record<string, unknown> = {};
+  peer?: PeerInfo;
+  readonly #socket: Socket;
+  readonly #host: ConnectionHost;
+  readonly #decoder: LineDecoder;
+  readonly #inFlight = new Map<RpcId, InFlight>();
+  readonly #closeCallbacks: Array<() => void> = [];
+  #idleTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #closed = false;
+
+  constructor(id: number, socket: Socket, host: ConnectionHost) {
+    this.id = id;
+    this.#socket = socket;
+    this.#host = host;
+    this.#decoder = new LineDecoder(host.limits.maxMessageBytes);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // EPIPE/ECONNRESET from a vanished client are routine; 'close' follows.
+    socket.on('error', (err) => this.#host.logger.debug({ err, connection: id }, 'agent connection error'));
+    socket.on('end', () => this.#end());
+    socket.on('close', () => this.#onClosed());
+    this.#armIdleTimer();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  onClose(cb: () => void): void {
+    if (this.#closed) queueMicrotask(cb);
+    else this.#closeCallbacks.push(cb);
+  }
+
+  notify(method: string, params?: unknown): void {
+    if (this.#closing) return;
+    const frame = encodeMessage(notification(method, params));
+    if (frame.length - 1 > this.#host.limits.maxMessageBytes) {
+      throw new LatchkeyError('message_too_large', `Notification ${method} exceeds ${this.#host.limits.maxMessageBytes} bytes`);
+    }
+    this.#write(frame);
+  }
+
+  close(): void {
+    this.#end();
+  }
+
+  /** Tears the connection down at once (server shutdown); handlers see the abort before this returns. */
+  destroy(): void {
+    this.#closing = true;
+    this.#abortAll('The agent is shutting down');
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    for (const line of this.#decoder.push(chunk)) {
+      if (this.#closing) return;
+      switch (line.kind) {
+        case 'too_large':
+          this.#sendError(null, new LatchkeyError('message_too_large', `Message exceeds ${this.#decoder.maxMessageBytes} bytes; closing connection`));
+          this.#end();
+          return;
+        case 'invalid_utf8':
+          this.#armIdleTimer();
+          this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid UTF-8'), RPC_ERROR.parseError);
+          break;
+        case 'message':
+          this.#armIdleTimer();
+          this.#onMessage(line.text);
+          break;
+      }
+    }
+  }
+
+  #onMessage(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid JSON'), RPC_ERROR.parseError);
+      return;
+    }
+    const invalid = this.#checkShape(value);
+    if (invalid) {
+      this.#sendError(salvageId(value), new LatchkeyError('protocol_error', `Invalid request: ${invalid}`), RPC_ERROR.invalidRequest);
+      return;
+    }
+    const parsed = incomingMessageSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.path.join('.') || 'message';
+      this.#sendError(salvageId(value), new LatchkeyError('protocol_error', `Invalid request: bad ${field}`), RPC_ERROR.invalidRequest);
+      return;
+    }
+    const message = parsed.data;
+    if (message.id === undefined) this.#onNotification(message);
+    else this.#onRequest(message.id, message);
+  }
+
+  /** Checks the schema cannot express: batches and nesting depth. */
+  #checkShape(value: unknown): string | undefined {
+    if (Array.isArray(value)) return 'batch requests are not supported';
+    if (exceedsJsonDepth(value, this.#host.limits.maxJsonDepth)) {
+      return `nesting deeper than ${this.#host.limits.maxJsonDepth} levels`;
+    }
+    return undefined;
+  }
+
+  // JSON-RPC 2.0 §4.1: notifications are never answered, not even with errors.
+  #onNotification(message: IncomingMessage): void {
+    if (message.method !== CANCEL_NOTIFICATION) {
+      this.#host.logger.debug({ connection: this.id, method: message.method }, 'ignoring unknown notification');
+      return;
+    }
+    const parsed = cancelParamsSchema.safeParse(message.params);
+    if (!parsed.success) return;
+    this.#inFlight.get(parsed.data.id)?.abort(new LatchkeyError('cancelled', 'Request was cancelled by the client'));
+  }
+
+  #onRequest(id: RpcId, message: IncomingMessage): void {
+    const { limits } = this.#host;
+    if (this.#inFlight.has(id)) {
+      this.#sendError(id, new LatchkeyError('protocol_error', 'Invalid request: id is already in flight'), RPC_ERROR.invalidRequest);
+      return;
+    }
+    if (this.#inFlight.size >= limits.maxInFlightPerConnection) {
+      this.#sendError(id, new LatchkeyError('busy', `Too many requests in flight (max ${limits.maxInFlightPerConnection}); retry later`));
+      return;
+    }
+    const entry = this.#host.lookup(message.method);
+    if (!entry) {
+      this.#sendError(id, new LatchkeyError('protocol_error', `Method not found: ${message.method}`), RPC_ERROR.methodNotFound);
+      return;
+    }
+    this.#run(id, message, entry);
+  }
+
+  #run(id: RpcId, message: IncomingMessage, entry: RpcMethodEntry): void {
+    const { limits, logger } = this.#host;
+    const controller = new AbortController();
+    let settled = false;
+    const settle = (send: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.#inFlight.delete(id);
+      send();
+      this.#armIdleTimer();
+    };
+    const abort = (reason: LatchkeyError): void => {
+      if (settled) return;
+      controller.abort(reason);
+      settle(() => this.#sendError(id, reason));
+    };
+    const timeoutMs = entry.timeoutMs ?? (entry.interactive ? limits.interactiveTimeoutMs : limits.requestTimeoutMs);
+    const timer = setTimeout(() => abort(new LatchkeyError('timeout', `${message.method} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+    this.#inFlight.set(id, { controller, abort });
+    this.#disarmIdleTimer();
+
+    const ctx: CallContext = {
+      connection: this,
+      signal: controller.signal,
+      requestId: id,
+      notify: (method, params) => {
+        if (params && Object.hasOwn(params, 'request_id')) throw new LatchkeyError('usage', 'request_id is set by the agent');
+        this.notify(method, { ...params, request_id: id });
+      },
+    };
+    // The extra .then() turns a synchronous throw into a rejection.
+    Promise.resolve()
+      .then(() => entry.handler(message.params, ctx))
+      .then(
+        (result) => settle(() => this.#sendResult(id, message.method, result)),
+        (err: unknown) => {
+          if (!(err instanceof LatchkeyError)) {
+            logger.error({ err, method: message.method, connection: this.id }, 'agent method failed unexpectedly');
+          }
+          settle(() => this.#sendError(id, err instanceof LatchkeyError ? err : new LatchkeyError('internal', 'Internal error')));
+        },
+      );
+  }
+
+  #sendResult(id: RpcId, method: string, result: unknown): void {
+    let frame: Buffer;
+    try {
+      frame = encodeMessage(resultResponse(id, result));
+    } catch (err) {
+      this.#host.logger.error({ err, method, connection: this.id }, 'agent method returned an unserialisable result');
+      this.#sendError(id, new LatchkeyError('internal', 'Internal error'));
+      return;
+    }
+    if (frame.length - 1 > this.#host.limits.maxMessageBytes) {
+      this.#host.logger.error({ method, bytes: frame.length, connection: this.id }, 'agent method result too large');
+      this.#sendError(id, new LatchkeyError('message_too_large', `Result of ${method} exceeds ${this.#host.limits.maxMessageBytes} bytes`), RPC_ERROR.application);
+      return;
+    }
+    this.#write(frame);
+  }
+
+  #sendError(id: RpcId | null, err: LatchkeyError, rpcCode?: number): void {
+    this.#write(encodeMessage(errorResponse(id, toRpcError(err, rpcCode))));
+  }
+
+  #write(frame: Buffer): void {
+    if (this.#closing || this.#socket.destroyed) return;
+    if (this.#socket.writableLength + frame.length > this.#host.limits.maxOutboundBytes) {
+      this.#host.logger.warn({ connection: this.id, queued: this.#socket.writableLength }, 'agent client is not reading; dropping it');
+      this.#socket.destroy();
+      return;
+    }
+    this.#socket.write(frame);
+  }
+
+  /** Half-closes after flushing; the grace timer covers a peer that never reads. */
+  #end(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#disarmIdleTimer();
+    this.#abortAll('Connection closed');
+    this.#socket.end(() => this.#socket.destroy());
+    setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closing = true;
+    this.#closed = true;
+    this.#disarmIdleTimer();
+    this.#abortAll('Connection closed');
+    for (const cb of this.#closeCallbacks.splice(0)) {
+      try {
+        cb();
+      } catch (err) {
+        this.#host.logger.error({ err, connection: this.id }, 'agent connection close callback failed');
+      }
+    }
+  }
+
+  #abortAll(why: string): void {
+    for (const request of [...this.#inFlight.values()]) request.abort(new LatchkeyError('cancelled', why));
+  }
+
+  #armIdleTimer(): void {
+    this.#disarmIdleTimer();
+    if (this.#closing || this.#inFlight.size > 0) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#host.logger.debug({ connection: this.id }, 'closing idle agent connection');
+      this.#end();
+    }, this.#host.limits.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #disarmIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+}
