@@ -73,7 +73,9 @@ export class DiscoveryCache {
     const clientAuth = provider.clientSecret ? undefined : oidc.None();
     const options: oidc.DiscoveryRequestOptions = {
       timeout: this.options.timeoutSeconds ?? 30,
-      execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
+      // openid-client skips ID token signature checks on token endpoint responses by default
+      // (OIDC Core §3.1.3.7 lets TLS stand in); Latchkey verifies them against the JWKS anyway.
+      execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
     };
     if (this.options.fetch) options[oidc.customFetch] = this.options.fetch;
     try {

@@ -4,7 +4,7 @@ import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { accountIdFor, selectAccount } from './accounts.js';
 import { browserCommand } from './browser-launcher.js';
 import { findFittingToken, upsertToken, MAX_TOKENS_PER_ACCOUNT } from './token-cache.js';
-import { emptyVaultDocument, type AccountRecord } from '../store/vault-document.js';
+import { emptyVaultDocument, type AccessTokenRecord, type AccountRecord } from '../store/vault-document.js';
 
 describe('scope sets', () => {
   it('normalises order and duplicates and checks subsets', () => {
@@ -89,7 +89,7 @@ describe('token cache', () => {
     expect(findFittingToken([t], { scope: 'openid' }, now, 180_000)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid', appId: 'app' }, now, 0)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid', resource: 'https://api' }, now, 0)).toBeUndefined();
-    let list = [t];
+    let list: AccessTokenRecord[] = [t];
     for (let i = 0; i < 100; i++) list = upsertToken(list, { ...t, scope: `s${i}` });
     expect(list).toHaveLength(MAX_TOKENS_PER_ACCOUNT);
   });

@@ -16,14 +16,19 @@ interface OAuthLikeError {
   cause?: unknown;
 }
 
-function isNetworkFailure(err: OAuthLikeError): boolean {
+/** The error and its causes, outermost first (bounded). */
+function causeChain(err: OAuthLikeError): OAuthLikeError[] {
   const chain: OAuthLikeError[] = [];
   let cur: unknown = err;
   for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
     chain.push(cur as OAuthLikeError);
     cur = (cur as OAuthLikeError).cause;
   }
-  return chain.some(
+  return chain;
+}
+
+function isNetworkFailure(err: OAuthLikeError): boolean {
+  return causeChain(err).some(
     (e) =>
       (e.name === 'TypeError' && /fetch failed/i.test(e.message ?? '')) ||
       ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(
@@ -33,7 +38,7 @@ function isNetworkFailure(err: OAuthLikeError): boolean {
 }
 
 function isTimeout(err: OAuthLikeError): boolean {
-  return err.name === 'TimeoutError' || (err.name === 'AbortError' && /timeout/i.test(err.message ?? ''));
+  return causeChain(err).some((e) => e.name === 'TimeoutError' || (e.name === 'AbortError' && /timeout/i.test(e.message ?? '')));
 }
 
 /**
@@ -43,13 +48,13 @@ function isTimeout(err: OAuthLikeError): boolean {
 export function providerFailure(err: unknown, what: string, provider: string): LatchkeyError {
   if (err instanceof LatchkeyError) return err;
   const e = (err ?? {}) as OAuthLikeError;
-  if (e.name === 'AbortError' && !isTimeout(e)) {
-    return new LatchkeyError('cancelled', `The ${what} was cancelled.`, { cause: err });
-  }
   if (isTimeout(e)) {
     return new LatchkeyError('timeout', `Provider "${provider}" did not answer in time during ${what}. Try again later.`, {
       cause: err,
     });
+  }
+  if (e.name === 'AbortError') {
+    return new LatchkeyError('cancelled', `The ${what} was cancelled.`, { cause: err });
   }
   if (isNetworkFailure(e)) {
     return new LatchkeyError(
@@ -67,10 +72,12 @@ export function providerFailure(err: unknown, what: string, provider: string): L
       providerError: e.error,
     });
   }
-  if (typeof e.code === 'string' && e.code.startsWith('OAUTH_')) {
+  if (causeChain(e).some((c) => typeof c.code === 'string' && c.code.startsWith('OAUTH_'))) {
+    // openid-client's outer message is generic ("unexpected JWT claim value encountered"); the cause says which.
+    const detail = causeChain(e).reverse().find((c) => c.message)?.message ?? e.code;
     return new LatchkeyError(
       'invalid_response',
-      `Provider "${provider}" sent a response that failed validation during ${what}: ${e.message ?? e.code}.`,
+      `Provider "${provider}" sent a response that failed validation during ${what}: ${detail}.`,
       { cause: err },
     );
   }

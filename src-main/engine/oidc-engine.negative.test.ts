@@ -1,0 +1,77 @@
+/**
+ * Every bad answer from a provider is rejected with a clear, typed error and
+ * leaves the store untouched. The provider here misbehaves on purpose; the
+ * checks themselves are openid-client's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../log/logger.js';
+import { emptyVaultDocument, MemoryStore } from '../store/vault-document.js';
+import { SchemeCallbackRouter } from './callback/scheme-receiver.js';
+import { DiscoveryCache } from './discovery.js';
+import { OidcEngine } from './oidc-engine.js';
+import { addProvider } from './provider-registry.js';
+import { startRogueProvider, type RogueMode, type RogueProvider } from '../testing/rogue-provider.js';
+
+describe('sign-in against a misbehaving provider', () => {
+  let rogue: RogueProvider;
+  beforeAll(async () => {
+    rogue = await startRogueProvider({ slowMs: 30_000 });
+  });
+  afterAll(() => rogue?.close());
+
+  async function attempt(mode: RogueMode, timeoutSeconds = 5) {
+    rogue.setMode('ok');
+    const store = new MemoryStore(emptyVaultDocument());
+    const discovery = new DiscoveryCache({ timeoutSeconds });
+    await addProvider(store, discovery, { name: 'rogue', issuer: rogue.issuer, clientId: 'rogue-client', scope: 'openid email' });
+    rogue.setMode(mode);
+    const engine = new OidcEngine({ store, discovery, schemeRouter: new SchemeCallbackRouter(), logger: silentLogger(), callbackTimeoutMs: 10_000 });
+    const before = JSON.stringify(store.read());
+    const started = Date.now();
+    const outcome = await engine
+      .authorize({
+        provider: 'rogue',
+        // Play the browser: follow the provider's redirect to the loopback receiver.
+        onAuthorizationUrl: async (url) => {
+          const res = await fetch(url, { redirect: 'manual' });
+          void fetch(res.headers.get('location')!).catch(() => undefined);
+        },
+      })
+      .then(
+        (account) => ({ account, error: undefined }),
+        (error: unknown) => ({ account: undefined, error: error as { code: string; message: string; providerError?: string } }),
+      );
+    return { ...outcome, elapsedMs: Date.now() - started, unchanged: JSON.stringify(store.read()) === before };
+  }
+
+  it('accepts a well-formed response (the fixture itself is sound)', async () => {
+    const r = await attempt('ok');
+    expect(r.error).toBeUndefined();
+    expect(r.account?.subject).toBe('mallory');
+  });
+
+  const rejected: Array<[RogueMode, string, RegExp]> = [
+    ['bad-signature', 'invalid_response', /failed validation/],
+    ['wrong-aud', 'invalid_response', /aud/],
+    ['wrong-iss', 'invalid_response', /iss/],
+    ['expired', 'invalid_response', /exp/],
+    ['wrong-nonce', 'invalid_response', /nonce/],
+    ['wrong-iss-in-callback', 'invalid_response', /iss/],
+    ['error-callback', 'access_denied', /access_denied: The user said no/],
+    ['token-error', 'provider_error', /invalid_grant/],
+    ['malformed-json', 'invalid_response', /./],
+  ];
+  it.each(rejected)('rejects %s with %s and stores nothing', async (mode, code, message) => {
+    const r = await attempt(mode);
+    expect(r.account).toBeUndefined();
+    expect(r.error).toMatchObject({ code, message: expect.stringMatching(message) });
+    expect(r.unchanged).toBe(true);
+  });
+
+  it('gives up on a provider that does not answer, within the request timeout', async () => {
+    const r = await attempt('slow', 1);
+    expect(r.error).toMatchObject({ code: 'timeout' });
+    expect(r.elapsedMs).toBeLessThan(10_000);
+    expect(r.unchanged).toBe(true);
+  });
+});
