@@ -1,0 +1,112 @@
+/**
+ * The owner's methods on the agent socket (used by the `latchkey` CLI): names,
+ * parameter schemas and result types, defined once and used by both the
+ * server handlers and the typed client. Wire fields are snake_case.
+ *
+ * Apps use the separate, consent-gated app methods; these `admin.*` methods
+ * are the person's own controls.
+ */
+import { z } from 'zod';
+import type { AccountSummary } from '../engine/accounts.js';
+import type { ProviderSummary } from '../engine/provider-registry.js';
+import type { AgentStatus } from './agent-core.js';
+
+const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
+const scope = z.string().trim().min(1).max(2048);
+const name = z.string().min(1).max(64);
+const none = z.object({}).strict().optional();
+
+export const ADMIN_PARAMS = {
+  'admin.status': none,
+  'admin.stop': none,
+  'admin.providers.list': none,
+  'admin.providers.add': z
+    .object({
+      name,
+      issuer: z.string().min(1).max(2048),
+      client_id: z.string().min(1).max(512),
+      client_secret: z.string().min(1).max(4096).optional(),
+      scope: z.string().max(2048).optional(),
+      redirect: z.enum(['loopback', 'scheme']).optional(),
+      service: z.boolean().optional(),
+    })
+    .strict(),
+  'admin.providers.remove': z.object({ name, force: z.boolean().optional() }).strict(),
+  'admin.accounts.list': none,
+  'admin.login': z
+    .object({
+      provider: name.optional(),
+      scope: scope.optional(),
+      max_age: seconds.optional(),
+      prompt: z.enum(['none', 'login', 'consent', 'select_account']).optional(),
+      login_hint: z.string().min(1).max(256).optional(),
+      resource: z.string().url().max(2048).optional(),
+      device: z.boolean().optional(),
+    })
+    .strict(),
+  'admin.token': z
+    .object({
+      account: z.string().min(1).max(256).optional(),
+      provider: name.optional(),
+      scope: scope.optional(),
+      resource: z.string().url().max(2048).optional(),
+      min_ttl: seconds.optional(),
+      max_age: seconds.optional(),
+    })
+    .strict(),
+  'admin.logout': z.object({ account: z.string().min(1).max(256).optional(), provider: name.optional() }).strict(),
+  'admin.callback': z.object({ url: z.string().min(1).max(8192) }).strict(),
+  'admin.demo': none,
+} as const;
+
+export type AdminMethod = keyof typeof ADMIN_PARAMS;
+export type AdminParams<M extends AdminMethod> = z.input<(typeof ADMIN_PARAMS)[M]>;
+
+/** What `admin.token` returns: like a token endpoint response, minus the refresh token. */
+export interface WireToken {
+  access_token: string;
+  token_type: string;
+  /** Epoch seconds. */
+  expires_at?: number;
+  scope: string;
+  resource?: string;
+  id_token?: string;
+  account?: string;
+}
+
+export interface AdminResults {
+  'admin.status': AgentStatus;
+  'admin.stop': { stopping: true };
+  'admin.providers.list': { providers: ProviderSummary[] };
+  'admin.providers.add': { provider: ProviderSummary };
+  'admin.providers.remove': { removed: string; signed_out: string[] };
+  'admin.accounts.list': { accounts: AccountSummary[] };
+  'admin.login': { account: AccountSummary };
+  'admin.token': WireToken;
+  'admin.logout': { account: AccountSummary; revoked: string[]; end_session_url?: string; warnings: string[] };
+  'admin.callback': { accepted: true };
+  'admin.demo': { issuer: string; provider: ProviderSummary };
+}
+
+/**
+ * A background agent that cannot start writes this marker and a WireError as
+ * JSON on one stderr line (its log); the CLI that started it shows that error.
+ */
+export const STARTUP_FAILURE_MARKER = 'latchkey-agent-startup-failed ';
+
+/** Notifications the agent sends during `admin.login`. */
+export const LOGIN_NOTIFICATIONS = {
+  authorizationUrl: 'login.authorization_url',
+  deviceCode: 'login.device_code',
+} as const;
+
+export interface AuthorizationUrlNotification {
+  url: string;
+}
+
+export interface DeviceCodeNotification {
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete?: string;
+  expires_in: number;
+}

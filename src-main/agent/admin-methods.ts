@@ -1,0 +1,109 @@
+/**
+ * Socket handlers for the owner's `admin.*` methods. Each one parses its params
+ * with the contract's schema, calls the core, and shapes the wire result. No
+ * handler ever returns a refresh token or a client secret.
+ */
+import type { z } from 'zod';
+import { LatchkeyError } from '../errors.js';
+import type { TokenResult } from '../engine/oidc-engine.js';
+import type { AgentCore } from './agent-core.js';
+import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type WireToken } from './admin-contract.js';
+import { parseParams } from './rpc-protocol.js';
+import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
+
+type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
+
+function entry<M extends AdminMethod>(method: M, handler: Handler<M>, options: { interactive?: boolean } = {}): [string, RpcMethodEntry] {
+  return [method, { ...options, handler: (params, ctx) => handler(parseParams(ADMIN_PARAMS[method] as z.ZodType, params ?? {}) as z.output<(typeof ADMIN_PARAMS)[M]>, ctx) }];
+}
+
+export function toWireToken(t: TokenResult): WireToken {
+  const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };
+  if (t.expiresAt !== undefined) wire.expires_at = Math.floor(t.expiresAt / 1000);
+  if (t.resource) wire.resource = t.resource;
+  if (t.idToken) wire.id_token = t.idToken;
+  if (t.account) wire.account = t.account;
+  return wire;
+}
+
+export function adminMethods(core: AgentCore): Record<string, RpcMethodEntry> {
+  const { engine } = core;
+  return Object.fromEntries([
+    entry('admin.status', async () => core.status()),
+    entry('admin.stop', async () => {
+      // Answer first, then stop, so the caller learns it worked.
+      setImmediate(() => core.requestStop());
+      return { stopping: true };
+    }),
+    entry('admin.providers.list', async () => ({ providers: core.providers() })),
+    entry('admin.providers.add', async (p) => {
+      const input: Parameters<AgentCore['addProvider']>[0] = { name: p.name, issuer: p.issuer, clientId: p.client_id };
+      if (p.client_secret) input.clientSecret = p.client_secret;
+      if (p.scope !== undefined) input.scope = p.scope;
+      if (p.redirect) input.redirect = p.redirect;
+      if (p.service) input.service = true;
+      return { provider: await core.addProvider(input) };
+    }),
+    entry('admin.providers.remove', async (p) => {
+      const { signedOut } = await core.removeProvider(p.name, p.force);
+      return { removed: p.name, signed_out: signedOut.map((s) => s.account.id) };
+    }),
+    entry('admin.accounts.list', async () => ({ accounts: engine.accounts() })),
+    entry(
+      'admin.login',
+      async (p, ctx) => {
+        if (p.device) {
+          if (p.max_age !== undefined || p.prompt || p.login_hint || p.resource) {
+            throw new LatchkeyError('usage', '--device cannot be combined with --max-age, --prompt, --login-hint or --resource.');
+          }
+          const account = await engine.deviceAuthorize({
+            ...(p.provider ? { provider: p.provider } : {}),
+            ...(p.scope ? { scope: p.scope } : {}),
+            signal: ctx.signal,
+            onUserCode: (info) => {
+              const n: Record<string, unknown> = { user_code: info.userCode, verification_uri: info.verificationUri, expires_in: info.expiresIn };
+              if (info.verificationUriComplete) n.verification_uri_complete = info.verificationUriComplete;
+              ctx.notify(LOGIN_NOTIFICATIONS.deviceCode, n);
+            },
+          });
+          return { account };
+        }
+        const account = await engine.authorize({
+          ...(p.provider ? { provider: p.provider } : {}),
+          ...(p.scope ? { scope: p.scope } : {}),
+          ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
+          ...(p.prompt ? { prompt: p.prompt } : {}),
+          ...(p.login_hint ? { loginHint: p.login_hint } : {}),
+          ...(p.resource ? { resource: p.resource } : {}),
+          signal: ctx.signal,
+          onAuthorizationUrl: (url) => ctx.notify(LOGIN_NOTIFICATIONS.authorizationUrl, { url }),
+        });
+        return { account };
+      },
+      { interactive: true },
+    ),
+    entry('admin.token', async (p) => {
+      const token = await engine.getToken({
+        ...(p.account ? { account: p.account } : {}),
+        ...(p.provider ? { provider: p.provider } : {}),
+        ...(p.scope ? { scope: p.scope } : {}),
+        ...(p.resource ? { resource: p.resource } : {}),
+        ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
+        ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
+      });
+      return toWireToken(token);
+    }),
+    entry('admin.logout', async (p) => {
+      const r = await engine.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
+      return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };
+    }),
+    entry('admin.callback', async (p) => {
+      core.schemeRouter.deliver(p.url);
+      return { accepted: true };
+    }),
+    entry('admin.demo', async () => {
+      const { issuer, provider } = await core.startDemo();
+      return { issuer, provider };
+    }),
+  ]);
+}

@@ -1,0 +1,174 @@
+/**
+ * The vault owner's brain, independent of how it is reached: the headless
+ * agent serves it on a socket, the desktop app hosts the same object in its
+ * main process. It wires the engine to the vault and runs the demo provider.
+ */
+import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { LatchkeyConfig } from '../platform/config.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
+import type { DocumentStore, VaultDocument } from '../store/vault-document.js';
+import { SchemeCallbackRouter } from '../engine/callback/scheme-receiver.js';
+import { DiscoveryCache } from '../engine/discovery.js';
+import { OidcEngine, type SignOutResult } from '../engine/oidc-engine.js';
+import { addProvider, listProviders, removeProvider, type AddProviderInput, type ProviderSummary } from '../engine/provider-registry.js';
+import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+
+import { LATCHKEY_VERSION } from '../version.js';
+
+export interface AgentCoreOptions {
+  store: DocumentStore<VaultDocument>;
+  config: LatchkeyConfig;
+  paths: LatchkeyPaths;
+  logger: Logger;
+  keySource: { kind: string; description: string };
+  now?: () => number;
+}
+
+export interface AgentStatus {
+  pid: number;
+  version: string;
+  startedAt: number;
+  keySource: { kind: string; description: string };
+  vault: string;
+  socket: string;
+  providers: ProviderSummary[];
+  accounts: number;
+  demo?: { issuer: string };
+}
+
+export class AgentCore {
+  readonly engine: OidcEngine;
+  readonly discovery: DiscoveryCache;
+  readonly schemeRouter: SchemeCallbackRouter;
+  private demo: DemoProvider | undefined;
+  private readonly startedAt: number;
+  private readonly stopListeners = new Set<() => void>();
+
+  constructor(private readonly options: AgentCoreOptions) {
+    const { config, logger } = options;
+    this.startedAt = (options.now ?? Date.now)();
+    this.discovery = new DiscoveryCache({ ttlMs: config.discoveryTtlSeconds * 1000, timeoutSeconds: config.requestTimeoutSeconds });
+    this.schemeRouter = new SchemeCallbackRouter(config.schemeRedirectUri);
+    const engineOptions: ConstructorParameters<typeof OidcEngine>[0] = {
+      store: options.store,
+      discovery: this.discovery,
+      schemeRouter: this.schemeRouter,
+      logger,
+      minTtlSeconds: config.minTtlSeconds,
+      callbackTimeoutMs: config.callbackTimeoutSeconds * 1000,
+    };
+    if (options.now) engineOptions.now = options.now;
+    this.engine = new OidcEngine(engineOptions);
+  }
+
+  get store(): DocumentStore<VaultDocument> {
+    return this.options.store;
+  }
+
+  get config(): LatchkeyConfig {
+    return this.options.config;
+  }
+
+  /** Starts what the vault says should run: the demo provider, if configured. */
+  async start(): Promise<void> {
+    const demo = this.store.read().providers.find((p) => p.demo);
+    if (!demo) return;
+    try {
+      await this.startDemo();
+    } catch (err) {
+      // The agent stays useful for every other provider.
+      this.options.logger.error({ err }, 'could not restart the demo provider');
+    }
+  }
+
+  status(): AgentStatus {
+    const doc = this.store.read();
+    const status: AgentStatus = {
+      pid: process.pid,
+      version: LATCHKEY_VERSION,
+      startedAt: this.startedAt,
+      keySource: this.options.keySource,
+      vault: this.options.paths.vault,
+      socket: this.options.paths.socket,
+      providers: listProviders(this.store),
+      accounts: doc.accounts.length,
+    };
+    if (this.demo) status.demo = { issuer: this.demo.issuer };
+    return status;
+  }
+
+  providers(): ProviderSummary[] {
+    return listProviders(this.store);
+  }
+
+  addProvider(input: AddProviderInput): Promise<ProviderSummary> {
+    if (input.name === 'demo' && !input.demo) {
+      throw new LatchkeyError('usage', 'The name "demo" is reserved for the built-in demo provider (`latchkey demo`).');
+    }
+    return addProvider(this.store, this.discovery, input);
+  }
+
+  /** Removes a provider; with `force`, signs its accounts out first. */
+  async removeProvider(name: string, force = false): Promise<{ signedOut: SignOutResult[] }> {
+    const signedOut: SignOutResult[] = [];
+    if (force) {
+      for (const account of this.store.read().accounts.filter((a) => a.provider === name)) {
+        signedOut.push(await this.engine.signOut({ account: account.id }));
+      }
+    }
+    const record = this.store.read().providers.find((p) => p.name === name);
+    await removeProvider(this.store, name);
+    if (record) this.discovery.forget(record);
+    if (record?.demo) await this.stopDemo();
+    return { signedOut };
+  }
+
+  /**
+   * Runs the built-in demo provider on 127.0.0.1 inside the agent and
+   * configures it as provider "demo". Idempotent.
+   */
+  async startDemo(): Promise<{ issuer: string; provider: ProviderSummary }> {
+    if (!this.demo) {
+      const port = this.options.config.demoPort;
+      try {
+        this.demo = await startDemoProvider({ port, logger: this.options.logger });
+      } catch (err) {
+        const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        throw new LatchkeyError(
+          busy ? 'usage' : 'internal',
+          busy
+            ? `Port ${port} on 127.0.0.1 is in use, so the demo provider cannot start. Set "demoPort" in ${this.options.paths.config}.`
+            : `The demo provider failed to start: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
+    const existing = this.store.read().providers.find((p) => p.name === 'demo');
+    const provider =
+      existing && existing.issuer === this.demo.issuer
+        ? this.providers().find((p) => p.name === 'demo')!
+        : await this.addProvider({ name: 'demo', issuer: this.demo.issuer, clientId: DEMO_CLIENT_ID, demo: true, replace: true });
+    return { issuer: this.demo.issuer, provider };
+  }
+
+  private async stopDemo(): Promise<void> {
+    const demo = this.demo;
+    this.demo = undefined;
+    await demo?.close();
+  }
+
+  /** Lets the transport close itself when a client asks the agent to stop. */
+  onStopRequested(listener: () => void): () => void {
+    this.stopListeners.add(listener);
+    return () => this.stopListeners.delete(listener);
+  }
+
+  requestStop(): void {
+    for (const l of this.stopListeners) l();
+  }
+
+  async close(): Promise<void> {
+    await this.stopDemo();
+  }
+}

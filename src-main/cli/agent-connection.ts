@@ -1,0 +1,102 @@
+/**
+ * How the CLI reaches the agent: connect to its socket, and if nobody answers,
+ * start one in the background and wait (bounded) until it is ready. When the
+ * background agent dies during start-up, its last words are read from the log
+ * so the user sees the real reason (a locked keyring, a broken config…).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { LatchkeyError, fromWireError, type WireError } from '../errors.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
+import { ADMIN_PARAMS, STARTUP_FAILURE_MARKER, type AdminMethod, type AdminParams, type AdminResults } from '../agent/admin-contract.js';
+import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
+
+
+export interface AdminClient {
+  call<M extends AdminMethod>(
+    method: M,
+    params: AdminParams<M>,
+    options?: { signal?: AbortSignal; onNotification?: (method: string, params: unknown) => void; timeoutMs?: number },
+  ): Promise<AdminResults[M]>;
+  close(): void;
+}
+
+function wrap(client: RpcClient): AdminClient {
+  return {
+    call(method, params, options = {}) {
+      // Validate locally too: a CLI bug shows up as a clear usage error, not a round trip.
+      ADMIN_PARAMS[method].parse(params);
+      const callOptions: Parameters<RpcClient['call']>[2] = {};
+      if (options.signal) callOptions.signal = options.signal;
+      if (options.timeoutMs) callOptions.timeoutMs = options.timeoutMs;
+      if (options.onNotification) callOptions.onNotification = options.onNotification;
+      return client.call(method, params ?? {}, callOptions) as never;
+    },
+    close: () => client.close(),
+  };
+}
+
+const CLI_ENTRY = fileURLToPath(new URL('./entry.js', import.meta.url));
+
+export interface ConnectOptions {
+  autoStart: boolean;
+  /** How long to wait for a freshly started agent. */
+  startTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions): Promise<AdminClient> {
+  try {
+    return wrap(await connectRpc(paths.socket, { timeoutMs: 30_000 }));
+  } catch (err) {
+    if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable' || !options.autoStart) throw err;
+  }
+  await startBackgroundAgent(paths, options);
+  return wrap(await connectRpc(paths.socket, { timeoutMs: 30_000 }));
+}
+
+/** Starts `latchkey agent --foreground` detached, logging to the data dir, and waits until it answers. */
+export async function startBackgroundAgent(paths: LatchkeyPaths, options: Omit<ConnectOptions, 'autoStart'> = {}): Promise<number> {
+  await mkdir(paths.home, { recursive: true, mode: 0o700 });
+  const log = await open(paths.log, 'a', 0o600);
+  const logStart = (await log.stat()).size;
+  const child = spawn(process.execPath, [CLI_ENTRY, 'agent', '--foreground', '--background-child'], {
+    detached: true,
+    stdio: ['ignore', 'ignore', log.fd],
+    env: options.env ?? process.env,
+  });
+  await log.close();
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  child.unref();
+  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  while (Date.now() < deadline) {
+    if (exited !== null) break;
+    try {
+      (await connectRpc(paths.socket, { timeoutMs: 2000 })).close();
+      return child.pid ?? 0;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const reason = await startupFailure(paths.log, logStart);
+  if (reason) throw reason;
+  throw new LatchkeyError(
+    'agent_unavailable',
+    exited !== null
+      ? `The Latchkey agent exited during start-up (code ${exited}). See ${paths.log}.`
+      : `The Latchkey agent did not become ready in time. See ${paths.log}.`,
+  );
+}
+
+async function startupFailure(logPath: string, from: number): Promise<LatchkeyError | undefined> {
+  const text = (await readFile(logPath, 'utf8').catch(() => '')).slice(from);
+  const line = text.split('\n').reverse().find((l) => l.startsWith(STARTUP_FAILURE_MARKER));
+  if (!line) return undefined;
+  try {
+    return fromWireError(JSON.parse(line.slice(STARTUP_FAILURE_MARKER.length)) as WireError);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,48 @@
+/** Text output for the CLI: aligned tables, account labels, times, and a progress spinner. */
+import type { AccountSummary } from '../engine/accounts.js';
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function accountLabel(a: AccountSummary): string {
+  const who = a.name && a.email ? `${a.name} <${a.email}>` : (a.name ?? a.email ?? a.username ?? a.subject);
+  return who;
+}
+
+export function relativeTime(epochMs: number, now = Date.now()): string {
+  const s = Math.round((epochMs - now) / 1000);
+  const abs = Math.abs(s);
+  const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 129_600 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86_400)} d`;
+  return s >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/**
+ * A one-line spinner on stderr while waiting on a person. Only on a terminal:
+ * in scripts and logs it prints the message once instead of control characters.
+ */
+export function startSpinner(io: CliIO, message: string): { stop(final?: string): void } {
+  if (!io.stderr.isTTY || io.env.CI) {
+    io.stderr.write(`${message}\n`);
+    return { stop: (final) => void (final && io.stderr.write(`${final}\n`)) };
+  }
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let i = 0;
+  const draw = () => io.stderr.write(`\r${frames[i++ % frames.length]} ${message}`);
+  draw();
+  const timer = setInterval(draw, 100);
+  return {
+    stop(final) {
+      clearInterval(timer);
+      io.stderr.write(`\r\x1b[2K${final ? `${final}\n` : ''}`);
+    },
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * The `latchkey` command line. Each command is a thin call to the agent; the
+ * agent owns the vault. Output for people goes to stderr, output for scripts
+ * (a token, JSON) to stdout, so `$(latchkey token)` captures just the token.
+ */
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LatchkeyError } from '../errors.js';
+import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-connection.js';
+import { runLogin } from './login-command.js';
+import { accountLabel, relativeTime, table, type CliIO } from './output.js';
+import { LATCHKEY_VERSION } from '../version.js';
+
+export interface CliContext {
+  io: CliIO;
+  paths: LatchkeyPaths;
+  /** Runs the agent in this process (`latchkey agent --foreground`). */
+  runAgent: (options: { backgroundChild: boolean }) => Promise<void>;
+  /** Reads all of stdin (for `--client-secret -`). */
+  readStdin: () => Promise<string>;
+  /** Moves a broken vault aside (`latchkey vault reset`). */
+  resetVault: () => Promise<string | undefined>;
+}
+
+function seconds(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds.');
+  return Number(value);
+}
+
+function scopeArg(value: string): string {
+  const trimmed = value.trim();
+  if (!trimmed || !/^[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)*$/.test(trimmed)) {
+    throw new InvalidArgumentError('expected space-separated scope names, e.g. "openid profile".');
+  }
+  return trimmed;
+}
+
+function urlArg(value: string): string {
+  try {
+    new URL(value);
+    return value;
+  } catch {
+    throw new InvalidArgumentError('expected an absolute URL.');
+  }
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const { io, paths } = ctx;
+  const out = (text: string): void => void io.stdout.write(text);
+  const json = (value: unknown): void => out(`${JSON.stringify(value, null, 2)}\n`);
+  const withAgent = async <T>(fn: (client: AdminClient) => Promise<T>, autoStart = true): Promise<T> => {
+    const client = await connectAgent(paths, { autoStart, env: io.env });
+    try {
+      return await fn(client);
+    } finally {
+      client.close();
+    }
+  };
+
+  const program = new Command('latchkey')
+    .description('Sign in to OpenID Connect providers and hand tokens to local apps, with your consent.')
+    .version(LATCHKEY_VERSION, '-V, --version')
+    .showHelpAfterError('(run `latchkey help` or add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+Quick start:
+  latchkey demo                       start the built-in demo provider
+  latchkey login --provider demo      sign in (any user name and password work)
+  latchkey token                      print an access token
+
+Environment:
+  LATCHKEY_HOME             data directory (vault, config, logs)
+  LATCHKEY_SOCKET           agent socket path
+  LATCHKEY_PASSPHRASE_FILE  use a passphrase from this file instead of the OS keyring
+  BROWSER                   command used to open sign-in pages
+
+Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider error,
+            5 vault or key error, 6 agent unavailable, 7 denied, 130 cancelled.`,
+  );
+
+  const agent = program
+    .command('agent')
+    .description('Run the Latchkey agent, which owns the vault (started automatically when needed)')
+    .argument('[action]', '"start" (default) or "stop"', 'start')
+    .option('--foreground', 'run in this terminal instead of the background')
+    .addOption(new Option('--background-child').hideHelp())
+    .action(async (action: string, opts: { foreground?: boolean; backgroundChild?: boolean }) => {
+      if (action === 'stop') {
+        const stopped = await withAgent((c) => c.call('admin.stop', {}), false).catch((err) => {
+          if (err instanceof LatchkeyError && err.code === 'agent_unavailable') return undefined;
+          throw err;
+        });
+        io.stderr.write(stopped ? 'Latchkey agent stopping.\n' : 'The Latchkey agent is not running.\n');
+        return;
+      }
+      if (action !== 'start') throw new LatchkeyError('usage', `Unknown agent action "${action}"; use "start" or "stop".`);
+      if (opts.foreground) return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild) });
+      const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
+      if (running) {
+        io.stderr.write(`The Latchkey agent is already running (pid ${running.pid}).\n`);
+        return;
+      }
+      const pid = await startBackgroundAgent(paths, { env: io.env });
+      io.stderr.write(`Latchkey agent started (pid ${pid}); logs in ${paths.log}\n`);
+    });
+  void agent;
+
+  const provider = program.command('provider').description('Manage OpenID providers');
+  provider
+    .command('add')
+    .description('Add a provider (checked with a live discovery request)')
+    .argument('<name>', 'a short name, e.g. "work"')
+    .requiredOption('--issuer <url>', 'the issuer URL, e.g. https://login.example.com', urlArg)
+    .requiredOption('--client-id <id>', 'the client id registered for Latchkey at the provider')
+    .option('--client-secret <secret>', 'client secret for confidential clients; "-" reads it from stdin (safer than argv)')
+    .option('--scope <scopes>', 'default scopes (default: what the provider supports of "openid profile email offline_access")', scopeArg)
+    .addOption(new Option('--redirect <mode>', 'how the browser returns to Latchkey').choices(['loopback', 'scheme']).default('loopback'))
+    .option('--service', 'a service profile: tokens via client credentials, no user sign-in')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { issuer: string; clientId: string; clientSecret?: string; scope?: string; redirect: 'loopback' | 'scheme'; service?: boolean; json?: boolean }) => {
+      let secret = o.clientSecret;
+      if (secret === '-') secret = (await ctx.readStdin()).replace(/\r?\n$/, '');
+      const params = { name, issuer: o.issuer, client_id: o.clientId, redirect: o.redirect, ...(secret ? { client_secret: secret } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.service ? { service: true } : {}) };
+      const { provider: p } = await withAgent((c) => c.call('admin.providers.add', params));
+      if (o.json) return json(p);
+      io.stderr.write(`Added provider "${p.name}" (${p.issuer}), ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope}", ${p.redirect} redirect`}.\n`);
+    });
+  provider
+    .command('list')
+    .description('List providers')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { providers } = await withAgent((c) => c.call('admin.providers.list', {}));
+      if (o.json) return json(providers);
+      if (providers.length === 0) return void io.stderr.write('No providers yet. Add one with `latchkey provider add`, or run `latchkey demo`.\n');
+      out(table([['NAME', 'ISSUER', 'CLIENT ID', 'KIND', 'REDIRECT', 'ACCOUNTS'], ...providers.map((p) => [p.name, p.issuer, p.clientId, p.kind, p.kind === 'service' ? '-' : p.redirect, String(p.accounts)])]));
+    });
+  provider
+    .command('remove')
+    .description('Remove a provider')
+    .argument('<name>')
+    .option('--force', 'sign out its accounts first')
+    .action(async (name: string, o: { force?: boolean }) => {
+      const r = await withAgent((c) => c.call('admin.providers.remove', { name, ...(o.force ? { force: true } : {}) }));
+      io.stderr.write(`Removed provider "${r.removed}"${r.signed_out.length ? ` and signed out ${r.signed_out.join(', ')}` : ''}.\n`);
+    });
+
+  program
+    .command('login')
+    .description('Sign in with a provider in your browser; prints the account')
+    .option('--provider <name>', 'which provider (default: the only one)')
+    .option('--scope <scopes>', 'scopes to ask for (default: the provider\'s)', scopeArg)
+    .option('--max-age <seconds>', 'ask the provider to re-authenticate if your session there is older', seconds)
+    .addOption(new Option('--prompt <prompt>', 'OIDC prompt').choices(['none', 'login', 'consent', 'select_account']))
+    .option('--login-hint <hint>', 'user name or email to suggest at the provider')
+    .option('--resource <uri>', 'target API (RFC 8707 resource indicator)', urlArg)
+    .option('--no-browser', 'print the sign-in URL instead of opening a browser')
+    .option('--device', 'sign in on another device with a code (for SSH and headless sessions)')
+    .option('--json', 'print the account as JSON')
+    .action(async (o: { provider?: string; scope?: string; maxAge?: number; prompt?: 'none'; loginHint?: string; resource?: string; browser: boolean; device?: boolean; json?: boolean }) => {
+      const params = {
+        ...(o.provider ? { provider: o.provider } : {}),
+        ...(o.scope ? { scope: o.scope } : {}),
+        ...(o.maxAge !== undefined ? { max_age: o.maxAge } : {}),
+        ...(o.prompt ? { prompt: o.prompt } : {}),
+        ...(o.loginHint ? { login_hint: o.loginHint } : {}),
+        ...(o.resource ? { resource: o.resource } : {}),
+        ...(o.device ? { device: true } : {}),
+      };
+      await withAgent((c) => runLogin(c, io, { params, noBrowser: !o.browser, json: Boolean(o.json) }));
+    });
+
+  program
+    .command('token')
+    .description('Print an access token (refreshed when needed)')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--provider <name>', 'pick the account by provider; for a service profile, use client credentials')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--min-ttl <seconds>', 'refresh unless the token is valid at least this long', seconds)
+    .option('--max-age <seconds>', 'fail with exit 3 unless you authenticated within this time', seconds)
+    .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token')
+    .action(async (o: { account?: string; provider?: string; scope?: string; resource?: string; minTtl?: number; maxAge?: number; json?: boolean }) => {
+      const t = await withAgent((c) =>
+        c.call('admin.token', {
+          ...(o.account ? { account: o.account } : {}),
+          ...(o.provider ? { provider: o.provider } : {}),
+          ...(o.scope ? { scope: o.scope } : {}),
+          ...(o.resource ? { resource: o.resource } : {}),
+          ...(o.minTtl !== undefined ? { min_ttl: o.minTtl } : {}),
+          ...(o.maxAge !== undefined ? { max_age: o.maxAge } : {}),
+        }),
+      );
+      if (o.json) return json(t);
+      out(`${t.access_token}\n`);
+    });
+
+  program
+    .command('accounts')
+    .description('List signed-in accounts')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { accounts } = await withAgent((c) => c.call('admin.accounts.list', {}));
+      if (o.json) return json(accounts);
+      if (accounts.length === 0) return void io.stderr.write('No accounts. Sign in with `latchkey login`.\n');
+      out(table([['ID', 'PROVIDER', 'USER', 'STATUS'], ...accounts.map((a) => [a.id, a.provider, accountLabel(a), a.status === 'active' ? 'signed in' : 'sign-in needed'])]));
+    });
+
+  program
+    .command('logout')
+    .description('Sign out: revoke tokens at the provider and delete them here')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--json', 'print JSON')
+    .action(async (o: { account?: string; provider?: string; json?: boolean }) => {
+      const r = await withAgent((c) => c.call('admin.logout', { ...(o.account ? { account: o.account } : {}), ...(o.provider ? { provider: o.provider } : {}) }));
+      if (o.json) return json(r);
+      io.stderr.write(`Signed out ${accountLabel(r.account)} (${r.account.id}); revoked: ${r.revoked.length ? r.revoked.join(', ') : 'nothing'}.\n`);
+      for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
+      if (r.end_session_url) io.stderr.write(`To also end your session at the provider, open:\n  ${r.end_session_url}\n`);
+    });
+
+  program
+    .command('status')
+    .description('Show the agent, key source, providers and accounts')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const s = await withAgent((c) => c.call('admin.status', {}), false).catch((err) => {
+        if (err instanceof LatchkeyError && err.code === 'agent_unavailable') return undefined;
+        throw err;
+      });
+      if (o.json) return json(s ? { running: true, ...s } : { running: false, socket: paths.socket });
+      if (!s) return void out(`Agent:      not running (socket ${paths.socket}); it starts on the next command that needs it\n`);
+      out(
+        table([
+          ['Agent:', `running, pid ${s.pid}, version ${s.version}, up ${relativeTime(s.startedAt).replace(' ago', '')}`],
+          ['Key source:', `${s.keySource.description}`],
+          ['Vault:', s.vault],
+          ['Socket:', s.socket],
+          ['Providers:', s.providers.length ? s.providers.map((p) => p.name).join(', ') : 'none'],
+          ['Accounts:', String(s.accounts)],
+          ...(s.demo ? [['Demo:', `running at ${s.demo.issuer}`]] : []),
+        ]),
+      );
+    });
+
+  program
+    .command('handle-url')
+    .description('Deliver a sign-in callback URL to the agent (run by the OS for the dev.latchkey.app: scheme)')
+    .argument('<url>')
+    .action(async (url: string) => {
+      await withAgent((c) => c.call('admin.callback', { url }), false).catch((err) => {
+        if (err instanceof LatchkeyError && err.code === 'agent_unavailable') {
+          throw new LatchkeyError('callback_rejected', 'No Latchkey sign-in is waiting: the agent is not running. Start the sign-in again with `latchkey login`.');
+        }
+        throw err;
+      });
+      io.stderr.write('Sign-in response delivered to Latchkey.\n');
+    });
+
+  program
+    .command('demo')
+    .description('Start the built-in demo provider in the agent and add it as provider "demo"')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await withAgent((c) => c.call('admin.demo', {}));
+      if (o.json) return json(r);
+      io.stderr.write(
+        `Demo provider running at ${r.issuer} (inside the agent, on 127.0.0.1 only).\n` +
+          `Next:\n  latchkey login --provider demo    # any user name and password are accepted\n  latchkey token --provider demo\n`,
+      );
+    });
+
+  program
+    .command('register-scheme')
+    .description('Make this desktop open dev.latchkey.app: sign-in links with `latchkey handle-url` (Linux)')
+    .action(async () => {
+      const { loadConfig } = await import('../platform/config.js');
+      const { registerUrlScheme } = await import('../platform/url-scheme.js');
+      const config = await loadConfig(paths.config);
+      const entry = fileURLToPath(new URL('./entry.js', import.meta.url));
+      const r = await registerUrlScheme({ redirectUri: config.schemeRedirectUri, command: [process.execPath, entry], env: io.env });
+      io.stderr.write(`Wrote ${r.desktopFile}; ${r.madeDefault ? 'it is now the default handler' : 'could not run xdg-mime, so set it as the default handler yourself'} for ${config.schemeRedirectUri}\n`);
+    });
+
+  const vault = program.command('vault').description('Vault maintenance');
+  vault
+    .command('reset')
+    .description('Move the vault aside and start empty (for a vault that can no longer be opened)')
+    .option('--yes', 'confirm: all accounts and providers will be forgotten')
+    .action(async (o: { yes?: boolean }) => {
+      if (!o.yes) throw new LatchkeyError('usage', 'This forgets all providers and accounts. Run again with --yes to confirm.');
+      const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
+      if (running) throw new LatchkeyError('agent_running', `Stop the agent first (latchkey agent stop; pid ${running.pid}).`);
+      const moved = await ctx.resetVault();
+      io.stderr.write(moved ? `The old vault was kept at ${moved}. A new one is created on next use.\n` : 'There was no vault to reset.\n');
+    });
+
+  return program;
+}
+
+export function defaultPaths(env: NodeJS.ProcessEnv): LatchkeyPaths {
+  return resolvePaths(env);
+}
+
+export async function readAllStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new LatchkeyError('usage', 'Pipe the secret into stdin, e.g. `latchkey provider add … --client-secret - < secret.txt`.');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new LatchkeyError('usage', 'The secret on stdin is larger than 64 KiB; that is not a client secret.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
