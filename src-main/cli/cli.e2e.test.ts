@@ -1,0 +1,280 @@
+/**
+ * The `latchkey` command as a new user runs it: the real CLI process, a real
+ * background agent, the demo provider, and Chromium standing in for the
+ * system browser ($BROWSER). Requires `npm run build` (npm test does it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { approveDeviceCode, chromiumAvailable, launchBrowser, signInAtProvider } from '../testing/browser.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const ENTRY = join(ROOT, 'dist/src-main/cli/entry.js');
+const BROWSER_CLI = join(ROOT, 'dist/src-main/testing/browser-cli.js');
+const built = existsSync(ENTRY) && existsSync(BROWSER_CLI);
+if (!built) console.warn('SKIP CLI end-to-end tests: dist/ is missing; run `npm run build` (npm test does).');
+if (!chromiumAvailable()) console.warn('SKIP CLI end-to-end tests: /usr/bin/chromium is not installed.');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+class Home {
+  readonly env: NodeJS.ProcessEnv;
+  private constructor(readonly dir: string) {
+    this.env = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      LATCHKEY_HOME: join(dir, 'data'),
+      LATCHKEY_PASSPHRASE_FILE: join(dir, 'passphrase'),
+      BROWSER: `${process.execPath} ${BROWSER_CLI}`,
+      LATCHKEY_TEST_BROWSER_LOG: join(dir, 'browser.log'),
+      LATCHKEY_LOG_LEVEL: 'debug',
+    };
+  }
+
+  static async create(config: Record<string, unknown> = {}): Promise<Home> {
+    const home = new Home(await mkdtemp(join(tmpdir(), 'lk-cli-')));
+    await writeFile(home.env.LATCHKEY_PASSPHRASE_FILE!, 'correct horse battery staple\n', { mode: 0o600 });
+    await import('node:fs/promises').then((fs) => fs.mkdir(home.env.LATCHKEY_HOME!, { recursive: true, mode: 0o700 }));
+    await writeFile(join(home.env.LATCHKEY_HOME!, 'config.json'), JSON.stringify({ demoPort: await freePort(), ...config }));
+    return home;
+  }
+
+  path(name: string): string {
+    return join(this.env.LATCHKEY_HOME!, name);
+  }
+
+  start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess & { output: Run; done: Promise<Run> } {
+    const child = spawn(process.execPath, [ENTRY, ...args], { env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: Run = { code: null, stdout: '', stderr: '' };
+    child.stdout!.on('data', (d) => (output.stdout += d));
+    child.stderr!.on('data', (d) => (output.stderr += d));
+    const done = new Promise<Run>((r) => child.on('close', (code) => r({ ...output, code })));
+    return Object.assign(child, { output, done });
+  }
+
+  run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+    const child = this.start(args, extraEnv);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    return child.done.finally(() => clearTimeout(timer));
+  }
+
+  async cleanup(): Promise<void> {
+    await this.run(['agent', 'stop']);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () => {
+  let home: Home;
+  let browser: Browser;
+  const seenTokens: string[] = [];
+
+  beforeAll(async () => {
+    [home, browser] = await Promise.all([Home.create(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await home?.cleanup();
+  });
+
+  it('a new user: demo, login, token, accounts, status, logout', async () => {
+    expect((await home.run(['status'])).stdout).toContain('not running');
+
+    const demo = await home.run(['demo']);
+    expect(demo.code).toBe(0);
+    expect(demo.stderr).toMatch(/Demo provider running at http:\/\/127\.0\.0\.1:\d+/);
+
+    const login = await home.run(['login', '--provider', 'demo']);
+    expect(login.stderr).toContain('Opened your browser');
+    expect(login.code).toBe(0);
+    expect(login.stdout).toMatch(/^Signed in as Demo User <demo@demo\.latchkey\.test> — account demo-[0-9a-f]{10} \(provider demo\)\n$/);
+
+    const token = await home.run(['token']);
+    expect(token.code).toBe(0);
+    expect(token.stdout).toMatch(/^[A-Za-z0-9_-]{20,}\n$/);
+    seenTokens.push(token.stdout.trim());
+
+    const json = JSON.parse((await home.run(['token', '--json'])).stdout);
+    expect(json).toMatchObject({ access_token: token.stdout.trim(), token_type: expect.any(String), scope: expect.stringContaining('openid') });
+    expect(json.expires_at).toBeGreaterThan(Date.now() / 1000);
+    expect(json.id_token).toMatch(/^eyJ/);
+    expect(json.refresh_token).toBeUndefined();
+    seenTokens.push(json.id_token);
+
+    const accounts = JSON.parse((await home.run(['accounts', '--json'])).stdout);
+    expect(accounts).toEqual([expect.objectContaining({ provider: 'demo', email: 'demo@demo.latchkey.test', status: 'active' })]);
+    expect((await home.run(['accounts'])).stdout).toMatch(/demo-[0-9a-f]{10}\s+demo\s+Demo User/);
+
+    const status = JSON.parse((await home.run(['status', '--json'])).stdout);
+    expect(status).toMatchObject({ running: true, accounts: 1, keySource: { kind: 'passphrase' } });
+
+    const vault = await readFile(home.path('vault.json'), 'utf8');
+    for (const t of seenTokens) expect(vault).not.toContain(t);
+
+    const logout = await home.run(['logout']);
+    expect(logout.code).toBe(0);
+    expect(logout.stderr).toContain('revoked: refresh token, access token');
+    expect(logout.stderr).toMatch(/end your session at the provider, open:\n {2}http:\/\/127\.0\.0\.1/);
+
+    const after = await home.run(['token']);
+    expect(after.code).toBe(3);
+    expect(after.stderr).toContain('not signed in');
+  });
+
+  it('completes a private-use-scheme sign-in through `latchkey handle-url`, and rejects a forged one', async () => {
+    const demoIssuer = JSON.parse((await home.run(['status', '--json'])).stdout).demo.issuer as string;
+    const add = await home.run(['provider', 'add', 'viascheme', '--issuer', demoIssuer, '--client-id', 'latchkey-demo', '--redirect', 'scheme']);
+    expect(add.code).toBe(0);
+    const login = await home.run(['login', '--provider', 'viascheme'], { LATCHKEY_TEST_LOGIN: 'erin' });
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain('Erin <erin@demo.latchkey.test>');
+    expect(await readFile(home.env.LATCHKEY_TEST_BROWSER_LOG!, 'utf8')).toMatch(/redirect scheme: dev\.latchkey\.app:\n.*handle-url exit 0/);
+
+    const forged = await home.run(['handle-url', 'dev.latchkey.app:/callback?code=stolen&state=guessed']);
+    expect(forged.code).toBe(4);
+    expect(forged.stderr).toContain('No sign-in is waiting for this response');
+    const junk = await home.run(['handle-url', 'https://evil.example/callback?code=x&state=y']);
+    expect(junk.code).toBe(4);
+    expect((await home.run(['accounts', '--json'])).stdout).toContain('erin');
+  });
+
+  it('--no-browser prints the URL for the user to open', async () => {
+    const login = home.start(['login', '--provider', 'demo', '--no-browser']);
+    await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/.test(login.output.stderr), 'the sign-in URL');
+    const url = login.output.stderr.match(/http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/)![0];
+    expect(login.output.stderr).toContain('Open this URL in a browser');
+    const page = await (await browser.newContext()).newPage();
+    await signInAtProvider(page, url, { login: 'frank' });
+    const done = await login.done;
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('Frank <frank@demo.latchkey.test>');
+  });
+
+  it('--device shows a code and completes when it is approved elsewhere', async () => {
+    const login = home.start(['login', '--provider', 'demo', '--device']);
+    await waitFor(() => /or open (\S+)/.test(login.output.stderr), 'the device code');
+    expect(login.output.stderr).toMatch(/enter the code:\n\n {4}[A-Z0-9-]+\n/);
+    const complete = login.output.stderr.match(/or open (\S+)\)/)![1]!;
+    await approveDeviceCode(await (await browser.newContext()).newPage(), complete, { login: 'grace' });
+    const done = await login.done;
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('grace@demo.latchkey.test');
+  });
+
+  it('Ctrl-C cancels a waiting sign-in cleanly (exit 130) and the agent carries on', async () => {
+    const login = home.start(['login', '--provider', 'demo'], { BROWSER: 'true' });
+    await waitFor(() => login.output.stderr.includes('Waiting for you'), 'the waiting message');
+    const redirect = decodeURIComponent(login.output.stderr.match(/redirect_uri=([^&\s]+)/)![1]!);
+    login.kill('SIGINT');
+    const done = await login.done;
+    expect(done.code).toBe(130);
+    expect(done.stderr).toContain('cancelled');
+    // The loopback receiver is gone, and the agent still answers.
+    await waitFor(() => true, '');
+    await expect(fetch(`${redirect}?state=x`)).rejects.toThrow();
+    expect((await home.run(['status'])).code).toBe(0);
+  });
+
+  it('several accounts: --account picks one; ambiguity is a usage error listing the choices', async () => {
+    const ambiguous = await home.run(['token', '--provider', 'demo']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/More than one account matches; choose one with --account: demo-/);
+    const frank = await home.run(['token', '--account', 'frank@demo.latchkey.test']);
+    expect(frank.code).toBe(0);
+    seenTokens.push(frank.stdout.trim());
+  });
+
+  it('rejects bad command-line input with exit 2 and a clear message', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['login', '--max-age', 'soon'], /expected a whole number of seconds/],
+      [['token', '--scope', '"quoted"'], /expected space-separated scope names/],
+      [['token', '--resource', 'not a url'], /expected an absolute URL/],
+      [['provider', 'add', 'x', '--issuer', 'http://idp.example.com', '--client-id', 'y'], /must use https/],
+      [['provider', 'add', 'Bad Name!', '--issuer', 'https://idp.example.com', '--client-id', 'y'], /must be 1-32 lowercase/],
+      [['provider', 'add', 'x', '--issuer', 'https://idp.example.com'], /required option '--client-id/],
+      [['agent', 'frobnicate'], /Unknown agent action/],
+      [['login', '--prompt', 'sometimes'], /Allowed choices are none, login, consent, select_account/],
+      [['vault', 'reset'], /--yes/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await home.run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+    expect((await home.run(['--help'])).stdout).toContain('Quick start');
+  });
+
+  it('never writes tokens, codes or verifiers to the agent log', async () => {
+    const log = await readFile(home.path('agent.log'), 'utf8');
+    expect(log).toContain('signed in');
+    expect(seenTokens.length).toBeGreaterThan(2);
+    for (const t of seenTokens) expect(log).not.toContain(t);
+    expect(log).not.toMatch(/[?&](code|state|code_verifier)=[A-Za-z0-9_-]{8,}/);
+  });
+});
+
+describe.skipIf(!built)('latchkey CLI: broken configuration and vaults', () => {
+  it('a bad config.json stops the agent with a message naming the setting, and touches nothing', async () => {
+    const home = await Home.create({ minTtl: 5 });
+    try {
+      const r = await home.run(['accounts']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/config\.json is not valid: .*unknown setting "minTtl"/);
+      expect(existsSync(home.path('vault.json'))).toBe(false);
+      await writeFile(home.path('config.json'), '{ "demoPort": ');
+      const broken = await home.run(['accounts']);
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toContain('not valid JSON');
+    } finally {
+      await home.cleanup();
+    }
+  });
+
+  it('a wrong passphrase (or an unreadable passphrase file) is a storage error; the vault file is untouched', async () => {
+    const home = await Home.create();
+    try {
+      expect((await home.run(['provider', 'list'])).code).toBe(0);
+      expect((await home.run(['agent', 'stop'])).code).toBe(0);
+      await waitFor(() => !existsSync(home.path('agent.sock')), 'the agent to stop');
+      const before = await readFile(home.path('vault.json'));
+      await writeFile(home.env.LATCHKEY_PASSPHRASE_FILE!, 'not the passphrase');
+      const wrong = await home.run(['provider', 'list']);
+      expect(wrong.code).toBe(5);
+      expect(wrong.stderr).toMatch(/wrong passphrase/i);
+      expect(await readFile(home.path('vault.json'))).toEqual(before);
+      await chmod(home.env.LATCHKEY_PASSPHRASE_FILE!, 0o644);
+      const loose = await home.run(['provider', 'list']);
+      expect(loose.code).toBe(2);
+      expect(loose.stderr).toContain('chmod 600');
+      expect(await readFile(home.path('vault.json'))).toEqual(before);
+    } finally {
+      await home.cleanup();
+    }
+  });
+});
