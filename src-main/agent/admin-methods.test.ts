@@ -1,0 +1,93 @@
+/**
+ * The owner methods over a real socket with a real agent: strict params, typed
+ * errors, and no secret (refresh token, client secret) in any answer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../log/logger.js';
+import { resolvePaths } from '../platform/paths.js';
+import { DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { startAgent, type RunningAgent } from './agent-main.js';
+import { connectRpc, type RpcClient } from './rpc-client.js';
+import type { AdminResults } from './admin-contract.js';
+
+describe('agent owner methods', () => {
+  let dir: string;
+  let demo: DemoProvider;
+  let agent: RunningAgent;
+  let client: RpcClient;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lk-admin-'));
+    await writeFile(join(dir, 'pass'), 'admin test passphrase', { mode: 0o600 });
+    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
+    demo = await startDemoProvider();
+    agent = await startAgent({ env, paths: resolvePaths(env), logger: silentLogger() });
+    client = await connectRpc(resolvePaths(env).socket);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await agent?.stop();
+    await demo?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rejects unknown fields, wrong types and oversized values as usage errors', async () => {
+    const bad: Array<[string, unknown]> = [
+      ['admin.token', { acount: 'typo' }],
+      ['admin.token', { min_ttl: -1 }],
+      ['admin.token', { min_ttl: '60' }],
+      ['admin.token', { scope: 'x'.repeat(5000) }],
+      ['admin.login', { max_age: 1.5 }],
+      ['admin.login', { prompt: 'always' }],
+      ['admin.providers.add', { name: 'x', issuer: 'https://a.example' }],
+      ['admin.callback', { url: 'x'.repeat(9000) }],
+      ['admin.status', { extra: true }],
+      ['admin.status', [1, 2]],
+    ];
+    for (const [method, params] of bad) {
+      await expect(client.call(method, params), `${method} ${JSON.stringify(params).slice(0, 40)}`).rejects.toMatchObject({ code: 'usage' });
+    }
+  });
+
+  it('adds a service profile, hands out its token, and never returns the client secret', async () => {
+    const added = await client.call<AdminResults['admin.providers.add']>('admin.providers.add', {
+      name: 'svc',
+      issuer: demo.issuer,
+      client_id: 'latchkey-service',
+      client_secret: DEMO_SERVICE_CLIENT_SECRET,
+      scope: 'api:read',
+      service: true,
+    });
+    expect(added.provider).toMatchObject({ name: 'svc', kind: 'service', hasClientSecret: true });
+    const token = await client.call<AdminResults['admin.token']>('admin.token', { provider: 'svc' });
+    expect(token.access_token).toBeTruthy();
+    const everything = JSON.stringify([
+      added,
+      token,
+      await client.call('admin.providers.list', {}),
+      await client.call('admin.status', {}),
+      await client.call('admin.accounts.list', {}),
+    ]);
+    expect(everything).not.toContain(DEMO_SERVICE_CLIENT_SECRET);
+    expect(everything).not.toMatch(/refresh_?token"\s*:/i);
+  });
+
+  it('refuses duplicate names, the reserved demo name and unknown providers with typed errors', async () => {
+    await expect(
+      client.call('admin.providers.add', { name: 'svc', issuer: demo.issuer, client_id: 'x' }),
+    ).rejects.toMatchObject({ code: 'already_exists' });
+    await expect(client.call('admin.providers.add', { name: 'demo', issuer: demo.issuer, client_id: 'x' })).rejects.toMatchObject({ code: 'usage' });
+    await expect(client.call('admin.providers.remove', { name: 'nope' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(client.call('admin.token', { provider: 'nope' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(client.call('admin.logout', {})).rejects.toMatchObject({ code: 'login_required' });
+    await expect(client.call('admin.callback', { url: 'dev.latchkey.app:/callback?code=a&state=b' })).rejects.toMatchObject({ code: 'callback_rejected' });
+  });
+
+  it('removes a provider', async () => {
+    await expect(client.call('admin.providers.remove', { name: 'svc' })).resolves.toMatchObject({ removed: 'svc' });
+    await expect(client.call('admin.providers.list', {})).resolves.toEqual({ providers: [] });
+  });
+});
