@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalJson,
+  decryptEnvelope,
+  encryptEnvelope,
+  envelopeHeader,
+  parseEnvelope,
+  serializeEnvelope,
+  type Envelope,
+} from './envelope.js';
+
+const key = randomBytes(32);
+const plaintext = Buffer.from('{"access_token":"AT-SECRET-MARKER"}');
+const keyringHeader = envelopeHeader({ kind: 'keyring', service: 'latchkey', account: 'vault-master-key:1' }, 1);
+
+function expectCode(fn: () => unknown, code: string) {
+  expect(fn).toThrow(expect.objectContaining({ name: 'LatchkeyError', code }));
+}
+
+describe('vault envelope', () => {
+  it('round-trips through its serialised form', () => {
+    const envelope = encryptEnvelope(plaintext, key, keyringHeader);
+    const back = parseEnvelope(serializeEnvelope(envelope));
+    expect(decryptEnvelope(back, key)).toEqual(plaintext);
+    expect(back).toMatchObject({ format: 'latchkey-vault', version: 1, revision: 1, cipher: 'aes-256-gcm' });
+  });
+
+  it('uses a fresh 12-byte IV for every encryption', () => {
+    const ivs = new Set(Array.from({ length: 50 }, () => encryptEnvelope(plaintext, key, keyringHeader).iv));
+    expect(ivs.size).toBe(50);
+    expect(Buffer.from([...ivs][0]!, 'base64')).toHaveLength(12);
+  });
+
+  it('authenticates every header field (AAD)', () => {
+    const envelope = encryptEnvelope(plaintext, key, keyringHeader);
+    const tampered: Envelope[] = [
+      { ...envelope, revision: 2 },
+      { ...envelope, key: { ...envelope.key, account: 'vault-master-key:2' } },
+      { ...envelope, key: { ...envelope.key, extra: true } },
+    ];
+    for (const t of tampered) expectCode(() => decryptEnvelope(t, key), 'vault_corrupt');
+  });
+
+  it('reports a failed passphrase vault as vault_locked, with the agreed words', () => {
+    const envelope = encryptEnvelope(plaintext, key, envelopeHeader({ kind: 'passphrase' }, 1));
+    expect(() => decryptEnvelope(envelope, randomBytes(32))).toThrow(
+      'Could not unlock the vault: wrong passphrase, or the vault file was altered.',
+    );
+    expectCode(() => decryptEnvelope(envelope, randomBytes(32)), 'vault_locked');
+  });
+
+  it('rejects files that are not envelopes before any crypto', () => {
+    const good = serializeEnvelope(encryptEnvelope(plaintext, key, keyringHeader));
+    const cases = [
+      Buffer.from('not json at all'),
+      good.subarray(0, good.length / 2),
+      Buffer.from(JSON.stringify({ format: 'something-else' })),
+      Buffer.from(JSON.stringify({ ...JSON.parse(good.toString()), iv: 'AAAA' })),
+      Buffer.from(JSON.stringify({ ...JSON.parse(good.toString()), version: 2 })),
+    ];
+    for (const raw of cases) expectCode(() => parseEnvelope(raw), 'vault_corrupt');
+  });
+
+  it('canonical JSON ignores key order at every depth', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'z' } })).toBe('{"a":{"c":"z","d":[1,{"x":1,"y":2}]},"b":1}');
+  });
+});

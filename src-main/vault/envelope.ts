@@ -1,0 +1,138 @@
+/**
+ * The vault's on-disk format: a JSON envelope around one AES-256-GCM ciphertext.
+ *
+ * What it enforces:
+ * - a fresh random 96-bit IV for every encryption (NIST SP 800-38D §8.2.2);
+ * - the header (format, version, revision, cipher, key params) is the GCM
+ *   additional authenticated data, in canonical JSON, so editing any of it
+ *   (say, the kdf salt or the keyring account) fails authentication;
+ * - anything that does not match the schema is `vault_corrupt` before any
+ *   crypto runs.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { LatchkeyError } from '../errors.js';
+import type { KeyParams } from './key-source.js';
+
+export const VAULT_FORMAT = 'latchkey-vault';
+export const VAULT_FORMAT_VERSION = 1;
+export const VAULT_CIPHER = 'aes-256-gcm';
+
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** The authenticated, unencrypted part of the envelope. */
+export interface EnvelopeHeader {
+  format: typeof VAULT_FORMAT;
+  version: typeof VAULT_FORMAT_VERSION;
+  /** Counts writes; starts at 1 when the vault is created. */
+  revision: number;
+  cipher: typeof VAULT_CIPHER;
+  key: KeyParams;
+}
+
+export interface Envelope extends EnvelopeHeader {
+  iv: string;
+  tag: string;
+  ciphertext: string;
+}
+
+const base64Of = (bytes?: number) =>
+  z.base64().refine((s) => bytes === undefined || Buffer.from(s, 'base64').length === bytes, `must be ${bytes} bytes`);
+
+const envelopeSchema = z.object({
+  format: z.literal(VAULT_FORMAT),
+  version: z.literal(VAULT_FORMAT_VERSION),
+  revision: z.number().int().positive(),
+  cipher: z.literal(VAULT_CIPHER),
+  key: z.looseObject({ kind: z.enum(['keyring', 'passphrase', 'safe-storage']) }),
+  iv: base64Of(IV_BYTES),
+  tag: base64Of(TAG_BYTES),
+  ciphertext: base64Of(),
+});
+
+/** JSON with object keys sorted at every depth, so the AAD does not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function aadFor(header: EnvelopeHeader): Buffer {
+  const { format, version, revision, cipher, key } = header;
+  return Buffer.from(canonicalJson({ format, version, revision, cipher, key }), 'utf8');
+}
+
+function assertKey(key: Buffer): void {
+  // A wrong-sized key is a programming error in a key source, not a vault problem.
+  if (key.length !== KEY_BYTES) throw new LatchkeyError('internal', `Vault key must be ${KEY_BYTES} bytes.`);
+}
+
+/** Makes a fresh header for `revision` of a vault whose key is found by `key`. */
+export function envelopeHeader(key: KeyParams, revision: number): EnvelopeHeader {
+  return { format: VAULT_FORMAT, version: VAULT_FORMAT_VERSION, revision, cipher: VAULT_CIPHER, key };
+}
+
+/** Encrypts `plaintext` under `key` with a fresh IV, authenticating `header`. */
+export function encryptEnvelope(plaintext: Buffer, key: Buffer, header: EnvelopeHeader): Envelope {
+  assertKey(key);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(VAULT_CIPHER, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aadFor(header));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return {
+    ...header,
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    ciphertext: ciphertext.toString('base64'),
+  };
+}
+
+/**
+ * Decrypts and authenticates an envelope. A wrong key and an altered file look
+ * the same to GCM, so both throw one error: `vault_locked` when the key came
+ * from a passphrase (the likely cause is a typo), `vault_corrupt` otherwise.
+ */
+export function decryptEnvelope(envelope: Envelope, key: Buffer): Buffer {
+  assertKey(key);
+  const decipher = createDecipheriv(VAULT_CIPHER, key, Buffer.from(envelope.iv, 'base64'), {
+    authTagLength: TAG_BYTES,
+  });
+  decipher.setAAD(aadFor(envelope));
+  decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]);
+  } catch (cause) {
+    throw envelope.key.kind === 'passphrase'
+      ? new LatchkeyError('vault_locked', 'Could not unlock the vault: wrong passphrase, or the vault file was altered.', { cause })
+      : new LatchkeyError('vault_corrupt', 'Could not decrypt the vault: the vault file was altered, or its key does not match.', { cause });
+  }
+}
+
+/** Parses the raw bytes of a vault file into an envelope, or throws `vault_corrupt`. */
+export function parseEnvelope(raw: Buffer): Envelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (cause) {
+    throw new LatchkeyError('vault_corrupt', 'The vault file is not valid JSON (truncated or overwritten).', { cause });
+  }
+  const parsed = envelopeSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new LatchkeyError('vault_corrupt', 'The vault file is not a Latchkey vault, or its header is damaged.', {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data as Envelope;
+}
+
+/** The exact bytes written to disk. */
+export function serializeEnvelope(envelope: Envelope): Buffer {
+  return Buffer.from(`${JSON.stringify(envelope, null, 2)}\n`, 'utf8');
+}

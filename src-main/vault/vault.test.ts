@@ -1,0 +1,253 @@
+import { chmod, mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createLogger } from '../log/logger.js';
+import type { KeySource } from './key-source.js';
+import { keySourceResolver, type KeySourceSelection } from './key-source-select.js';
+import { KeyringKeySource } from './keyring-key-source.js';
+import { PassphraseKeySource } from './passphrase-key-source.js';
+import { tempDir } from './testing/temp-dir.js';
+import { resetVault, Vault } from './vault.js';
+
+const docSchema = z.object({
+  counter: z.number().int(),
+  accounts: z.array(z.object({ id: z.string(), access_token: z.string() })),
+});
+type Doc = z.infer<typeof docSchema>;
+
+const MARKER = 'AT-SECRET-MARKER';
+const posix = process.platform !== 'win32';
+const passphrase = (pw = 'correct horse battery staple') => new PassphraseKeySource(async () => pw);
+
+async function openVault(path: string, keySource: KeySource = passphrase(), parse = (raw: unknown) => docSchema.parse(raw)) {
+  return Vault.open<Doc>({ path, keySource, initial: () => ({ counter: 0, accounts: [] }), parse });
+}
+
+async function newVault() {
+  const dir = await tempDir();
+  const path = join(dir, 'home', 'vault.json');
+  const vault = await openVault(path);
+  await vault.update((d) => {
+    d.accounts.push({ id: 'alice', access_token: MARKER });
+  });
+  return { dir, path, vault };
+}
+
+async function brokenCopies(path: string): Promise<string[]> {
+  const dir = join(path, '..');
+  return (await readdir(dir)).filter((n) => n.startsWith('vault.json.broken-')).map((n) => join(dir, n));
+}
+
+/** The marker as it would appear base64-encoded at any byte alignment (edges trimmed). */
+function base64Forms(text: string): string[] {
+  return [0, 1, 2].map((pad) => Buffer.from('\0'.repeat(pad) + text).toString('base64').slice(4, -4));
+}
+
+describe('Vault', () => {
+  it('round-trips through a fresh instance and never writes plaintext or logs it', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }),
+    });
+    const dir = await tempDir();
+    const path = join(dir, 'vault.json');
+    const vault = await Vault.open<Doc>({
+      path,
+      keySource: passphrase(),
+      initial: () => ({ counter: 0, accounts: [] }),
+      parse: (raw) => docSchema.parse(raw),
+      logger,
+    });
+    await vault.update((d) => ({ ...d, accounts: [{ id: 'alice', access_token: MARKER }] }));
+
+    const reopened = await openVault(path);
+    expect(reopened.read()).toEqual({ counter: 0, accounts: [{ id: 'alice', access_token: MARKER }] });
+    expect(reopened.revision).toBe(2);
+    expect(reopened.keySourceKind).toBe('passphrase');
+
+    const raw = await readFile(path, 'utf8');
+    expect(raw).not.toContain(MARKER);
+    expect(raw).not.toContain('alice');
+    for (const form of base64Forms(MARKER)) expect(raw).not.toContain(form);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('')).not.toContain(MARKER);
+  });
+
+  it('hands out a frozen document: changes go through update()', async () => {
+    const { vault } = await newVault();
+    expect(() => {
+      (vault.read().accounts as Doc['accounts']).push({ id: 'mallory', access_token: 'x' });
+    }).toThrow(TypeError);
+  });
+
+  it.runIf(posix)('writes the file 0600 in a 0700 directory, tightening a 0755 one', async () => {
+    const { path, dir } = await newVault();
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'home'))).mode & 0o777).toBe(0o700);
+
+    await chmod(join(dir, 'home'), 0o755);
+    await openVault(path);
+    expect((await stat(join(dir, 'home'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('runs 200 concurrent updates one after another', async () => {
+    const { path, vault } = await newVault();
+    const seen = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        vault.update(async (d) => {
+          const before = d.counter;
+          await new Promise((r) => setImmediate(r)); // invite interleaving
+          d.counter = before + 1;
+        }),
+      ),
+    );
+    expect(seen.map((d) => d.counter)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(vault.read().counter).toBe(200);
+    expect((await openVault(path)).read().counter).toBe(200);
+  });
+
+  it('keeps the old state when a write fails, and keeps going afterwards', async () => {
+    const { path, vault } = await newVault();
+    await unlink(path);
+    await mkdir(path); // the atomic rename now fails
+    await expect(vault.update((d) => void (d.counter = 1))).rejects.toMatchObject({ code: 'storage_error' });
+    expect(vault.read().counter).toBe(0);
+
+    await rmdir(path);
+    await expect(vault.update((d) => void (d.counter += 5))).resolves.toMatchObject({ counter: 5 });
+    expect((await openVault(path)).read().counter).toBe(5);
+  });
+
+  it('does not write when the mutator throws or produces an invalid document', async () => {
+    const { path, vault } = await newVault();
+    const before = await readFile(path);
+    await expect(vault.update(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(vault.update(() => ({ counter: 'nope' }) as unknown as Doc)).rejects.toMatchObject({ code: 'internal' });
+    expect(await readFile(path)).toEqual(before);
+    expect(vault.read().counter).toBe(0);
+  });
+
+  describe('a vault that cannot be opened is never overwritten', () => {
+    it('wrong passphrase: vault_locked, file untouched, one copy kept however often it is retried', async () => {
+      const { path } = await newVault();
+      const before = await readFile(path);
+      for (let i = 0; i < 3; i++) {
+        const err = await openVault(path, passphrase('wrong')).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'vault_locked' });
+        const message = (err as Error).message;
+        expect(message).toContain('Could not unlock the vault: wrong passphrase, or the vault file was altered.');
+        expect(message).toContain(path);
+        expect(message).toContain('latchkey vault reset');
+      }
+      expect(await readFile(path)).toEqual(before);
+      const copies = await brokenCopies(path);
+      expect(copies).toHaveLength(1);
+      expect(await readFile(copies[0]!)).toEqual(before);
+      // The right passphrase still opens it.
+      expect((await openVault(path)).read().accounts[0]?.id).toBe('alice');
+    });
+
+    const tamperings: Array<[string, (raw: Buffer) => Buffer, string]> = [
+      ['a flipped ciphertext byte', (raw) => editJson(raw, (e) => ({ ...e, ciphertext: flipFirst(e.ciphertext as string) })), 'vault_locked'],
+      ['a flipped auth tag', (raw) => editJson(raw, (e) => ({ ...e, tag: flipFirst(e.tag as string) })), 'vault_locked'],
+      ['a changed kdf salt', (raw) => editJson(raw, (e) => ({ ...e, key: { ...(e.key as object), salt: Buffer.alloc(16, 7).toString('base64') } })), 'vault_locked'],
+      ['a rolled-back revision number', (raw) => editJson(raw, (e) => ({ ...e, revision: 1 })), 'vault_locked'],
+      ['an absurd scrypt cost', (raw) => editJson(raw, (e) => ({ ...e, key: { ...(e.key as object), N: 2 ** 30 } })), 'vault_corrupt'],
+      ['a truncated file', (raw) => raw.subarray(0, Math.floor(raw.length / 2)), 'vault_corrupt'],
+      ['non-JSON garbage', () => Buffer.from('\x00\x01garbage\xff'), 'vault_corrupt'],
+      ['an empty file', () => Buffer.alloc(0), 'vault_corrupt'],
+    ];
+    it.each(tamperings)('%s: typed error, file byte-identical, copy kept', async (_name, tamper, code) => {
+      const { path } = await newVault();
+      const damaged = tamper(await readFile(path));
+      await writeFile(path, damaged);
+      const err = await openVault(path).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code });
+      expect(await readFile(path)).toEqual(damaged);
+      const copies = await brokenCopies(path);
+      expect(copies).toHaveLength(1);
+      expect(await readFile(copies[0]!)).toEqual(damaged);
+      expect((err as Error).message).toContain(copies[0]!);
+    });
+
+    it('contents that fail the caller’s schema: vault_corrupt, copy kept', async () => {
+      const { path } = await newVault();
+      const strict = (raw: unknown) => docSchema.extend({ version: z.literal(2) }).parse(raw);
+      await expect(openVault(path, passphrase(), strict)).rejects.toMatchObject({ code: 'vault_corrupt' });
+      expect(await brokenCopies(path)).toHaveLength(1);
+    });
+
+    it('a key source of the wrong kind is the source’s problem, not the file’s: no copy', async () => {
+      const { path } = await newVault();
+      await expect(openVault(path, new KeyringKeySource({ service: 'latchkey-test' }))).rejects.toMatchObject({
+        code: 'key_source_unavailable',
+      });
+      expect(await brokenCopies(path)).toHaveLength(0);
+    });
+  });
+
+  describe('opened through keySourceFor (environment for new vaults, header for existing ones)', () => {
+    const open = (path: string, selection: KeySourceSelection) =>
+      Vault.open<Doc>({
+        path,
+        keySourceFor: keySourceResolver(selection),
+        initial: () => ({ counter: 0, accounts: [] }),
+        parse: (raw) => docSchema.parse(raw),
+      });
+
+    it("uses the header's passphrase source even when the environment asks for the keyring", async () => {
+      const dir = await tempDir();
+      const path = join(dir, 'vault.json');
+      const passFile = join(dir, 'pass');
+      await writeFile(passFile, 'pw from file\n', { mode: 0o600 });
+      const created = await open(path, { env: { LATCHKEY_PASSPHRASE_FILE: passFile }, interactive: false });
+      expect(created.keySourceKind).toBe('passphrase');
+      await created.update((d) => void (d.counter = 7));
+
+      const reopened = await open(path, { env: { LATCHKEY_KEY_SOURCE: 'keyring' }, promptPassphrase: async () => 'pw from file' });
+      expect(reopened.keySourceKind).toBe('passphrase');
+      expect(reopened.read().counter).toBe(7);
+    });
+
+    it('says how to supply the passphrase when there is no file and no terminal, and keeps no copy', async () => {
+      const { path } = await newVault();
+      await expect(open(path, { env: {}, interactive: false })).rejects.toMatchObject({
+        code: 'key_source_unavailable',
+        message: expect.stringContaining('LATCHKEY_PASSPHRASE_FILE'),
+      });
+      expect(await brokenCopies(path)).toHaveLength(0);
+    });
+  });
+
+  it('removes temp files left by a killed writer when opening', async () => {
+    const { path } = await newVault();
+    const stale = `${path}.tmp-999999999-deadbeef`;
+    await writeFile(stale, '{"format":"latch');
+    expect((await openVault(path)).read().accounts).toHaveLength(1);
+    await expect(stat(stale)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('resetVault moves the file aside so the next open starts fresh', async () => {
+    const { path } = await newVault();
+    const before = await readFile(path);
+    const { movedTo, keyDeleted } = await resetVault(path, passphrase(), { now: () => new Date('2025-03-01T00:00:00Z') });
+    expect(movedTo).toBe(`${path}.broken-2025-03-01T00-00-00-000Z`);
+    expect(keyDeleted).toBe(false); // a passphrase has nothing to forget
+    expect(await readFile(movedTo!)).toEqual(before);
+    expect((await openVault(path, passphrase('a new one'))).read()).toEqual({ counter: 0, accounts: [] });
+    expect(await resetVault(join(path, '..', 'missing.json'))).toEqual({ movedTo: undefined, keyDeleted: false });
+  });
+});
+
+function editJson(raw: Buffer, edit: (e: Record<string, unknown>) => Record<string, unknown>): Buffer {
+  return Buffer.from(JSON.stringify(edit(JSON.parse(raw.toString('utf8')) as Record<string, unknown>), null, 2));
+}
+
+function flipFirst(b64: string): string {
+  const bytes = Buffer.from(b64, 'base64');
+  bytes[0] = bytes[0]! ^ 0x01;
+  return bytes.toString('base64');
+}
