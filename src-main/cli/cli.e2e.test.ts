@@ -81,9 +81,9 @@ class Home {
   }
 }
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -153,7 +153,11 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
     const login = await home.run(['login', '--provider', 'viascheme'], { LATCHKEY_TEST_LOGIN: 'erin' });
     expect(login.code).toBe(0);
     expect(login.stdout).toContain('Erin <erin@demo.latchkey.test>');
-    expect(await readFile(home.env.LATCHKEY_TEST_BROWSER_LOG!, 'utf8')).toMatch(/redirect scheme: dev\.latchkey\.app:\n.*handle-url exit 0/);
+    // The stand-in browser writes its trace after `handle-url` returns, which can be just after login exits.
+    const browserLog = () => readFile(home.env.LATCHKEY_TEST_BROWSER_LOG!, 'utf8').catch(() => '');
+    let trace = '';
+    await waitFor(async () => /handle-url exit/.test((trace = await browserLog())), 'the browser trace');
+    expect(trace).toMatch(/redirect scheme: dev\.latchkey\.app:\n.*handle-url exit 0/);
 
     const forged = await home.run(['handle-url', 'dev.latchkey.app:/callback?code=stolen&state=guessed']);
     expect(forged.code).toBe(4);

@@ -1,67 +1,131 @@
 /**
  * The built-in demo OpenID Provider: the certified `oidc-provider` on
- * 127.0.0.1, with its development login and consent pages (any user name and
- * password are accepted), a public native client for Latchkey and a
+ * 127.0.0.1, with its development login and consent pages (any login name and
+ * any password are accepted), a public native client for Latchkey and a
  * confidential service client. `latchkey demo` runs it inside the agent; the
  * tests use it as their real provider.
  *
- * Only ever bound to the loopback interface: it accepts any password.
+ * What it enforces, on purpose, like a strict real provider:
+ * - PKCE with S256 on every authorization request (RFC 7636, RFC 9700 §2.1.1);
+ * - exact redirect URIs, except the loopback port of native clients (RFC 8252 §7.3);
+ * - `iss` in every authorization response (RFC 9207);
+ * - refresh token rotation with reuse detection (RFC 9700 §4.14.2);
+ * - resource indicators under {@link DEMO_API_RESOURCE} only (RFC 8707).
+ *
+ * What it relaxes for the demo: refresh tokens without `offline_access` and
+ * `prompt=consent`, and no password check. Only ever bound to the loopback
+ * interface, because it accepts any password.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from '../log/logger.js';
+import type {
+  ClientMetadata,
+  Configuration,
+  ErrorOut,
+  JWK,
+  JWKS,
+  KoaContextWithOIDC,
+  default as Provider,
+} from 'oidc-provider';
+import { DEFAULT_SCHEME_REDIRECT_URI } from '../engine/callback/scheme-receiver.js';
+import { createLogger, type Logger } from '../log/logger.js';
 
 export const DEMO_CLIENT_ID = 'latchkey-demo';
 export const DEMO_SERVICE_CLIENT_ID = 'latchkey-service';
-/** Demo only: the service client's secret is public knowledge, like the provider's password rule. */
+/**
+ * Demo only: the service client's secret is public knowledge, like the
+ * provider's "any password works" rule. Never reuse it anywhere real.
+ */
 export const DEMO_SERVICE_CLIENT_SECRET = 'demo-service-secret-not-for-production';
-/** An example API protected by the demo provider (RFC 8707 resource indicator). */
+/** The example API protected by the demo provider, and the default audience for its scopes (RFC 8707). */
 export const DEMO_API_RESOURCE = 'https://api.demo.latchkey.test/';
-export const DEMO_API_SCOPES = ['api:read', 'api:write'];
+export const DEMO_API_SCOPES: readonly string[] = ['api:read', 'api:write'];
+export const DEMO_USER_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
+/** Registered loopback redirect; any port is accepted at run time (RFC 8252 §7.3). */
+export const DEMO_LOOPBACK_REDIRECT_URI = 'http://127.0.0.1/callback';
 
 export interface DemoProviderOptions {
-  /** Port on 127.0.0.1; 0 picks a free one. */
+  /** Port on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Access token lifetime in seconds (default 3600). */
+  /** Access token lifetime in seconds (default 3600). Whole seconds, at least 1. */
   accessTokenTtl?: number;
+  /** ID token lifetime in seconds (default 3600). */
   idTokenTtl?: number;
+  /** Refresh token lifetime in seconds (default 14 days). */
   refreshTokenTtl?: number;
-  /** Rotate refresh tokens on every use (default true). */
+  /** Rotate refresh tokens on every use (default true); reusing a rotated one revokes the grant. */
   rotateRefreshTokens?: boolean;
+  /**
+   * Seconds a device flow client should wait between polls, sent as `interval`
+   * (RFC 8628 §3.2; default 5, the RFC's default). Tests use 1.
+   */
+  devicePollInterval?: number;
+  /** Extra clients, registered next to the two default ones. */
+  clients?: ClientMetadata[];
+  /** Private signing keys; default a fresh RSA key per start. Pass the same set to keep ID tokens verifiable across restarts. */
+  jwks?: JWKS;
+  /** Where provider errors and development notices go; default a redacting logger on stderr. */
   logger?: Logger;
 }
 
-/** What the provider saw at its token endpoint: never the secrets themselves. */
-export interface TokenRequestRecord {
-  grant_type: string;
+/** The provider endpoints whose requests are recorded. */
+export type DemoEndpoint = 'token' | 'revocation' | 'userinfo' | 'introspection' | 'device_authorization';
+
+/** One request the provider answered, with its non-secret parameters only (never codes, tokens or secrets). */
+export interface DemoRequestRecord {
+  endpoint: DemoEndpoint;
   client_id: string | undefined;
+  /** Token endpoint only. */
+  grant_type: string | undefined;
   scope: string | undefined;
-  resource: string | undefined;
+  /** RFC 8707 resource indicator(s) as sent. */
+  resource: string | string[] | undefined;
+  /** Revocation and introspection only. */
+  token_type_hint: string | undefined;
   ok: boolean;
+  /** The OAuth `error` code of a failed request (RFC 6749 §5.2). */
   error?: string;
 }
 
+/** What the provider saw, so tests can assert "one refresh request with scope X". */
 export interface DemoProviderStats {
-  tokenRequests: TokenRequestRecord[];
+  /** Every recorded request, oldest first. */
+  readonly requests: readonly DemoRequestRecord[];
+  /** The token endpoint requests, oldest first, successful or not. */
+  readonly tokenRequests: readonly DemoRequestRecord[];
+  /** Successful token endpoint grants, of one `grant_type` or of all. */
+  grants(grantType?: string): number;
+  /** Successful revocation requests (RFC 7009 answers 200 for unknown tokens too). */
+  readonly revocations: number;
+  /** Successful userinfo requests. */
+  readonly userinfoCalls: number;
+  /** Forgets everything recorded so far. */
   reset(): void;
 }
 
 export interface DemoProvider {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
   issuer: string;
   port: number;
   stats: DemoProviderStats;
+  /** The oidc-provider instance, for tests that need its models or events. */
   provider: Provider;
+  /** Stops listening and drops open (keep-alive) connections, so the port is free when this resolves. */
   close(): Promise<void>;
 }
 
-function displayName(login: string): string {
-  if (login === 'demo') return 'Demo User';
-  return login.charAt(0).toUpperCase() + login.slice(1);
-}
+type OidcProviderModule = typeof import('oidc-provider');
 
+/**
+ * Starts the demo provider on 127.0.0.1.
+ *
+ * Rejects with the listen error as is (e.g. `EADDRINUSE`) so callers can say
+ * which port is taken.
+ */
 export async function startDemoProvider(options: DemoProviderOptions = {}): Promise<DemoProvider> {
+  const logger = options.logger ?? createLogger({ name: 'latchkey-demo-provider' });
+  const oidc = await loadOidcProvider(logger);
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -70,122 +134,299 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // server.close() waits for keep-alive sockets (browsers hold them open); drop them so the port is free now.
+      server.closeAllConnections();
+    });
 
-  // A fresh signing key per start: oidc-provider's built-in development key is the same everywhere.
+  try {
+    const { port } = server.address() as AddressInfo;
+    const issuer = `http://127.0.0.1:${port}`;
+    const configuration = demoConfiguration(oidc, port, options);
+    // oidc-provider prints development notices while it is built; they go to the logger at debug level.
+    const provider = routeProviderNotices(logger, () => new oidc.Provider(issuer, configuration));
+    const recorder = createRecorder();
+    provider.use(recordRequests(recorder.record, logger, options.devicePollInterval));
+    provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'demo provider: internal error'));
+    server.on('request', provider.callback());
+    logger.debug({ issuer }, 'demo provider listening');
+    return { issuer, port, stats: recorder.stats, provider, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** A fresh RSA signing key set (RS256), private parts included, for {@link DemoProviderOptions.jwks}. */
+export function generateDemoJwks(): JWKS {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' } as JWK;
+  return { keys: [jwk] };
+}
 
-  const configuration: Configuration = {
+/** The demo user for any login name: the name is the subject. */
+function demoUserClaims(login: string): Record<string, unknown> {
+  const name = login === 'demo' ? 'Demo User' : login.charAt(0).toUpperCase() + login.slice(1);
+  return {
+    sub: login,
+    name,
+    preferred_username: login,
+    email: `${login}@demo.latchkey.test`,
+    email_verified: true,
+    picture: avatar(name),
+  };
+}
+
+function demoConfiguration(oidc: OidcProviderModule, port: number, options: DemoProviderOptions): Configuration {
+  const accessTokenTtl = options.accessTokenTtl ?? 3600;
+  const refreshTokenTtl = options.refreshTokenTtl ?? 14 * 86_400;
+  const apiScopes = new Set(DEMO_API_SCOPES);
+  return {
     clients: [
       {
         client_id: DEMO_CLIENT_ID,
+        client_name: 'Latchkey (demo)',
         application_type: 'native',
         token_endpoint_auth_method: 'none',
-        // RFC 8252 §7.3: oidc-provider lets native clients use any port on a loopback redirect.
-        redirect_uris: ['http://127.0.0.1/callback', 'dev.latchkey.app:/callback'],
+        redirect_uris: [DEMO_LOOPBACK_REDIRECT_URI, DEFAULT_SCHEME_REDIRECT_URI],
         post_logout_redirect_uris: ['http://127.0.0.1/logged-out'],
         grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
-        scope: ['openid', 'offline_access', 'profile', 'email', ...DEMO_API_SCOPES].join(' '),
+        scope: [...DEMO_USER_SCOPES, ...DEMO_API_SCOPES].join(' '),
       },
       {
         client_id: DEMO_SERVICE_CLIENT_ID,
+        client_name: 'Demo service',
         client_secret: DEMO_SERVICE_CLIENT_SECRET,
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
         scope: DEMO_API_SCOPES.join(' '),
       },
+      ...(options.clients ?? []),
     ],
-    jwks: { keys: [jwk as never] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    scopes: ['openid', 'offline_access', 'profile', 'email', ...DEMO_API_SCOPES],
+    jwks: options.jwks ?? generateDemoJwks(),
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      // Cookies ignore the port (RFC 6265 §8.5): two demo providers on 127.0.0.1 would overwrite each other's session.
+      names: { session: `_session_${port}`, interaction: `_interaction_${port}`, resume: `_interaction_resume_${port}` },
+    },
+    // The API scopes are also plain scopes, so a token for userinfo may carry them when no resource is asked for.
+    scopes: [...DEMO_USER_SCOPES, ...DEMO_API_SCOPES],
     claims: {
       openid: ['sub'],
       profile: ['name', 'preferred_username', 'picture'],
       email: ['email', 'email_verified'],
     },
+    responseTypes: ['code'],
     async findAccount(_ctx, id) {
-      return {
-        accountId: id,
-        async claims() {
-          return {
-            sub: id,
-            name: displayName(id),
-            preferred_username: id,
-            email: `${id}@demo.latchkey.test`,
-            email_verified: true,
-          };
-        },
-      };
+      return { accountId: id, claims: () => demoUserClaims(id) as { sub: string } };
     },
     features: {
       devInteractions: { enabled: true },
-      deviceFlow: { enabled: true },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        // Also shown when the code is wrong or the sign-in was aborted; `data-page` tells the two apart.
+        userCodeInputSource: (ctx, form, out, err) => {
+          const message = err ? `That did not work (${escapeHtml(out?.error ?? 'invalid code')}). Check the code and try again.` : 'Enter the code shown on your device.';
+          renderPage(ctx, err ? 'device-error' : 'device-code-input', 'Sign in a device', `<p>${message}</p>${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        },
+        userCodeConfirmSource: (ctx, form, client, _deviceInfo, userCode) => {
+          const name = escapeHtml(client.clientName ?? client.clientId);
+          renderPage(
+            ctx,
+            'device-code-confirm',
+            'Confirm device',
+            `<p><strong>${name}</strong> shows this code:</p><p><code>${escapeHtml(userCode)}</code></p>${form}` +
+              '<button type="submit" form="op.deviceConfirmForm">Continue</button>' +
+              '<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>',
+          );
+        },
+        successSource: (ctx) => renderPage(ctx, 'device-success', 'Sign-in Success', '<p>You are signed in. You can close this page.</p>'),
+      },
+      revocation: {
+        enabled: true,
+        // A client may revoke only its own tokens (RFC 7009 §2.1).
+        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      introspection: {
+        enabled: true,
+        // Public clients see only their own tokens; the confidential service may introspect any, as a resource server would.
+        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
       clientCredentials: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) =>
+          renderPage(
+            ctx,
+            'logout',
+            'Sign out',
+            `<p>Sign out of the demo provider?</p>${form}` +
+              '<button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>' +
+              '<button type="submit" form="op.logoutForm">No, stay signed in</button>',
+          ),
+        postLogoutSuccessSource: (ctx) => renderPage(ctx, 'logged-out', 'Signed out', '<p>You are signed out of the demo provider.</p>'),
+      },
       resourceIndicators: {
         enabled: true,
-        // Client credentials need an audience; user tokens without `resource` are for userinfo.
-        defaultResource: (ctx: KoaContextWithOIDC) => (ctx.oidc.params?.grant_type === 'client_credentials' ? DEMO_API_RESOURCE : undefined) as string,
+        // Asking for an API scope without a `resource` means the demo API: the code, device code and refresh token then
+        // carry that resource, so a later refresh with `resource` (and a narrowed scope) is allowed (RFC 8707 §2.2).
+        defaultResource: (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf.includes(DEMO_API_RESOURCE) ? DEMO_API_RESOURCE : oneOf[0];
+          const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
+          const wantsApi = ctx.oidc.params?.grant_type === 'client_credentials' || requested.some((s) => apiScopes.has(s));
+          return wantsApi ? DEMO_API_RESOURCE : undefined;
+        },
+        // Without `resource` at the token endpoint a request that includes `openid` gets a token for userinfo (the
+        // library's default); one without `openid` gets the API token.
         useGrantedResource: () => false,
-        getResourceServerInfo: (_ctx: KoaContextWithOIDC, resourceIndicator: string) => {
-          if (!resourceIndicator.startsWith(DEMO_API_RESOURCE)) throw new Error('unknown resource');
-          return { scope: DEMO_API_SCOPES.join(' '), audience: resourceIndicator, accessTokenFormat: 'jwt', accessTokenTTL: options.accessTokenTtl ?? 3600 };
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (!resourceIndicator.startsWith(DEMO_API_RESOURCE)) {
+            throw new oidc.errors.InvalidTarget(`only resources under ${DEMO_API_RESOURCE} are known here`);
+          }
+          // JWT so that apps can read `aud` and `scope`; the catch is that a JWT cannot be revoked or introspected
+          // (oidc-provider answers unsupported_token_type), it simply expires.
+          return { scope: DEMO_API_SCOPES.join(' '), audience: resourceIndicator, accessTokenFormat: 'jwt' };
         },
       },
     },
     pkce: { required: () => true },
-    // Refresh tokens without offline_access + prompt=consent: the demo is about trying Latchkey, not that rule.
+    // The library's default wants `offline_access` (which it drops unless prompt=consent); the demo is about Latchkey.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Tokens outlive the browser session: signing out in the browser must not silently break the desktop app.
+    expiresWithSession: async () => false,
     rotateRefreshToken: options.rotateRefreshTokens ?? true,
+    clientBasedCORS: () => false,
+    renderError: (ctx, out: ErrorOut) =>
+      renderPage(ctx, 'error', 'Sign-in error', `<p><code>${escapeHtml(out.error)}</code></p><p>${escapeHtml(out.error_description ?? '')}</p>`),
     ttl: {
-      AccessToken: options.accessTokenTtl ?? 3600,
+      AccessToken: accessTokenTtl,
+      ClientCredentials: accessTokenTtl,
       IdToken: options.idTokenTtl ?? 3600,
-      RefreshToken: options.refreshTokenTtl ?? 14 * 86_400,
-      ClientCredentials: options.accessTokenTtl ?? 3600,
+      RefreshToken: refreshTokenTtl,
+      // The grant bounds every token issued from it; never let it end before the refresh token does.
+      Grant: Math.max(refreshTokenTtl, 14 * 86_400),
+      AuthorizationCode: 60,
       DeviceCode: 600,
       Interaction: 3600,
       Session: 86_400,
-      Grant: 14 * 86_400,
     },
   };
+}
 
-  const provider = new Provider(issuer, configuration);
-  const tokenRequests: TokenRequestRecord[] = [];
-  const record = (ctx: KoaContextWithOIDC, ok: boolean, error?: string) => {
-    const params = (ctx.oidc?.params ?? {}) as Record<string, unknown>;
-    const entry: TokenRequestRecord = {
-      grant_type: String(params.grant_type ?? ''),
-      client_id: ctx.oidc?.client?.clientId,
-      scope: typeof params.scope === 'string' ? params.scope : undefined,
-      resource: typeof params.resource === 'string' ? params.resource : undefined,
+/** Records each answered request at the endpoints in {@link DemoEndpoint}, and adds the device flow `interval`. */
+function recordRequests(record: (entry: DemoRequestRecord) => void, logger: Logger, devicePollInterval: number | undefined) {
+  const endpoints = new Set<string>(['token', 'revocation', 'userinfo', 'introspection', 'device_authorization']);
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (!route || !endpoints.has(route)) return;
+    // The form body is what the client sent; params are what oidc-provider kept of it.
+    const sent = { ...(ctx.oidc.params ?? {}), ...(ctx.oidc.body ?? {}) } as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const ok = ctx.status < 400;
+    const entry: DemoRequestRecord = {
+      endpoint: route as DemoEndpoint,
+      client_id: ctx.oidc.client?.clientId ?? text(sent.client_id),
+      grant_type: text(sent.grant_type),
+      scope: text(sent.scope),
+      resource: Array.isArray(sent.resource) ? sent.resource.map(String) : text(sent.resource),
+      token_type_hint: text(sent.token_type_hint),
       ok,
     };
-    if (error) entry.error = error;
-    tokenRequests.push(entry);
+    if (!ok && typeof body?.error === 'string') entry.error = body.error;
+    record(entry);
+    logger.debug({ endpoint: entry.endpoint, grant_type: entry.grant_type, scope: entry.scope, ok, error: entry.error }, 'demo provider request');
+    // oidc-provider leaves `interval` out, so clients wait the RFC 8628 default of 5 s between polls.
+    if (route === 'device_authorization' && ok && body && devicePollInterval !== undefined) body.interval = devicePollInterval;
   };
-  provider.on('grant.success', (ctx: KoaContextWithOIDC) => record(ctx, true));
-  provider.on('grant.error', (ctx: KoaContextWithOIDC, err: { error?: string }) => record(ctx, false, err.error));
-  provider.on('server_error', (_ctx: unknown, err: Error) => options.logger?.error({ err }, 'demo provider error'));
+}
 
-  server.on('request', provider.callback());
-  return {
-    issuer,
-    port,
-    provider,
-    stats: {
-      tokenRequests,
-      reset: () => void tokenRequests.splice(0),
+function createRecorder() {
+  const requests: DemoRequestRecord[] = [];
+  const count = (predicate: (r: DemoRequestRecord) => boolean) => requests.filter(predicate).length;
+  const stats: DemoProviderStats = {
+    requests,
+    get tokenRequests() {
+      return requests.filter((r) => r.endpoint === 'token');
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    grants: (grantType) => count((r) => r.endpoint === 'token' && r.ok && (grantType === undefined || r.grant_type === grantType)),
+    get revocations() {
+      return count((r) => r.endpoint === 'revocation' && r.ok);
+    },
+    get userinfoCalls() {
+      return count((r) => r.endpoint === 'userinfo' && r.ok);
+    },
+    reset: () => void requests.splice(0),
   };
+  return { stats, record: (entry: DemoRequestRecord) => void requests.push(entry) };
+}
+
+let loading: Promise<OidcProviderModule> | undefined;
+
+/** Loads oidc-provider once, on first use: the CLI should not pay for it unless the demo runs. */
+function loadOidcProvider(logger: Logger): Promise<OidcProviderModule> {
+  // The import itself warns that Node 20 is unsupported (it wants 22); it works for everything used here.
+  loading ??= routeProviderNotices(logger, () => import('oidc-provider'));
+  return loading;
+}
+
+const NOTICE = /^(?:\x1b\[[\d;]*m)?oidc-provider (?:WARNING|NOTICE): /;
+
+/**
+ * Runs `fn` (until its promise settles, if it returns one) with oidc-provider's
+ * console notices sent to the logger at debug level; anything else still prints.
+ * Only used around the one-time import and the synchronous constructor, so two
+ * calls never overlap and the console is always restored.
+ */
+function routeProviderNotices<T>(logger: Logger, fn: () => T): T {
+  const { warn, info } = console;
+  const route =
+    (original: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && NOTICE.test(args[0])) logger.debug({ notice: args[0].replace(NOTICE, '') }, 'oidc-provider notice');
+      else original.apply(console, args);
+    };
+  console.warn = route(warn);
+  console.info = route(info);
+  const restore = () => {
+    console.warn = warn;
+    console.info = info;
+  };
+  try {
+    const result = fn();
+    if (result instanceof Promise) return result.finally(restore) as T;
+    restore();
+    return result;
+  } catch (err) {
+    restore();
+    throw err;
+  }
+}
+
+/** Our own pages instead of oidc-provider's defaults, which load Google Fonts and print notices. */
+function renderPage(ctx: KoaContextWithOIDC, page: string, title: string, body: string): void {
+  ctx.type = 'html';
+  ctx.body =
+    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    '<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:3rem auto}button{display:block;width:100%;margin:.5rem 0;padding:.5rem}</style>' +
+    `</head><body data-page="${page}"><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A round SVG avatar with the user's initial, inline so no request leaves the machine. */
+function avatar(name: string): string {
+  const initial = escapeHtml(name.charAt(0).toUpperCase() || '?');
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="32" fill="#3b6ea5"/>' +
+    `<text x="32" y="42" font-size="28" text-anchor="middle" fill="#fff" font-family="sans-serif">${initial}</text></svg>`;
+  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }

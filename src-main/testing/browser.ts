@@ -1,13 +1,32 @@
 /**
  * Test-only: Playwright driving Debian's Chromium through the demo provider's
- * login and consent pages (oidc-provider devInteractions), the way a person
- * would in their own browser.
+ * pages the way a person would in their own browser.
+ *
+ * The pages it knows (found by running them; see demo-provider.ts):
+ * - devInteractions login: a form with `input[name=prompt][value=login]`,
+ *   `input[name=login]`, `input[name=password]`, `button[type=submit]`;
+ * - devInteractions consent: a form with `input[name=prompt][value=consent]`
+ *   and `button[type=submit]` ("Continue");
+ * - both have a "[ Cancel ]" link `a[href$="/abort"]`, which ends the request
+ *   with `access_denied`;
+ * - the demo provider's own pages carry `body[data-page]`: `device-code-input`,
+ *   `device-code-confirm`, `device-success`, `device-error`, `logout`,
+ *   `logged-out`, `error`.
+ *
+ * Every page is recognised by evaluating {@link PAGE_KIND} in a polling loop
+ * bounded by one deadline: login and consent share a URL pattern, and a
+ * private-use-scheme redirect never produces a new document.
+ *
+ * No `page.route()` here: with request interception on, Chromium reports the
+ * redirect to a private-use scheme as a failed request without a response, so
+ * its `Location` (the authorization response) could not be captured.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser, type BrowserContext, type Page, type Request, type Response } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.LATCHKEY_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS: readonly string[] = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
@@ -15,104 +34,244 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
+/** Why browser tests skip, for `describe.skipIf(!chromiumAvailable())` to print. */
+export const CHROMIUM_MISSING = `browser tests skipped: ${CHROMIUM_PATH} is not installed (apt-get install chromium, or set LATCHKEY_CHROMIUM)`;
 
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
+/** Launches headless Chromium; the caller closes it (in `afterAll`). */
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS] });
+}
+
+/** Where to drive: a page as is, or a new page in a context, or a new context (a fresh session) in a browser. */
+export type BrowserTarget = Browser | BrowserContext | Page;
+
+export interface SignInOptions {
+  /** Login name at the demo provider; it becomes the subject. Default `demo`. */
+  login?: string;
+  /** Any password works at the demo provider. */
+  password?: string;
+  /** `false` clicks "Cancel" on the consent page, so the provider answers `access_denied`. Default true. */
+  consent?: boolean;
+  /**
+   * `true`: fail unless the provider asks for the password; `false`: fail if it
+   * does instead of typing it in (a reused session must not prompt again).
+   */
+  expectLoginForm?: boolean;
+  /** Bound on the whole sign-in (default 20 s). */
+  timeoutMs?: number;
 }
 
 export interface SignInResult {
   sawLoginForm: boolean;
   sawConsent: boolean;
-  /** Where the provider sent the browser back: a loopback URL, or a private-use-scheme URL captured from the redirect. */
+  /**
+   * The authorization response URL the provider sent the browser to. Loopback:
+   * the URL the browser requested from the app under test. Private-use scheme:
+   * the `Location` of the provider's redirect, which Chromium cannot open.
+   */
   redirectUrl: string;
 }
 
-export interface SignInOptions {
-  login?: string;
-  password?: string;
-  /** false clicks "Cancel" on the consent page, so the provider answers access_denied. */
-  consent?: boolean;
-  timeoutMs?: number;
+export interface SignOutResult {
+  /** Where the browser ended: the provider's "signed out" page, or the post_logout_redirect_uri. */
+  finalUrl: string;
 }
 
-const STEP_LIMIT = 8;
+export interface DeviceApprovalResult {
+  sawLoginForm: boolean;
+  sawConsent: boolean;
+  /** false when the user cancelled at the consent page (`consent: false`). */
+  approved: boolean;
+}
+
+/** Returns the kind of page showing, or '' while none is recognisable (or the document is stale). */
+const PAGE_KIND = `(() => {
+  if (window.__latchkeyStale) return '';
+  const prompt = document.querySelector('form input[name=prompt]');
+  if (prompt) return prompt.value;
+  return (document.body && document.body.dataset.page) || '';
+})()`;
+const MARK_STALE = 'window.__latchkeyStale = true';
+const DONE = Symbol('done');
+const MAX_STEPS = 8;
 
 /**
- * Opens `authorizationUrl`, signs in and consents as needed, and returns once
- * the provider has redirected back to the client.
+ * Opens `authorizationUrl`, signs in and consents as needed, and resolves once
+ * the provider has redirected to the client's redirect URI (and, for a loopback
+ * redirect, the app under test has answered that request).
  */
-export async function signInAtProvider(page: Page, authorizationUrl: string, options: SignInOptions = {}): Promise<SignInResult> {
-  const providerOrigin = new URL(authorizationUrl).origin;
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  let schemeRedirect: string | undefined;
+export function signInAtProvider(target: BrowserTarget, authorizationUrl: string, options: SignInOptions = {}): Promise<SignInResult> {
+  return withPage(target, (page) => driveSignIn(page, authorizationUrl, options));
+}
+
+/**
+ * Approves a device authorization (RFC 8628 §3.3) at `verificationUriComplete`:
+ * submits the prefilled user code, confirms it, signs in, consents (or cancels
+ * when `consent: false`), and resolves on the provider's final page.
+ */
+export function approveDeviceCode(target: BrowserTarget, verificationUriComplete: string, options: SignInOptions = {}): Promise<DeviceApprovalResult> {
+  return withPage(target, (page) => driveDeviceApproval(page, verificationUriComplete, options));
+}
+
+/**
+ * Opens an RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0)
+ * and confirms "Yes, sign me out"; resolves on the provider's "signed out"
+ * page or once the browser has left the provider for the post-logout redirect.
+ */
+export function signOutAtProvider(target: BrowserTarget, endSessionUrl: string, options: Pick<SignInOptions, 'timeoutMs'> = {}): Promise<SignOutResult> {
+  return withPage(target, async (page) => {
+    const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+    const origin = new URL(endSessionUrl).origin;
+    const left = () => !page.url().startsWith(origin);
+    await page.goto(endSessionUrl, { waitUntil: 'commit', timeout: remaining(deadline) });
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const kind = await nextPage(page, left, deadline);
+      if (kind === DONE || kind === 'logged-out') return { finalUrl: page.url() };
+      if (kind !== 'logout') throw new Error(`Unexpected page while signing out (${kind}): ${await describe(page)}`);
+      await act(page, () => page.click('button[name=logout][value=yes]'));
+    }
+    throw new Error(`The sign-out did not finish within ${MAX_STEPS} pages: ${await describe(page)}`);
+  });
+}
+
+async function driveSignIn(page: Page, authorizationUrl: string, options: SignInOptions): Promise<SignInResult> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const authorization = new URL(authorizationUrl);
+  const expected = authorization.searchParams.get('redirect_uri');
+  // Without redirect_uri (e.g. a pushed request) anything outside the provider counts as the redirect.
+  const isRedirect = (url: string) =>
+    expected ? url.split(/[?#]/)[0] === expected : !url.startsWith(authorization.origin) && /^[a-z][a-z0-9+.-]*:/i.test(url);
+  const same = (a: string, b: string) => URL.parse(a)?.href === URL.parse(b)?.href;
+
+  let redirectUrl: string | undefined;
+  let finished = false;
   const onResponse = (response: Response) => {
     const location = response.headers()['location'];
-    // Chromium cannot open a private-use scheme headless; the 30x that points there is the hand-off.
-    if (location && response.status() >= 300 && response.status() < 400 && !/^(https?:|\/)/.test(location)) schemeRedirect = location;
+    if (redirectUrl || !location || response.status() < 300 || response.status() > 399 || !isRedirect(location)) return;
+    redirectUrl = location;
+    // Chromium cannot open a private-use scheme (the navigation is aborted): the redirect itself is the hand-off.
+    if (!/^https?:/i.test(location)) finished = true;
+  };
+  // A loopback redirect really loads: done once the app under test has answered (or refused) it.
+  const onRequestDone = (request: Request) => {
+    if (redirectUrl && same(request.url(), redirectUrl)) finished = true;
   };
   page.on('response', onResponse);
-  const result: SignInResult = { sawLoginForm: false, sawConsent: false, redirectUrl: '' };
-  const leftProvider = () => schemeRedirect !== undefined || (page.url().startsWith('http') && !page.url().startsWith(providerOrigin));
-  const settle = async (before: string) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !leftProvider() && page.url() === before) await page.waitForTimeout(25);
-    await page.waitForLoadState('domcontentloaded').catch(() => undefined);
-  };
+  page.on('requestfinished', onRequestDone);
+  page.on('requestfailed', onRequestDone);
+
+  const result = { sawLoginForm: false, sawConsent: false };
   try {
-    await page.goto(authorizationUrl).catch((err: Error) => {
-      if (!schemeRedirect) throw err;
+    await page.goto(authorizationUrl, { waitUntil: 'commit', timeout: remaining(deadline) }).catch((err: unknown) => {
+      // With a live session the provider redirects at once; to a private-use scheme that aborts the navigation.
+      if (!redirectUrl) throw err;
     });
-    for (let step = 0; step < STEP_LIMIT && !leftProvider(); step++) {
-      const before = page.url();
-      if (await page.locator('input[name=login]').count()) {
-        result.sawLoginForm = true;
-        await page.fill('input[name=login]', options.login ?? 'demo');
-        await page.fill('input[name=password]', options.password ?? 'demo');
-        await page.click('button[type=submit]').catch(() => undefined);
-      } else if (await page.locator('input[name=prompt][value=consent]').count()) {
-        result.sawConsent = true;
-        if (options.consent === false) await page.click('a[href$="/abort"]').catch(() => undefined);
-        else await page.click('button[type=submit]').catch(() => undefined);
-      } else if (step > 0) {
-        throw new Error(`Unexpected page at the provider: ${page.url()}\n${(await page.content()).slice(0, 500)}`);
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const kind = await nextPage(page, () => finished, deadline);
+      if (kind === DONE) {
+        if (options.expectLoginForm === true && !result.sawLoginForm) throw new Error('The provider did not ask for the password, but the test expected it to.');
+        return { ...result, redirectUrl: redirectUrl! };
       }
-      await settle(before);
+      if (kind === 'login') {
+        if (options.expectLoginForm === false) throw new Error('The provider asked for the password, but the test expected the session to be reused.');
+        result.sawLoginForm = true;
+        await submitLogin(page, options);
+      } else if (kind === 'consent') {
+        result.sawConsent = true;
+        await act(page, () => page.click(options.consent === false ? 'a[href$="/abort"]' : 'form button[type=submit]'));
+      } else {
+        throw new Error(`Unexpected page at the provider (${kind}): ${await describe(page)}`);
+      }
     }
-    if (!leftProvider()) throw new Error(`The provider did not redirect back (still at ${page.url()})`);
-    result.redirectUrl = schemeRedirect ?? page.url();
-    return result;
+    throw new Error(`The sign-in did not finish within ${MAX_STEPS} pages: ${await describe(page)}`);
   } finally {
     page.off('response', onResponse);
+    page.off('requestfinished', onRequestDone);
+    page.off('requestfailed', onRequestDone);
   }
 }
 
-/** Approves a device authorization (RFC 8628) at `verificationUriComplete`: confirm the code, sign in, consent. */
-export async function approveDeviceCode(page: Page, verificationUriComplete: string, options: SignInOptions = {}): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  await page.goto(verificationUriComplete);
-  for (let step = 0; step < STEP_LIMIT; step++) {
-    const before = page.url();
-    const text = await page.content();
-    if (/Sign-in Success|successfully signed in|can close this window/i.test(text)) return;
-    if (await page.locator('input[name=login]').count()) {
-      await page.fill('input[name=login]', options.login ?? 'demo');
-      await page.fill('input[name=password]', options.password ?? 'demo');
-      await page.click('button[type=submit]');
-    } else if (await page.locator('input[name=prompt][value=consent]').count()) {
-      await page.click('button[type=submit]');
-    } else if (await page.locator('button[type=submit], input[type=submit]').count()) {
-      // The user-code confirmation page.
-      await page.locator('button[type=submit], input[type=submit]').first().click();
-    } else {
-      throw new Error(`Unexpected device flow page: ${page.url()}\n${text.slice(0, 500)}`);
+async function driveDeviceApproval(page: Page, verificationUriComplete: string, options: SignInOptions): Promise<DeviceApprovalResult> {
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const result = { sawLoginForm: false, sawConsent: false };
+  await page.goto(verificationUriComplete, { waitUntil: 'commit', timeout: remaining(deadline) });
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const kind = await nextPage(page, () => false, deadline);
+    switch (kind) {
+      case 'device-code-input':
+        await act(page, () => page.click('button[form="op.deviceInputForm"]'));
+        break;
+      case 'device-code-confirm':
+        await act(page, () => page.click('button[form="op.deviceConfirmForm"]:not([name=abort])'));
+        break;
+      case 'login':
+        result.sawLoginForm = true;
+        await submitLogin(page, options);
+        break;
+      case 'consent':
+        result.sawConsent = true;
+        await act(page, () => page.click(options.consent === false ? 'a[href$="/abort"]' : 'form button[type=submit]'));
+        break;
+      case 'device-success':
+        return { ...result, approved: true };
+      // The code page comes back as device-error when the code is wrong, expired or used, or the user cancelled.
+      case 'device-error':
+        if (options.consent === false && result.sawConsent) return { ...result, approved: false };
+        throw new Error(`The provider rejected the device sign-in: ${await describe(page)}`);
+      default:
+        throw new Error(`Unexpected device flow page (${String(kind)}): ${await describe(page)}`);
     }
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && page.url() === before && (await page.content()) === text) await page.waitForTimeout(25);
-    await page.waitForLoadState('domcontentloaded').catch(() => undefined);
   }
-  throw new Error(`The device flow did not finish (at ${page.url()})`);
+  throw new Error(`The device flow did not finish within ${MAX_STEPS} pages: ${await describe(page)}`);
+}
+
+async function submitLogin(page: Page, options: SignInOptions): Promise<void> {
+  await page.fill('input[name=login]', options.login ?? 'demo');
+  await page.fill('input[name=password]', options.password ?? 'demo');
+  await act(page, () => page.click('form button[type=submit]'));
+}
+
+/** Marks the current document stale, then acts: the next page is only recognised in a new document. */
+async function act(page: Page, action: () => Promise<void>): Promise<void> {
+  await page.evaluate(MARK_STALE);
+  await action();
+}
+
+/** Waits, polling, until a known page shows or `isDone()`; never past the deadline. */
+async function nextPage(page: Page, isDone: () => boolean, deadline: number): Promise<string | typeof DONE> {
+  while (Date.now() < deadline) {
+    if (isDone()) return DONE;
+    // Evaluating during a navigation throws (the context is destroyed); that just means "not yet".
+    const kind = await page.evaluate<string>(PAGE_KIND).catch(() => '');
+    if (kind) return kind;
+    await sleep(25);
+  }
+  throw new Error(`Timed out waiting for the provider: ${await describe(page)}`);
+}
+
+async function describe(page: Page): Promise<string> {
+  const text = await page
+    .evaluate<string>('document.body ? document.body.innerText : ""')
+    .catch(() => '');
+  return `${page.url()}\n${text.replace(/\s+/g, ' ').trim().slice(0, 400)}`;
+}
+
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
+}
+
+async function withPage<T>(target: BrowserTarget, drive: (page: Page) => Promise<T>): Promise<T> {
+  if ('goto' in target) return drive(target);
+  // A Browser gets a fresh context: provider sessions (cookies) are per context.
+  const context = 'newContext' in target ? await target.newContext() : target;
+  const page = await context.newPage();
+  try {
+    return await drive(page);
+  } finally {
+    await (context === target ? page.close() : context.close());
+  }
 }
