@@ -1,0 +1,131 @@
+/**
+ * A vault with many synthetic accounts (valid per the document schema, with
+ * tokens of realistic sizes), and the cost of opening it split into its
+ * steps: read, envelope parse, key derivation, decrypt, JSON parse, schema.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { accountIdFor } from '../src-main/engine/accounts.js';
+import { emptyVaultDocument, parseVaultDocument, type AccountRecord, type ProviderRecord, type VaultDocument } from '../src-main/store/vault-document.js';
+import { decryptEnvelope, parseEnvelope } from '../src-main/vault/envelope.js';
+import { PassphraseKeySource } from '../src-main/vault/passphrase-key-source.js';
+import { Vault } from '../src-main/vault/vault.js';
+import { since } from './bench-report.js';
+
+const ISSUER = 'http://127.0.0.1:1';
+const API = 'https://api.demo.latchkey.test/';
+
+const opaque = () => randomBytes(32).toString('base64url');
+/** JWT-shaped: a header, a claims body and an RS256-sized signature. */
+const jwtLike = (claimsBytes: number) =>
+  [randomBytes(36), randomBytes(claimsBytes), randomBytes(256)].map((b) => b.toString('base64url')).join('.');
+
+function syntheticProvider(now: number): ProviderRecord {
+  return { name: 'bench', issuer: ISSUER, clientId: 'latchkey-demo', scope: 'email openid profile', redirect: 'loopback', kind: 'user', createdAt: now };
+}
+
+/** One signed-in account: a refresh token, an ID token, a user-info access token and an API access token. */
+function syntheticAccount(i: number, now: number): AccountRecord {
+  const subject = `user${String(i).padStart(4, '0')}`;
+  return {
+    id: accountIdFor('bench', ISSUER, subject),
+    provider: 'bench',
+    subject,
+    claims: { name: `User ${i}`, email: `${subject}@demo.latchkey.test`, preferredUsername: subject },
+    status: 'active',
+    scope: 'api:read email openid profile',
+    authTime: Math.floor(now / 1000),
+    refreshToken: opaque(),
+    idToken: jwtLike(420),
+    tokens: [
+      { accessToken: opaque(), tokenType: 'Bearer', expiresAt: now + 3_600_000, scope: 'email openid profile', obtainedAt: now },
+      { accessToken: jwtLike(330), tokenType: 'Bearer', expiresAt: now + 3_600_000, scope: 'api:read', resource: API, obtainedAt: now },
+    ],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export function passphraseSource(passphrase: string): PassphraseKeySource {
+  return new PassphraseKeySource(async () => passphrase);
+}
+
+function openVault(path: string, passphrase: string): Promise<Vault<VaultDocument>> {
+  return Vault.open<VaultDocument>({ path, initial: emptyVaultDocument, parse: parseVaultDocument, keySource: passphraseSource(passphrase) });
+}
+
+export interface WrittenVault {
+  /** Times of full-document writes (each re-encrypts and atomically replaces the file). */
+  updateMs: number[];
+  fileBytes: number;
+  plaintextBytes: number;
+}
+
+/** Creates a vault at `path` with `accounts` accounts, then times `updates` single-token changes. */
+export async function writeSyntheticVault(path: string, passphrase: string, accounts: number, updates: number): Promise<WrittenVault> {
+  const now = Date.now();
+  const vault = await openVault(path, passphrase);
+  await vault.update((d) => {
+    d.providers = [syntheticProvider(now)];
+    d.accounts = Array.from({ length: accounts }, (_, i) => syntheticAccount(i, now));
+  });
+  const updateMs: number[] = [];
+  for (let i = 0; i < updates; i++) {
+    const start = performance.now();
+    // What a refresh does: replace one account's access token and refresh token.
+    await vault.update((d) => {
+      const a = d.accounts[i % d.accounts.length]!;
+      a.refreshToken = opaque();
+      a.tokens[0]!.accessToken = opaque();
+      a.updatedAt = Date.now();
+    });
+    updateMs.push(since(start));
+  }
+  return {
+    updateMs,
+    fileBytes: (await readFile(path)).length,
+    plaintextBytes: Buffer.byteLength(JSON.stringify(vault.read())),
+  };
+}
+
+export interface OpenTimings {
+  open: number[];
+  read: number[];
+  envelope: number[];
+  kdf: number[];
+  decrypt: number[];
+  json: number[];
+  schema: number[];
+}
+
+/** Times `Vault.open` as a whole, then each of its steps separately, `runs` times each. */
+export async function timeVaultOpen(path: string, passphrase: string, runs: number): Promise<OpenTimings> {
+  const t: OpenTimings = { open: [], read: [], envelope: [], kdf: [], decrypt: [], json: [], schema: [] };
+  const source = passphraseSource(passphrase);
+  for (let i = 0; i < runs; i++) {
+    let start = performance.now();
+    const vault = await openVault(path, passphrase);
+    t.open.push(since(start));
+    if (vault.read().accounts.length === 0) throw new Error('the synthetic vault opened empty');
+
+    start = performance.now();
+    const raw = await readFile(path);
+    t.read.push(since(start));
+    start = performance.now();
+    const envelope = parseEnvelope(raw);
+    t.envelope.push(since(start));
+    start = performance.now();
+    const key = await source.loadKey(envelope.key);
+    t.kdf.push(since(start));
+    start = performance.now();
+    const plaintext = decryptEnvelope(envelope, key);
+    t.decrypt.push(since(start));
+    start = performance.now();
+    const json: unknown = JSON.parse(plaintext.toString('utf8'));
+    t.json.push(since(start));
+    start = performance.now();
+    parseVaultDocument(json);
+    t.schema.push(since(start));
+  }
+  return t;
+}

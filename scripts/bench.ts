@@ -1,0 +1,466 @@
+/**
+ * `npm run bench`: the figures to watch, each a median over repeated runs in
+ * this one process, printed as a report (no assertions):
+ *
+ * 1. cached `latchkey token` round trip through the agent socket, beside a
+ *    bare Unix-socket echo of the same sizes measured in the same run;
+ * 2. whole-process `latchkey token`, beside bare `node -e 0`;
+ * 3. refresh storm: 500 concurrent requests on an expired token → how many
+ *    refreshes the provider saw (must be 1) and the total time;
+ * 4. vault open + decrypt with 1,000 accounts, split into its steps;
+ * 5. agent start-to-ready time and RSS.
+ *
+ * Everything runs on 127.0.0.1 in a temporary LATCHKEY_HOME with the
+ * passphrase key source; the real demo provider and (for the sign-in) Debian
+ * Chromium are used. Whatever was started is stopped and removed, also on
+ * failure and Ctrl-C.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken } from '../src-main/agent/admin-contract.js';
+import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
+import { resetVaultAt } from '../src-main/agent/agent-vault.js';
+import { encodeMessage } from '../src-main/agent/framing.js';
+import { connectRpc } from '../src-main/agent/rpc-client.js';
+import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
+import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
+import { asLatchkeyError } from '../src-main/errors.js';
+import { silentLogger } from '../src-main/log/logger.js';
+import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } from '../src-main/testing/browser.js';
+import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
+import { connectEcho, startEchoServer } from './bench-echo.js';
+import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
+import { fmt, median, percentile, progress, Report, since } from './bench-report.js';
+import { timeVaultOpen, writeSyntheticVault } from './bench-vault.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'latchkey.js');
+const CLI_MAIN = join(ROOT, 'dist', 'src-main', 'cli', 'main.js');
+const PASSPHRASE = 'latchkey bench passphrase';
+
+const CACHED = { rounds: 5, calls: 2000, warmup: 500 };
+const WHOLE_PROCESS = { runs: 15, warmup: 2 };
+const STORM = { rounds: 5, connections: 20, perConnection: 25 };
+const VAULT = { accounts: 1000, runs: 7, updates: 7 };
+const AGENT_START = { runs: 5 };
+const NO_SIGN_IN = 'no signed-in account (see above)';
+/** Each storm round moves the agent's clock this far ahead, past the demo's 1 h access tokens. */
+const CLOCK_JUMP_MS = 3 * 3_600_000;
+
+interface Bench {
+  report: Report;
+  cleanup: Cleanup;
+  tmp: string;
+  env: NodeJS.ProcessEnv;
+  paths: LatchkeyPaths;
+  demo: DemoProvider;
+  agent: RunningAgent;
+  /** The agent's clock is `Date.now() + offsetMs`, so a token can be made expired without waiting. */
+  clock: { offsetMs: number };
+  client: AdminClient;
+  agentRssDelta: number;
+  /** The cached token `latchkey token` should print; undefined when nobody could sign in. */
+  token?: WireToken;
+  /** Why the sign-in-dependent figures are missing. */
+  skipped?: string;
+  /** The 1,000-account vault, for the agent start with a full vault. */
+  bigVault?: string;
+}
+
+/** Every LATCHKEY_HOME made here, so an agent a CLI child started behind our back can be found and stopped. */
+const homes: string[] = [];
+
+/**
+ * A LATCHKEY_HOME and the minimal environment that points a CLI or agent at
+ * it: a 0600 passphrase file, or (given `keyring`) a keyring service of its own.
+ */
+async function makeHome(dir: string, keyring?: { service: string; bus: string | undefined }): Promise<NodeJS.ProcessEnv> {
+  const home = join(dir, 'home');
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  homes.push(home);
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, LATCHKEY_HOME: home, LATCHKEY_LOG_LEVEL: 'error' };
+  if (keyring) {
+    return { ...env, LATCHKEY_KEY_SOURCE: 'keyring', LATCHKEY_KEYRING_SERVICE: keyring.service, DBUS_SESSION_BUS_ADDRESS: keyring.bus };
+  }
+  const passphraseFile = join(dir, 'passphrase');
+  await writeFile(passphraseFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+  return { ...env, LATCHKEY_PASSPHRASE_FILE: passphraseFile };
+}
+
+/**
+ * A `latchkey token` child that finds no agent starts one in the background
+ * (detached, so not ours to wait for). Should that happen, its lock names it.
+ */
+async function stopStrayAgents(): Promise<void> {
+  for (const home of homes) {
+    const pid = await readFile(join(home, 'agent.lock'), 'utf8')
+      .then((text) => (JSON.parse(text) as { pid?: unknown }).pid)
+      .catch(() => undefined);
+    if (typeof pid === 'number' && pid !== process.pid) {
+      try {
+        process.kill(pid, 'SIGTERM');
+        process.stderr.write(`bench: stopped a stray agent (pid ${pid}) in ${home}\n`);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
+  const tmp = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
+  cleanup.add('temp dir', () => rm(tmp, { recursive: true, force: true }));
+  cleanup.add('stray agents', stopStrayAgents);
+  const env = await makeHome(join(tmp, 'agent'));
+  const paths = resolvePaths(env);
+  progress('starting the demo provider and the agent');
+  const demo = await startDemoProvider({ port: 0 });
+  cleanup.add('demo provider', () => demo.close());
+  const clock = { offsetMs: 0 };
+  const rssBefore = process.memoryUsage().rss;
+  const agent = await startAgent({ env, paths, logger: silentLogger(), now: () => Date.now() + clock.offsetMs });
+  const agentRssDelta = process.memoryUsage().rss - rssBefore;
+  cleanup.add('agent', () => agent.stop());
+  // Before the agent stops: a `latchkey token` child that lost its agent would start another.
+  cleanup.add('child processes', killChildren);
+  const client = await connectAgent(paths, { autoStart: false });
+  cleanup.add('agent client', () => client.close());
+  await client.call('admin.providers.add', { name: 'bench', issuer: demo.issuer, client_id: DEMO_CLIENT_ID });
+  const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, clock, client, agentRssDelta };
+  if (!chromiumAvailable()) {
+    bench.skipped = `${CHROMIUM_PATH} is not installed (apt-get install chromium), so nobody can sign in`;
+    return bench;
+  }
+  try {
+    progress('signing in one account through Chromium');
+    await signIn(client);
+    bench.token = await client.call('admin.token', {});
+  } catch (err) {
+    bench.skipped = `the sign-in through Chromium failed: ${asLatchkeyError(err).message}`;
+  }
+  return bench;
+}
+
+/** `admin.login` over the socket, with Chromium doing what a person does at the demo provider's pages. */
+async function signIn(client: AdminClient): Promise<void> {
+  // Without the session bus: Chromium on a bus with no desktop behind it wakes
+  // xdg-desktop-portal, whose warnings would be printed in the middle of the report.
+  const { DBUS_SESSION_BUS_ADDRESS: _bus, ...env } = process.env;
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS], env });
+  try {
+    const abort = new AbortController();
+    let failure: unknown;
+    const onAuthorizationUrl = async (url: string) => {
+      const page = await browser.newPage();
+      await signInAtProvider(page, url, { login: 'bench' });
+      await page.close();
+    };
+    await client
+      .call('admin.login', { provider: 'bench' }, {
+        signal: abort.signal,
+        timeoutMs: 60_000,
+        onNotification: (method, params) => {
+          if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
+          onAuthorizationUrl((params as AuthorizationUrlNotification).url).catch((err: unknown) => {
+            failure = err;
+            abort.abort(err);
+          });
+        },
+      })
+      .catch((err: unknown) => {
+        throw failure ?? err;
+      });
+  } finally {
+    await withDeadline(browser.close(), 10_000, 'closing Chromium');
+  }
+}
+
+/** Microseconds one call takes. */
+async function timeUs(call: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await call();
+  return Number(process.hrtime.bigint() - start) / 1000;
+}
+
+async function benchCachedToken(b: Bench): Promise<void> {
+  const { report } = b;
+  report.section('1. Cached token round trip through the agent socket (warm connection, sequential)');
+  const request = encodeMessage({ jsonrpc: '2.0', id: CACHED.calls, method: 'admin.token', params: {} });
+  // Without a token the echo still runs, with a reply the size of a typical one.
+  const reply = b.token ? encodeMessage({ jsonrpc: '2.0', id: CACHED.calls, result: b.token }) : Buffer.from(`${'x'.repeat(1200)}\n`);
+  const echoServer = await startEchoServer(join(b.tmp, 'echo.sock'), reply);
+  b.cleanup.add('echo server', () => echoServer.close());
+  const echo = await connectEcho(join(b.tmp, 'echo.sock'));
+  b.cleanup.add('echo client', () => echo.close());
+  const token = () => b.client.call('admin.token', {});
+  const echoCall = () => echo.roundTrip(request);
+
+  progress(`cached token: ${CACHED.rounds} rounds × ${fmt.count(CACHED.calls)} calls, agent and echo alternating`);
+  const rounds = { agent: { p50: [] as number[], p99: [] as number[] }, echo: { p50: [] as number[], p99: [] as number[] } };
+  // Round -1 is the warm-up. Calls alternate one by one, so both sides see the same machine (a busy neighbour, a GC, a CPU clock change).
+  for (let r = -1; r < CACHED.rounds; r++) {
+    const agent: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < (r < 0 ? CACHED.warmup : CACHED.calls); i++) {
+      if (b.token) agent.push(await timeUs(token));
+      bare.push(await timeUs(echoCall));
+    }
+    if (r < 0) continue;
+    if (b.token) {
+      rounds.agent.p50.push(percentile(agent, 50));
+      rounds.agent.p99.push(percentile(agent, 99));
+    }
+    rounds.echo.p50.push(percentile(bare, 50));
+    rounds.echo.p99.push(percentile(bare, 99));
+  }
+  const echoP50 = median(rounds.echo.p50);
+  const echoP99 = median(rounds.echo.p99);
+  if (b.token) {
+    const agentP50 = median(rounds.agent.p50);
+    const agentP99 = median(rounds.agent.p99);
+    report.row('`latchkey token` path (admin.token)', fmt.us(agentP50), `p99 ${fmt.us(agentP99)}`, 'p50');
+    report.row('bare Node Unix-socket echo, same sizes', fmt.us(echoP50), `p99 ${fmt.us(echoP99)}`, 'p50');
+    report.row('ratio agent / echo', fmt.ratio(agentP50 / echoP50), `p99 ${fmt.ratio(agentP99 / echoP99)}   ← the figure to watch`, 'p50');
+  } else {
+    report.row('`latchkey token` path (admin.token)', 'skipped', NO_SIGN_IN);
+    report.row('bare Node Unix-socket echo, same sizes', fmt.us(echoP50), `p99 ${fmt.us(echoP99)}`, 'p50');
+  }
+  report.note(
+    `median of per-round percentiles, ${CACHED.rounds} rounds × ${fmt.count(CACHED.calls)} calls each, alternating; request ${request.length} B, ` +
+      `reply ${reply.length} B; client, agent and echo server share this process`,
+  );
+}
+
+async function benchWholeProcess(b: Bench): Promise<void> {
+  const { report } = b;
+  report.section('2. Whole-process `latchkey token` (spawn → exit, agent already running)');
+  const commands = {
+    token: [BIN, 'token'],
+    node: ['-e', '0'],
+    modules: ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(CLI_MAIN).href)})`],
+  };
+  const times = { token: [] as number[], node: [] as number[], modules: [] as number[] };
+  const run = async (which: keyof typeof commands) => {
+    const r = await timeNode(commands[which], b.env);
+    if (r.code !== 0) throw new Error(`${which} exited with ${r.code}: ${r.stderr.trim().slice(-500)}`);
+    if (which === 'token' && r.stdout.trim() !== b.token?.access_token) throw new Error('`latchkey token` printed something other than the cached token');
+    return r.ms;
+  };
+  const which = (b.token ? ['token', 'node', 'modules'] : ['node', 'modules']) as Array<keyof typeof commands>;
+  progress(`whole process: ${WHOLE_PROCESS.runs} runs each of ${which.join(', ')}, interleaved`);
+  for (let i = 0; i < WHOLE_PROCESS.warmup + WHOLE_PROCESS.runs; i++) {
+    for (const w of which) {
+      const ms = await run(w);
+      if (i >= WHOLE_PROCESS.warmup) times[w].push(ms);
+    }
+  }
+  const row = (label: string, t: number[]) => report.row(label, fmt.ms(median(t)), `p90 ${fmt.ms(percentile(t, 90))}`, 'median');
+  if (b.token) row('node bin/latchkey.js token', times.token);
+  else report.row('node bin/latchkey.js token', 'skipped', NO_SIGN_IN);
+  row('node -e 0 (bare process start)', times.node);
+  row('node + import CLI modules, no call', times.modules);
+  if (b.token) {
+    report.row(
+      'ratio token / node -e 0',
+      fmt.ratio(median(times.token) / median(times.node)),
+      `p90 ${fmt.ratio(percentile(times.token, 90) / percentile(times.node, 90))}`,
+      'median',
+    );
+  }
+  report.note(`${WHOLE_PROCESS.runs} runs each after ${WHOLE_PROCESS.warmup} warm-ups; spawn until stdout/stderr closed, as \`$(latchkey token)\` waits`);
+}
+
+async function benchRefreshStorm(b: Bench): Promise<void> {
+  const { report } = b;
+  const total = STORM.connections * STORM.perConnection;
+  report.section(`3. Refresh storm (${total} concurrent admin.token on an expired token)`);
+  if (!b.token) {
+    report.row('refresh storm', 'skipped', NO_SIGN_IN);
+    return;
+  }
+  const clients = await Promise.all(Array.from({ length: STORM.connections }, () => connectRpc(b.paths.socket)));
+  b.cleanup.add('storm clients', () => Promise.all(clients.map((c) => c.close())));
+  progress(`refresh storm: ${STORM.rounds} rounds of ${STORM.connections} connections × ${STORM.perConnection} in flight`);
+  const refreshes: number[] = [];
+  const totals: number[] = [];
+  const problems = new Set<string>();
+  for (let r = 0; r < STORM.rounds; r++) {
+    b.clock.offsetMs += CLOCK_JUMP_MS;
+    b.demo.stats.reset();
+    const start = performance.now();
+    const results = await Promise.allSettled(
+      clients.flatMap((c) => Array.from({ length: STORM.perConnection }, () => c.call<WireToken>('admin.token', {}))),
+    );
+    totals.push(since(start));
+    refreshes.push(b.demo.stats.tokenRequests.filter((t) => t.grant_type === 'refresh_token').length);
+    const ok = results.flatMap((x) => (x.status === 'fulfilled' ? [x.value.access_token] : []));
+    if (ok.length !== total) problems.add(`round ${r + 1}: ${total - ok.length} failed (${asLatchkeyError((results.find((x) => x.status === 'rejected') as PromiseRejectedResult).reason).code})`);
+    if (new Set(ok).size > 1) problems.add(`round ${r + 1}: ${new Set(ok).size} different tokens handed out`);
+    if (ok[0] === b.token.access_token) problems.add(`round ${r + 1}: the expired token was handed out`);
+  }
+  report.row('refresh requests the provider saw, per round', refreshes.join(' '), 'must be 1 each');
+  report.row('total time for all answers', fmt.ms(median(totals)), `min ${fmt.ms(Math.min(...totals))}, max ${fmt.ms(Math.max(...totals))}`, 'median');
+  report.row('answers', problems.size === 0 ? `${total}/${total} ok` : 'PROBLEMS', problems.size === 0 ? 'one fresh token for every caller, every round' : [...problems].join('; '));
+  report.note(`${STORM.rounds} rounds; the agent's clock jumps ${CLOCK_JUMP_MS / 3_600_000} h before each, so the cached token is really expired;`);
+  report.note('the time includes the token endpoint call, ID token checks and the durable vault write of the rotated refresh token');
+}
+
+async function benchVault(b: Bench): Promise<void> {
+  const { report } = b;
+  report.section(`4. Vault open + decrypt with ${fmt.count(VAULT.accounts)} accounts (passphrase key source, default scrypt cost)`);
+  const dir = join(b.tmp, 'vault');
+  await mkdir(dir, { mode: 0o700 });
+  const path = join(dir, 'vault.json');
+  progress(`vault: writing ${fmt.count(VAULT.accounts)} accounts, then ${VAULT.runs} opens`);
+  const written = await writeSyntheticVault(path, PASSPHRASE, VAULT.accounts, VAULT.updates);
+  const t = await timeVaultOpen(path, PASSPHRASE, VAULT.runs);
+  b.bigVault = path;
+  const parts = [
+    ['read file', t.read],
+    ['envelope parse (JSON + header schema)', t.envelope],
+    ['key derivation (scrypt N=2^15 r=8 p=1)', t.kdf],
+    ['AES-256-GCM decrypt', t.decrypt],
+    ['JSON.parse of the document', t.json],
+    ['document schema (zod)', t.schema],
+  ] as const;
+  const open = median(t.open);
+  report.row('vault file size', fmt.kib(written.fileBytes), `${fmt.kib(written.plaintextBytes)} of JSON inside`);
+  report.row('Vault.open', fmt.ms(open), `min ${fmt.ms(Math.min(...t.open))}, max ${fmt.ms(Math.max(...t.open))}`, 'median');
+  for (const [label, v] of parts) report.row(`  ${label}`, fmt.ms(median(v)), `${((median(v) / open) * 100).toFixed(0)}%`);
+  report.row('KDF vs decrypt+parse', `${fmt.ms(median(t.kdf))} / ${fmt.ms(open - median(t.kdf))}`, 'scrypt alone / everything else in Vault.open');
+  report.row('vault write, one account changed', fmt.ms(median(written.updateMs)), 'what every refresh pays to persist a rotated token', 'median');
+  report.note(`${VAULT.runs} runs; the steps are timed one by one with the code Vault.open uses, so they need not add up to it exactly`);
+  report.note('(Vault.open also checks its directory and deep-freezes the document); each account has a refresh token, an ID token and two access tokens');
+}
+
+/** Spawns `latchkey agent --foreground`, times it until `admin.status` answers on the socket, reads its RSS, stops it. */
+async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string): Promise<{ ms: number; memory?: MemoryFigures }> {
+  const start = performance.now();
+  const run = spawnNode([BIN, 'agent', '--foreground'], env);
+  let exited = false;
+  void run.closed.then(() => (exited = true));
+  try {
+    for (;;) {
+      if (exited) throw new Error(`the agent exited during start-up: ${run.stderr().trim().slice(-500)}`);
+      if (since(start) > 20_000) throw new Error('the agent did not answer admin.status within 20 s');
+      const client = await connectRpc(socket, { timeoutMs: 1000 }).catch(() => undefined);
+      if (client) {
+        try {
+          await client.call('admin.status', {});
+          const ms = since(start);
+          const memory = memoryOf(run.child.pid!);
+          await client.call('admin.stop', {});
+          await withDeadline(run.closed, 10_000, 'the agent stopping');
+          return memory ? { ms, memory } : { ms };
+        } finally {
+          await client.close();
+        }
+      }
+      await sleep(5);
+    }
+  } finally {
+    if (!exited) run.child.kill('SIGKILL');
+  }
+}
+
+interface StartVariant {
+  label: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Which homes to start an agent in: passphrase with an empty and a full vault, and the OS keyring when one answers. */
+async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyringSkipped?: string }> {
+  const variants: StartVariant[] = [{ label: 'passphrase, empty vault', env: await makeHome(join(b.tmp, 'start-empty')) }];
+  if (b.bigVault) {
+    const env = await makeHome(join(b.tmp, 'start-full'));
+    await copyFile(b.bigVault, join(env.LATCHKEY_HOME!, 'vault.json'));
+    variants.push({ label: `passphrase, ${fmt.count(VAULT.accounts)} accounts`, env });
+  }
+  const bus = process.env.DBUS_SESSION_BUS_ADDRESS;
+  if (process.platform === 'linux' && !bus) {
+    return { variants, keyringSkipped: 'no session bus (`npm run bench` starts a private one with gnome-keyring)' };
+  }
+  const probe = await probeKeyring();
+  if (!probe.ok) return { variants, keyringSkipped: probe.reason };
+  // A service name of its own: never the user's real "latchkey" entry, and removed afterwards.
+  const env = await makeHome(join(b.tmp, 'start-keyring'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
+  b.cleanup.add('bench keyring entry', () => resetVaultAt(resolvePaths(env), env));
+  variants.push({ label: 'OS keyring, empty vault', env });
+  return { variants };
+}
+
+async function benchAgentStart(b: Bench): Promise<void> {
+  const { report } = b;
+  report.section('5. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
+  const { variants, keyringSkipped } = await startVariants(b);
+  progress(`agent start: ${AGENT_START.runs} runs for each of ${variants.length} homes, after one warm-up each`);
+  for (const { label, env } of variants) {
+    const socket = resolvePaths(env).socket;
+    // The first start of an empty home creates its vault and key: shown, but not part of the median.
+    const first = await timeAgentStart(env, socket);
+    if (label.includes('empty')) report.row(`first start, ${label} (creates it)`, fmt.ms(first.ms));
+    const runs: Array<{ ms: number; memory?: MemoryFigures }> = [];
+    for (let i = 0; i < AGENT_START.runs; i++) runs.push(await timeAgentStart(env, socket));
+    const ms = runs.map((r) => r.ms);
+    const rss = runs.flatMap((r) => (r.memory ? [r.memory.rss] : []));
+    const peak = runs.flatMap((r) => (r.memory ? [r.memory.peak] : []));
+    report.row(`start to ready, ${label}`, fmt.ms(median(ms)), `min ${fmt.ms(Math.min(...ms))}, max ${fmt.ms(Math.max(...ms))}`, 'median');
+    if (rss.length > 0) report.row('  RSS at ready', fmt.mib(median(rss)), `peak so far (VmHWM) ${fmt.mib(median(peak))}`);
+    else report.row('  RSS at ready', 'n/a', 'no /proc on this system');
+  }
+  if (keyringSkipped) report.row('start to ready, OS keyring', 'skipped', keyringSkipped);
+  report.row('in-process agent, RSS growth at start', fmt.mib(b.agentRssDelta), 'modules were already loaded; vault + core + socket only');
+  report.note(`${AGENT_START.runs} runs each; spawn → socket answers admin.status (polled every 5 ms); stopped with admin.stop`);
+}
+
+/** Runs one section; a failure is printed in place and the other sections still run. */
+async function attempt(report: Report, section: () => Promise<void>): Promise<void> {
+  try {
+    await section();
+  } catch (err) {
+    report.row('FAILED', '', asLatchkeyError(err).message);
+    process.exitCode = 1;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const report = new Report();
+  const cleanup = new Cleanup();
+  const abandon = (code: number) => void cleanup.runAll().finally(() => process.exit(code));
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => abandon(code));
+  process.once('uncaughtException', (err) => {
+    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+    abandon(1);
+  });
+  // `npm run bench | head` closes stdout early: keep going so clean-up still runs.
+  process.stdout.on('error', () => undefined);
+  try {
+    report.header();
+    const b = await setUp(report, cleanup);
+    if (b.skipped) {
+      report.note('');
+      report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
+    }
+    await attempt(report, () => benchCachedToken(b));
+    await attempt(report, () => benchWholeProcess(b));
+    await attempt(report, () => benchRefreshStorm(b));
+    await attempt(report, () => benchVault(b));
+    await attempt(report, () => benchAgentStart(b));
+    report.footer(since(started));
+  } catch (err) {
+    process.stderr.write(`bench: ${asLatchkeyError(err).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await cleanup.runAll();
+  }
+  // Keep-alive sockets of the HTTP client must not hold a finished report open.
+  process.exit();
+}
+
+await main();
