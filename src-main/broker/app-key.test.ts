@@ -1,0 +1,282 @@
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LatchkeyError } from '../errors.js';
+import { redact } from '../log/logger.js';
+import {
+  challengePayload,
+  generateAppKey,
+  keyFingerprint,
+  loadOrCreateAppKey,
+  parsePublicKey,
+  signChallenge,
+  verifyChallenge,
+} from './app-key.js';
+
+const P = 2n ** 255n - 19n;
+const posix = process.platform !== 'win32';
+const isRoot = process.getuid?.() === 0;
+
+/** Little-endian 32-byte encoding of y with the sign bit, as RFC 8032 §5.1.2. */
+function encodePoint(y: bigint, sign = 0): string {
+  const bytes = Buffer.from(y.toString(16).padStart(64, '0'), 'hex').reverse();
+  bytes[31] = bytes[31]! | (sign << 7);
+  return bytes.toString('base64url');
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof LatchkeyError ? err.code : `non-latchkey: ${String(err)}`;
+  }
+  return undefined;
+}
+
+async function codeOfAsync(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return { code: (err as LatchkeyError).code, message: (err as Error).message };
+  }
+  return { message: 'no error' };
+}
+
+const parts = { challenge: 'c'.repeat(43), appId: 'com.example.tool', agentInstance: 'i'.repeat(24) };
+
+describe('challengePayload', () => {
+  it('is the tagged, newline-separated statement of instance, app and challenge', () => {
+    expect(challengePayload(parts).toString('utf8')).toBe(`latchkey-app-proof-v1\n${'i'.repeat(24)}\ncom.example.tool\n${'c'.repeat(43)}`);
+  });
+
+  it('refuses parts that could smuggle a separator or are malformed', () => {
+    for (const bad of [
+      { ...parts, appId: 'com.example\nx' },
+      { ...parts, appId: 'Com.Example' },
+      { ...parts, agentInstance: `${'i'.repeat(20)}\n` },
+      { ...parts, agentInstance: 'short' },
+      { ...parts, challenge: `${'c'.repeat(20)}+/` },
+      { ...parts, challenge: 42 as unknown as string },
+    ]) {
+      expect(codeOf(() => challengePayload(bad))).toBe('usage');
+    }
+  });
+});
+
+describe('sign and verify', () => {
+  const key = generateAppKey();
+  const payload = challengePayload(parts);
+  const signature = signChallenge(key.privateKeyPem, payload);
+
+  it('a signature by the key over the payload verifies', () => {
+    expect(key.publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+    expect(verifyChallenge(key.publicKey, payload, signature)).toBe(true);
+  });
+
+  it('rejects another key, another payload and any tampering, without throwing', () => {
+    const other = generateAppKey();
+    expect(verifyChallenge(other.publicKey, payload, signature)).toBe(false);
+    expect(verifyChallenge(key.publicKey, challengePayload({ ...parts, appId: 'com.example.other' }), signature)).toBe(false);
+    expect(verifyChallenge(key.publicKey, challengePayload({ ...parts, agentInstance: 'j'.repeat(24) }), signature)).toBe(false);
+    const flipped = Buffer.from(signature, 'base64url');
+    flipped[10] = flipped[10]! ^ 1;
+    expect(verifyChallenge(key.publicKey, payload, flipped.toString('base64url'))).toBe(false);
+  });
+
+  it('rejects malformed signatures and keys', () => {
+    const raw = Buffer.from(signature, 'base64url');
+    const malformed = [
+      '',
+      'not base64!',
+      raw.toString('base64'), // standard alphabet with padding
+      raw.subarray(0, 63).toString('base64url'),
+      Buffer.concat([raw, Buffer.alloc(1)]).toString('base64url'),
+      // Same 64 bytes, different trailing bits: one signature must have one spelling.
+      signature.slice(0, -1) + (signature.endsWith('A') ? 'B' : 'A'),
+      42 as unknown as string,
+    ];
+    for (const bad of malformed) expect(verifyChallenge(key.publicKey, payload, bad)).toBe(false);
+    for (const badKey of ['', 'x', Buffer.alloc(31).toString('base64url'), `${key.publicKey}A`, encodePoint(1n)]) {
+      expect(verifyChallenge(badKey, payload, signature)).toBe(false);
+    }
+  });
+
+  it('signChallenge refuses a private key that is not Ed25519', () => {
+    const x25519 = generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(codeOf(() => signChallenge(x25519, payload))).toBe('usage');
+    expect(codeOf(() => signChallenge('garbage', payload))).toBe('usage');
+  });
+});
+
+describe('parsePublicKey', () => {
+  it('accepts generated keys', () => {
+    for (let i = 0; i < 50; i++) expect(parsePublicKey(generateAppKey().publicKey).asymmetricKeyType).toBe('ed25519');
+  });
+
+  it('rejects wrong lengths and alphabets', () => {
+    const good = generateAppKey().publicKey;
+    for (const bad of [good.slice(1), `${good}A`, `${good}=`, good.replace(/^./, '+'), Buffer.from(good, 'base64url').toString('base64')]) {
+      expect(codeOf(() => parsePublicKey(bad))).toBe('usage');
+    }
+  });
+
+  // The blocklist from libsodium's ge25519_has_small_order, by y coordinate.
+  it('rejects small-order points and non-canonical encodings', () => {
+    const order8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+    const small = [
+      encodePoint(0n), // order 4
+      encodePoint(1n), // the identity
+      encodePoint(P - 1n), // order 2
+      encodePoint(order8), // order 8
+      encodePoint(order8, 1),
+      encodePoint(P - order8),
+    ];
+    const nonCanonical = [encodePoint(P), encodePoint(P + 1n), encodePoint(1n, 1) /* x = 0 with the sign bit */];
+    for (const bad of [...small, ...nonCanonical]) expect(codeOf(() => parsePublicKey(bad))).toBe('usage');
+  });
+
+  it('rejects encodings that are not on the curve (checked by Euler’s criterion)', () => {
+    const d = ((-121665n * modPow(121666n, P - 2n)) % P + P) % P;
+    let offCurve = 0;
+    for (let y = 2n; y < 60n; y++) {
+      const x2 = (((y * y - 1n) * modPow((d * y * y + 1n) % P, P - 2n)) % P + P) % P;
+      const onCurve = x2 === 0n || modPow(x2, (P - 1n) / 2n) === 1n;
+      if (onCurve) continue;
+      offCurve++;
+      expect(codeOf(() => parsePublicKey(encodePoint(y)))).toBe('usage');
+    }
+    expect(offCurve).toBeGreaterThan(10);
+  });
+});
+
+function modPow(base: bigint, exponent: bigint): bigint {
+  let result = 1n;
+  let b = base % P;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % P;
+    b = (b * b) % P;
+  }
+  return result;
+}
+
+describe('keyFingerprint', () => {
+  it('is what ssh-keygen -l prints for the same key', async (ctx) => {
+    const key = generateAppKey();
+    const fingerprint = keyFingerprint(key.publicKey);
+    expect(fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    const sshKeygen = ['/usr/bin/ssh-keygen', '/usr/local/bin/ssh-keygen'].find((p) => existsSync(p));
+    if (!sshKeygen) {
+      console.log('skipping the ssh-keygen comparison: ssh-keygen is not installed');
+      ctx.skip();
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'latchkey-fp-'));
+    try {
+      const raw = Buffer.from(key.publicKey, 'base64url');
+      const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), raw]);
+      writeFileSync(join(dir, 'key.pub'), `ssh-ed25519 ${blob.toString('base64')} test\n`);
+      const out = execFileSync(sshKeygen, ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')], { encoding: 'utf8' });
+      expect(out.split(' ')[1]).toBe(fingerprint);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an invalid key', () => {
+    expect(codeOf(() => keyFingerprint('nope'))).toBe('usage');
+  });
+});
+
+describe.skipIf(!posix)('loadOrCreateAppKey', () => {
+  let root: string;
+  let dir: string;
+  let path: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'latchkey-appkey-'));
+    dir = join(root, 'app', 'keys');
+    path = join(dir, 'latchkey-app-key.json');
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates a 0600 key file in a 0700 directory and loads the same key again', async () => {
+    const created = await loadOrCreateAppKey(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    expect(file).toEqual({ version: 1, public_key: created.publicKey, private_key: created.privateKeyPem });
+    expect(await loadOrCreateAppKey(path)).toEqual(created);
+    // The field is named so the redacting logger hides it if the file is ever logged.
+    expect(JSON.stringify(redact(file))).not.toContain('PRIVATE KEY');
+    const payload = challengePayload(parts);
+    expect(verifyChallenge(created.publicKey, payload, signChallenge(created.privateKeyPem, payload))).toBe(true);
+  });
+
+  it('racing first uses all end up with one key and leave no temp files', async () => {
+    const keys = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateAppKey(path)));
+    expect(new Set(keys.map((k) => k.publicKey)).size).toBe(1);
+    expect(JSON.parse(readFileSync(path, 'utf8')).public_key).toBe(keys[0]!.publicKey);
+    expect(readdirSync(dir)).toEqual(['latchkey-app-key.json']);
+  });
+
+  it('refuses a key file readable by group or others, with a way out', async () => {
+    await loadOrCreateAppKey(path);
+    for (const mode of [0o640, 0o604, 0o660]) {
+      chmodSync(path, mode);
+      const { code, message } = await codeOfAsync(loadOrCreateAppKey(path));
+      expect(code).toBe('config_invalid');
+      expect(message).toMatch(/chmod 600/);
+    }
+  });
+
+  it('refuses a directory that others can write', async () => {
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const { code, message } = await codeOfAsync(loadOrCreateAppKey(path));
+    expect(code).toBe('config_invalid');
+    expect(message).toMatch(/chmod 700/);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('refuses a symlink at the key path', async () => {
+    const real = join(root, 'elsewhere.json');
+    await loadOrCreateAppKey(real);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    symlinkSync(real, path);
+    expect((await codeOfAsync(loadOrCreateAppKey(path))).code).toBe('config_invalid');
+  });
+
+  it('refuses a file whose public key is not its private key’s', async () => {
+    await loadOrCreateAppKey(path);
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...file, public_key: generateAppKey().publicKey }), { mode: 0o600 });
+    const { code, message } = await codeOfAsync(loadOrCreateAppKey(path));
+    expect(code).toBe('config_invalid');
+    expect(message).toMatch(/does not belong/);
+  });
+
+  it('refuses corrupt files instead of replacing them', async () => {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const x25519 = generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    for (const text of ['', '{', '[]', JSON.stringify({ version: 2 }), JSON.stringify({ version: 1, public_key: 'x', private_key: 'junk' }),
+      JSON.stringify({ version: 1, public_key: 'x', private_key: x25519 })]) {
+      writeFileSync(path, text, { mode: 0o600 });
+      expect((await codeOfAsync(loadOrCreateAppKey(path))).code).toBe('config_invalid');
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    }
+  });
+
+  it.skipIf(!isRoot)('refuses a key file owned by another user', async () => {
+    await loadOrCreateAppKey(path);
+    chownSync(path, 65534, 65534);
+    const { code, message } = await codeOfAsync(loadOrCreateAppKey(path));
+    expect(code).toBe('config_invalid');
+    expect(message).toMatch(/owned by uid 65534/);
+  });
+});
