@@ -26,6 +26,7 @@ import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/agent/framing.js';
 import { connectRpc } from '../src-main/agent/rpc-client.js';
+import { connectOwner } from '../src-main/agent/owner-key.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
 import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
@@ -283,7 +284,7 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
     report.row('refresh storm', 'skipped', NO_SIGN_IN);
     return;
   }
-  const clients = await Promise.all(Array.from({ length: STORM.connections }, () => connectRpc(b.paths.socket)));
+  const clients = await Promise.all(Array.from({ length: STORM.connections }, () => connectOwner(b.paths.socket, b.paths.ownerKey)));
   b.cleanup.add('storm clients', () => Promise.all(clients.map((c) => c.close())));
   progress(`refresh storm: ${STORM.rounds} rounds of ${STORM.connections} connections × ${STORM.perConnection} in flight`);
   const refreshes: number[] = [];
@@ -339,7 +340,7 @@ async function benchVault(b: Bench): Promise<void> {
 }
 
 /** Spawns `latchkey agent --foreground`, times it until `admin.status` answers on the socket, reads its RSS, stops it. */
-async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string): Promise<{ ms: number; memory?: MemoryFigures }> {
+async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPath: string): Promise<{ ms: number; memory?: MemoryFigures }> {
   const start = performance.now();
   const run = spawnNode([BIN, 'agent', '--foreground'], env);
   let exited = false;
@@ -348,7 +349,7 @@ async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string): Promise<{
     for (;;) {
       if (exited) throw new Error(`the agent exited during start-up: ${run.stderr().trim().slice(-500)}`);
       if (since(start) > 20_000) throw new Error('the agent did not answer admin.status within 20 s');
-      const client = await connectRpc(socket, { timeoutMs: 1000 }).catch(() => undefined);
+      const client = await connectOwner(socket, ownerKeyPath, { timeoutMs: 1000 }).catch(() => undefined);
       if (client) {
         try {
           await client.call('admin.status', {});
@@ -400,12 +401,12 @@ async function benchAgentStart(b: Bench): Promise<void> {
   const { variants, keyringSkipped } = await startVariants(b);
   progress(`agent start: ${AGENT_START.runs} runs for each of ${variants.length} homes, after one warm-up each`);
   for (const { label, env } of variants) {
-    const socket = resolvePaths(env).socket;
+    const { socket, ownerKey } = resolvePaths(env);
     // The first start of an empty home creates its vault and key: shown, but not part of the median.
-    const first = await timeAgentStart(env, socket);
+    const first = await timeAgentStart(env, socket, ownerKey);
     if (label.includes('empty')) report.row(`first start, ${label} (creates it)`, fmt.ms(first.ms));
     const runs: Array<{ ms: number; memory?: MemoryFigures }> = [];
-    for (let i = 0; i < AGENT_START.runs; i++) runs.push(await timeAgentStart(env, socket));
+    for (let i = 0; i < AGENT_START.runs; i++) runs.push(await timeAgentStart(env, socket, ownerKey));
     const ms = runs.map((r) => r.ms);
     const rss = runs.flatMap((r) => (r.memory ? [r.memory.rss] : []));
     const peak = runs.flatMap((r) => (r.memory ? [r.memory.peak] : []));

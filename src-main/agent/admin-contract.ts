@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
 import type { AgentStatus } from './agent-core.js';
+import type { AuditEntry } from '../store/vault-document.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
@@ -17,6 +18,8 @@ const name = z.string().min(1).max(64);
 const none = z.object({}).strict().optional();
 
 export const ADMIN_PARAMS = {
+  /** Proves the connection belongs to the person (see owner-key.ts); every other admin method needs it. */
+  'admin.hello': z.object({ owner_key: z.string().min(1).max(128) }).strict(),
   'admin.status': none,
   'admin.stop': none,
   'admin.providers.list': none,
@@ -57,6 +60,11 @@ export const ADMIN_PARAMS = {
   'admin.logout': z.object({ account: z.string().min(1).max(256).optional(), provider: name.optional() }).strict(),
   'admin.callback': z.object({ url: z.string().min(1).max(8192) }).strict(),
   'admin.demo': none,
+  'admin.apps.list': none,
+  'admin.apps.revoke': z.object({ app: z.string().min(1).max(128), account: z.string().min(1).max(256).optional() }).strict(),
+  'admin.activity': z
+    .object({ app: z.string().min(1).max(128).optional(), account: z.string().min(1).max(256).optional(), limit: z.number().int().min(1).max(5000).optional() })
+    .strict(),
 } as const;
 
 export type AdminMethod = keyof typeof ADMIN_PARAMS;
@@ -75,6 +83,7 @@ export interface WireToken {
 }
 
 export interface AdminResults {
+  'admin.hello': { owner: true };
   'admin.status': AgentStatus;
   'admin.stop': { stopping: true };
   'admin.providers.list': { providers: ProviderSummary[] };
@@ -86,6 +95,23 @@ export interface AdminResults {
   'admin.logout': { account: AccountSummary; revoked: string[]; end_session_url?: string; warnings: string[] };
   'admin.callback': { accepted: true };
   'admin.demo': { issuer: string; provider: ProviderSummary };
+  'admin.apps.list': { grants: GrantSummary[] };
+  'admin.apps.revoke': { revoked: Array<{ app: string; account: string }> };
+  'admin.activity': { entries: AuditEntry[] };
+}
+
+/** A remembered app grant as shown to the person. */
+export interface GrantSummary {
+  app: string;
+  /** As the app claimed it when the grant was made. */
+  name: string;
+  key_fingerprint: string;
+  exe_path?: string;
+  account: string;
+  scope: string;
+  resource?: string;
+  created_at: number;
+  last_used_at?: number;
 }
 
 /**

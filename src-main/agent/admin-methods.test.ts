@@ -11,6 +11,7 @@ import { resolvePaths } from '../platform/paths.js';
 import { DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { startAgent, type RunningAgent } from './agent-main.js';
 import { connectRpc, type RpcClient } from './rpc-client.js';
+import { connectOwner } from './owner-key.js';
 import type { AdminResults } from './admin-contract.js';
 
 describe('agent owner methods', () => {
@@ -25,7 +26,7 @@ describe('agent owner methods', () => {
     const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
     demo = await startDemoProvider();
     agent = await startAgent({ env, paths: resolvePaths(env), logger: silentLogger() });
-    client = await connectRpc(resolvePaths(env).socket);
+    client = await connectOwner(resolvePaths(env).socket, resolvePaths(env).ownerKey);
   });
   afterAll(async () => {
     await client?.close();

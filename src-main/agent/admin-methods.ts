@@ -5,30 +5,42 @@
  */
 import type { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
-import type { TokenResult } from '../engine/oidc-engine.js';
 import type { AgentCore } from './agent-core.js';
-import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type WireToken } from './admin-contract.js';
+import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type GrantSummary } from './admin-contract.js';
+import { keyFingerprint } from '../broker/app-key.js';
 import { parseParams } from './rpc-protocol.js';
+import { ownerKeyMatches } from './owner-key.js';
+import { claimRole, roleOf } from './connection-roles.js';
+import { toWireToken } from './wire-token.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
 
 function entry<M extends AdminMethod>(method: M, handler: Handler<M>, options: { interactive?: boolean } = {}): [string, RpcMethodEntry] {
-  return [method, { ...options, handler: (params, ctx) => handler(parseParams(ADMIN_PARAMS[method] as z.ZodType, params ?? {}) as z.output<(typeof ADMIN_PARAMS)[M]>, ctx) }];
+  return [
+    method,
+    {
+      ...options,
+      handler: (params, ctx) => {
+        if (method !== 'admin.hello' && roleOf(ctx.connection) !== 'owner') {
+          throw new LatchkeyError('unauthorized', `${method} is for the person's own tools: send admin.hello with the owner key first. Apps use hello and tokens.* instead.`);
+        }
+        return handler(parseParams(ADMIN_PARAMS[method] as z.ZodType, params ?? {}) as z.output<(typeof ADMIN_PARAMS)[M]>, ctx);
+      },
+    },
+  ];
 }
 
-export function toWireToken(t: TokenResult): WireToken {
-  const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };
-  if (t.expiresAt !== undefined) wire.expires_at = Math.floor(t.expiresAt / 1000);
-  if (t.resource) wire.resource = t.resource;
-  if (t.idToken) wire.id_token = t.idToken;
-  if (t.account) wire.account = t.account;
-  return wire;
-}
 
-export function adminMethods(core: AgentCore): Record<string, RpcMethodEntry> {
+export function adminMethods(core: AgentCore, ownerKey: string): Record<string, RpcMethodEntry> {
   const { engine } = core;
   return Object.fromEntries([
+    entry('admin.hello', async (p, ctx) => {
+      if (!ownerKeyMatches(ownerKey, p.owner_key) || !claimRole(ctx.connection, 'owner')) {
+        throw new LatchkeyError('unauthorized', 'That is not the owner key of this agent.');
+      }
+      return { owner: true };
+    }),
     entry('admin.status', async () => core.status()),
     entry('admin.stop', async () => {
       // Answer first, then stop, so the caller learns it worked.
@@ -94,12 +106,29 @@ export function adminMethods(core: AgentCore): Record<string, RpcMethodEntry> {
       return toWireToken(token);
     }),
     entry('admin.logout', async (p) => {
-      const r = await engine.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
+      const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
       return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };
     }),
     entry('admin.callback', async (p) => {
       core.schemeRouter.deliver(p.url);
       return { accepted: true };
+    }),
+    entry('admin.apps.list', async () => ({
+      grants: core.broker.listGrants().map((g) => {
+        const summary: GrantSummary = { app: g.appId, name: g.appName, key_fingerprint: keyFingerprint(g.publicKey), account: g.account, scope: g.scope, created_at: Math.floor(g.createdAt / 1000) };
+        if (g.exePath) summary.exe_path = g.exePath;
+        if (g.resource) summary.resource = g.resource;
+        if (g.lastUsedAt) summary.last_used_at = Math.floor(g.lastUsedAt / 1000);
+        return summary;
+      }),
+    })),
+    entry('admin.apps.revoke', async (p) => {
+      const removed = await core.broker.revokeGrant(p.app, p.account);
+      return { revoked: removed.map((g) => ({ app: g.appId, account: g.account })) };
+    }),
+    entry('admin.activity', async (p) => {
+      const entries = core.broker.auditLog().filter((e) => (!p.app || e.appId === p.app) && (!p.account || e.account === p.account));
+      return { entries: entries.slice(-(p.limit ?? 100)) };
     }),
     entry('admin.demo', async () => {
       const { issuer, provider } = await core.startDemo();

@@ -13,6 +13,9 @@ import { DiscoveryCache } from '../engine/discovery.js';
 import { OidcEngine, type SignOutResult } from '../engine/oidc-engine.js';
 import { addProvider, listProviders, removeProvider, type AddProviderInput, type ProviderSummary } from '../engine/provider-registry.js';
 import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { systemBrowserLauncher, type BrowserLauncher } from '../engine/browser-launcher.js';
+import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
+import { TokenBroker } from '../broker/token-broker.js';
 
 import { LATCHKEY_VERSION } from '../version.js';
 
@@ -23,6 +26,10 @@ export interface AgentCoreOptions {
   logger: Logger;
   keySource: { kind: string; description: string };
   now?: () => number;
+  /** Who answers consent prompts for apps; default: nobody (every app request is denied). */
+  prompter?: ConsentPrompter;
+  /** Opens sign-in pages the agent starts itself (for apps); default the system browser. */
+  browser?: BrowserLauncher;
 }
 
 export interface AgentStatus {
@@ -41,6 +48,7 @@ export class AgentCore {
   readonly engine: OidcEngine;
   readonly discovery: DiscoveryCache;
   readonly schemeRouter: SchemeCallbackRouter;
+  readonly broker: TokenBroker;
   private demo: DemoProvider | undefined;
   private readonly startedAt: number;
   private readonly stopListeners = new Set<() => void>();
@@ -57,9 +65,25 @@ export class AgentCore {
       logger,
       minTtlSeconds: config.minTtlSeconds,
       callbackTimeoutMs: config.callbackTimeoutSeconds * 1000,
+      revokeAppTokensAtProvider: config.revokeAppTokensAtProvider,
     };
     if (options.now) engineOptions.now = options.now;
     this.engine = new OidcEngine(engineOptions);
+    this.broker = new TokenBroker({
+      store: options.store,
+      engine: this.engine,
+      prompter: options.prompter ?? new ChainPrompter([]),
+      browser: options.browser ?? systemBrowserLauncher(),
+      logger,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  }
+
+  /** Signs an account out and tells the apps that held grants for it. */
+  async signOut(selector: Parameters<OidcEngine['signOut']>[0]): Promise<SignOutResult> {
+    const result = await this.engine.signOut(selector);
+    await this.broker.forgetAccount(result.account.id);
+    return result;
   }
 
   get store(): DocumentStore<VaultDocument> {
@@ -114,7 +138,7 @@ export class AgentCore {
     const signedOut: SignOutResult[] = [];
     if (force) {
       for (const account of this.store.read().accounts.filter((a) => a.provider === name)) {
-        signedOut.push(await this.engine.signOut({ account: account.id }));
+        signedOut.push(await this.signOut({ account: account.id }));
       }
     }
     const record = this.store.read().providers.find((p) => p.name === name);
@@ -169,6 +193,7 @@ export class AgentCore {
   }
 
   async close(): Promise<void> {
+    await this.broker.flush().catch((err) => this.options.logger.error({ err }, 'could not write the audit log on shutdown'));
     await this.stopDemo();
   }
 }

@@ -16,6 +16,16 @@ import { AgentCore } from './agent-core.js';
 import { acquireAgentLock } from './agent-lock.js';
 import { openAgentVault, type VaultOpenOptions } from './agent-vault.js';
 import { createRpcServer, type RpcLimits, type RpcMethod } from './rpc-server.js';
+import type { Socket } from 'node:net';
+import { removeOwnerKey, writeOwnerKey } from './owner-key.js';
+import { appMethods } from '../broker/app-methods.js';
+import { createAgentInstanceId } from '../broker/app-identity.js';
+import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
+import { detectDialogTool, DialogPrompter } from '../broker/dialog-prompter.js';
+import { createPeerIdentifier, type PeerProcess } from '../broker/peer-process.js';
+import { loadPolicy, PolicyFilePrompter } from '../broker/policy-prompter.js';
+import { TerminalPrompter } from '../broker/terminal-prompter.js';
+import type { BrowserLauncher } from '../engine/browser-launcher.js';
 
 export interface StartAgentOptions {
   env: Env;
@@ -28,6 +38,12 @@ export interface StartAgentOptions {
   extraMethods?: (core: AgentCore) => Record<string, RpcMethod>;
   now?: () => number;
   vault?: Partial<VaultOpenOptions>;
+  /** Who answers app consent prompts; default: the policy file, then this terminal (if interactive), then a desktop dialog. */
+  prompter?: ConsentPrompter;
+  /** Opens sign-in pages the agent starts for apps; default the system browser. */
+  browser?: BrowserLauncher;
+  /** Tests: how the peer process of a connection is found (default: Linux `ss` + /proc). */
+  identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
 }
 
 export interface RunningAgent {
@@ -46,16 +62,36 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     const config = await loadConfig(paths.config);
     const logger = options.logger ?? createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel });
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
-    const core = new AgentCore({ store: vault, config, paths, logger, keySource, ...(options.now ? { now: options.now } : {}) });
-    await core.start();
-    const server = createRpcServer({
-      handlers: { ...adminMethods(core), ...(options.extraMethods?.(core) ?? {}) },
+    // Checked now so a broken policy file stops the start with a clear error; read again at each prompt.
+    await loadPolicy(paths.policy);
+    const prompter = options.prompter ?? defaultPrompter(paths, options.env, Boolean(options.interactive));
+    const core = new AgentCore({
+      store: vault,
+      config,
+      paths,
       logger,
+      keySource,
+      prompter,
+      ...(options.browser ? { browser: options.browser } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    await core.start();
+    const ownerKey = await writeOwnerKey(paths.ownerKey);
+    const peers = createPeerIdentifier({ logger });
+    const server = createRpcServer({
+      handlers: {
+        ...adminMethods(core, ownerKey),
+        ...appMethods({ broker: core.broker, agentInstance: createAgentInstanceId(), logger }),
+        ...(options.extraMethods?.(core) ?? {}),
+      },
+      logger,
+      identifyPeer: options.identifyPeer ?? ((socket) => peers.identify(socket)),
       ...(options.limits ? { limits: options.limits } : {}),
     });
     try {
       await server.listen(paths.socket);
     } catch (err) {
+      await removeOwnerKey(paths.ownerKey, ownerKey);
       await core.close();
       throw err;
     }
@@ -66,17 +102,31 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       (stopping ??= (async () => {
         logger.info('agent stopping');
         await server.close();
+        await removeOwnerKey(paths.ownerKey, ownerKey).catch(() => undefined);
         await core.close();
         await lock.release();
         resolveStopped();
       })());
     core.onStopRequested(() => void stop());
-    logger.info({ pid: process.pid, socket: paths.socket, keySource: keySource.kind }, 'agent ready');
+    logger.info({ pid: process.pid, socket: paths.socket, keySource: keySource.kind, consent: prompter.name }, 'agent ready');
     return { core, stop, stopped };
   } catch (err) {
     await lock.release();
     throw err;
   }
+}
+
+/**
+ * Consent in the headless agent: the policy file first (servers), then the
+ * agent's own terminal when it runs in the foreground, then a desktop dialog
+ * when there is a display. Never a socket client.
+ */
+export function defaultPrompter(paths: LatchkeyPaths, env: Env, interactive: boolean): ConsentPrompter {
+  const chain: ConsentPrompter[] = [new PolicyFilePrompter(paths.policy)];
+  if (interactive && process.stdin.isTTY) chain.push(new TerminalPrompter(process.stdin, process.stderr));
+  const dialog = env.DISPLAY || env.WAYLAND_DISPLAY ? detectDialogTool(env) : undefined;
+  if (dialog) chain.push(new DialogPrompter(dialog, env));
+  return new ChainPrompter(chain);
 }
 
 /** `latchkey agent --foreground`: runs until stopped by a signal or `latchkey agent stop`. */

@@ -24,6 +24,7 @@
 import type { Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { PeerProcess } from '../broker/peer-process.js';
 import { encodeMessage, LineDecoder } from './framing.js';
 import {
   CANCEL_NOTIFICATION,
@@ -60,19 +61,19 @@ export interface RpcLimits {
   interactiveTimeoutMs: number;
 }
 
-/** Best-effort identity of the process on the other end of the socket. */
-export interface PeerInfo {
-  pid?: number;
-  uid?: number;
-}
+/** The process on the other end of the socket, as far as the platform can tell (see broker/peer-process.ts). */
+export type { PeerProcess as PeerInfo } from '../broker/peer-process.js';
 
 /** What handlers see of the connection a request arrived on. */
 export interface Connection {
   readonly id: number;
   /** Per-connection facts owned by the handlers (e.g. the app identity once proven). */
-  readonly state: Record<string, unknown>;
-  /** Filled in by whoever can learn it (see docs/protocol.md, "Peer identity"). */
-  peer?: PeerInfo;
+  readonly state: Record<PropertyKey, unknown>;
+  /**
+   * The process on the other end, looked up on first use and remembered;
+   * `undefined` where the platform cannot tell (see docs/protocol.md, "Peer identity").
+   */
+  identifyPeer(): Promise<PeerProcess | undefined>;
   readonly closed: boolean;
   /** Runs `cb` once when the connection closes (immediately if it already has). */
   onClose(cb: () => void): void;
@@ -115,6 +116,7 @@ export interface ConnectionHost {
   readonly limits: Readonly<RpcLimits>;
   readonly logger: Logger;
   lookup(method: string): RpcMethodEntry | undefined;
+  identifyPeer?(socket: Socket): Promise<PeerProcess | undefined>;
 }
 
 /** How long a closing connection may take to flush its last line. */
@@ -128,8 +130,8 @@ interface InFlight {
 
 export class RpcConnection implements Connection {
   readonly id: number;
-  readonly state: Record<string, unknown> = {};
-  peer?: PeerInfo;
+  readonly state: Record<PropertyKey, unknown> = {};
+  #peer: Promise<PeerProcess | undefined> | undefined;
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #decoder: LineDecoder;
@@ -154,6 +156,11 @@ export class RpcConnection implements Connection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  identifyPeer(): Promise<PeerProcess | undefined> {
+    this.#peer ??= this.#host.identifyPeer ? this.#host.identifyPeer(this.#socket).catch(() => undefined) : Promise.resolve(undefined);
+    return this.#peer;
   }
 
   onClose(cb: () => void): void {

@@ -14,6 +14,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
+import type { PeerProcess } from '../broker/peer-process.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage } from './framing.js';
 import {
@@ -50,6 +51,8 @@ export interface RpcServerOptions {
   logger?: Logger;
   /** Called for each accepted connection before its first message is read. */
   onConnection?: (connection: Connection) => void;
+  /** Tells which process is on the other end of a socket (Linux: see broker/peer-process.ts). */
+  identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
 }
 
 export interface RpcServer {
@@ -77,7 +80,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? silentLogger();
   const methods = buildMethodTable(options.handlers);
-  const host: ConnectionHost = { limits, logger, lookup: (name) => methods.get(name) };
+  const host: ConnectionHost = { limits, logger, lookup: (name) => methods.get(name), ...(options.identifyPeer ? { identifyPeer: options.identifyPeer } : {}) };
   const live = new Set<RpcConnection>();
   const rejecting = new Set<Socket>();
   let nextId = 1;

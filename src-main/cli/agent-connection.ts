@@ -11,6 +11,7 @@ import { LatchkeyError, fromWireError, type WireError } from '../errors.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { ADMIN_PARAMS, STARTUP_FAILURE_MARKER, type AdminMethod, type AdminParams, type AdminResults } from '../agent/admin-contract.js';
 import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
+import { connectOwner } from '../agent/owner-key.js';
 
 
 export interface AdminClient {
@@ -48,12 +49,12 @@ export interface ConnectOptions {
 
 export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions): Promise<AdminClient> {
   try {
-    return wrap(await connectRpc(paths.socket, { timeoutMs: 30_000 }));
+    return wrap(await connectOwner(paths.socket, paths.ownerKey, { timeoutMs: 30_000 }));
   } catch (err) {
     if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable' || !options.autoStart) throw err;
   }
   await startBackgroundAgent(paths, options);
-  return wrap(await connectRpc(paths.socket, { timeoutMs: 30_000 }));
+  return wrap(await connectOwner(paths.socket, paths.ownerKey, { timeoutMs: 30_000 }));
 }
 
 /** Starts `latchkey agent --foreground` detached, logging to the data dir, and waits until it answers. */

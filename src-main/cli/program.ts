@@ -275,6 +275,44 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       );
     });
 
+  const apps = program.command('apps').description('Apps you allowed to get tokens (connected apps)');
+  apps
+    .command('list', { isDefault: true })
+    .description('List remembered app grants')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { grants } = await withAgent((c) => c.call('admin.apps.list', {}));
+      if (o.json) return json(grants);
+      if (grants.length === 0) return void io.stderr.write('No app has a remembered grant.\n');
+      out(table([['APP', 'NAME (CLAIMED)', 'ACCOUNT', 'SCOPE', 'LAST USED', 'KEY'], ...grants.map((g) => [g.app, g.name, g.account, g.scope + (g.resource ? ` @ ${g.resource}` : ''), g.last_used_at ? relativeTime(g.last_used_at * 1000) : 'never', g.key_fingerprint])]));
+    });
+  apps
+    .command('revoke')
+    .description("Revoke an app's grant (and its tokens at the provider)")
+    .argument('<app>', 'the app id, as `latchkey apps` shows it')
+    .option('--account <id>', 'only for this account')
+    .action(async (app: string, o: { account?: string }) => {
+      const r = await withAgent((c) => c.call('admin.apps.revoke', { app, ...(o.account ? { account: o.account } : {}) }));
+      io.stderr.write(`Revoked ${r.revoked.map((x) => `${x.app} for ${x.account}`).join(', ')}.\n`);
+    });
+
+  program
+    .command('activity')
+    .description('Which app got which token, when; and every consent decision')
+    .option('--app <id>', 'only this app')
+    .option('--account <id>', 'only this account')
+    .option('--limit <n>', 'how many entries (default 100)', (v) => {
+      if (!/^\d{1,4}$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a number from 1 to 5000.');
+      return Number(v);
+    })
+    .option('--json', 'print JSON')
+    .action(async (o: { app?: string; account?: string; limit?: number; json?: boolean }) => {
+      const { entries } = await withAgent((c) => c.call('admin.activity', { ...(o.app ? { app: o.app } : {}), ...(o.account ? { account: o.account } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
+      if (o.json) return json(entries);
+      if (entries.length === 0) return void io.stderr.write('No activity yet.\n');
+      out(table([['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'DETAIL'], ...entries.map((e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replace('_', ' '), e.account ?? '-', e.scope ?? '-', e.detail ?? ''])]));
+    });
+
   program
     .command('register-scheme')
     .description('Make this desktop open dev.latchkey.app: sign-in links with `latchkey handle-url` (Linux)')

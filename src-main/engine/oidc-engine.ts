@@ -38,6 +38,8 @@ export interface EngineOptions {
   callbackTimeoutMs?: number;
   /** Client credentials tokens are fetched again this many seconds before expiry. Default 30. */
   clientCredentialsSkewSeconds?: number;
+  /** See `revokeAppTokensAtProvider` in platform/config.ts. Default false. */
+  revokeAppTokensAtProvider?: boolean;
 }
 
 export interface AuthorizeOptions {
@@ -505,13 +507,17 @@ export class OidcEngine {
     return this.store.read().accounts.map(summariseAccount);
   }
 
-  /** Revokes and drops one cached app token (broker: an app gives its token up). */
+  /**
+   * Drops an app's cached tokens for an account, so they are never handed out
+   * again; revokes them at the provider too when configured (see
+   * `revokeAppTokensAtProvider`: providers may revoke the whole grant).
+   */
   async revokeAppTokens(accountId: string, appId: string): Promise<number> {
     const account = this.store.read().accounts.find((a) => a.id === accountId);
     if (!account) return 0;
     const mine = account.tokens.filter((t) => t.appId === appId);
     const provider = this.store.read().providers.find((p) => p.name === account.provider);
-    if (provider && mine.length) {
+    if (provider && mine.length && this.options.revokeAppTokensAtProvider) {
       const config = await this.options.discovery.get(provider).catch(() => undefined);
       if (config?.serverMetadata().revocation_endpoint) {
         for (const t of mine) await oidc.tokenRevocation(config, t.accessToken, { token_type_hint: 'access_token' }).catch(() => undefined);

@@ -39,6 +39,16 @@ describe('redacting logger', () => {
     expect(out).toContain('iss=x');
   });
 
+  it('hides app private keys (PEM) and the owner key, by field name and inside text', () => {
+    const { lines, logger } = capture();
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHt0cC1zZWNyZXQtYXBwLWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n';
+    logger.info({ privateKeyPem: pem, owner_key: 'OWNERKEY123456' }, 'key loaded');
+    logger.error({ err: new Error(`could not parse ${pem}`) }, 'failed');
+    const out = lines.join('');
+    expect(out).not.toContain('MC4CAQAwBQYDK2VwBCIE');
+    expect(out).not.toContain('OWNERKEY123456');
+  });
+
   it('leaves ordinary values alone', () => {
     expect(redact({ provider: 'demo', expiresAt: 5, scope: 'openid' })).toEqual({ provider: 'demo', expiresAt: 5, scope: 'openid' });
     expect(scrubString('nothing secret here')).toBe('nothing secret here');

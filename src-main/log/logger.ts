@@ -16,7 +16,7 @@ const SECRET_KEYS = new Set(
     'access_token', 'refresh_token', 'id_token', 'token', 'code', 'code_verifier', 'pkce_code_verifier',
     'client_secret', 'device_code', 'user_code', 'password', 'passphrase', 'secret', 'key', 'master_key',
     'authorization', 'cookie', 'set_cookie', 'assertion', 'nonce', 'state', 'signature', 'proof',
-    'private_key', 'app_key',
+    'private_key', 'private_key_pem', 'app_key', 'owner_key',
   ].map(normaliseKey),
 );
 
@@ -32,9 +32,10 @@ export function isSecretKey(key: string): boolean {
 const URL_PARAM = /([?&#;](?:code|state|access_token|refresh_token|id_token|code_verifier|client_secret|device_code|user_code|token|nonce|session_state)=)[^&#\s"']*/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 
 export function scrubString(value: string): string {
-  return value.replace(URL_PARAM, `$1${REDACTED}`).replace(JWT, REDACTED).replace(BEARER, `$1 ${REDACTED}`);
+  return value.replace(URL_PARAM, `$1${REDACTED}`).replace(JWT, REDACTED).replace(BEARER, `$1 ${REDACTED}`).replace(PEM_PRIVATE, REDACTED);
 }
 
 /** Returns a deep copy with secrets replaced; cycles and depth are bounded. */

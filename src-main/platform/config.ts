@@ -25,6 +25,15 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Port of the built-in demo provider on 127.0.0.1. */
     demoPort: z.number().int().min(1024).max(65535).default(9555),
+    /**
+     * Whether an app's tokens are also revoked at the provider when the app
+     * gives them up or its grant is revoked. Off by default: RFC 7009 §2.1
+     * lets a provider revoke every token of the same grant when one is revoked
+     * (oidc-provider does), which would end your own sign-in and every other
+     * app's access too. Off, Latchkey forgets the app's tokens at once and they
+     * lapse at their expiry. Turn on for providers that revoke only the token.
+     */
+    revokeAppTokensAtProvider: z.boolean().default(false),
   })
   .strict();
 

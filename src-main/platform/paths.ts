@@ -15,6 +15,11 @@ export interface LatchkeyPaths {
   policy: string;
   log: string;
   lock: string;
+  /**
+   * The running agent's owner credential (random per start, 0600): whoever can
+   * read it may use the `admin.*` methods. Apps get their own, narrower methods.
+   */
+  ownerKey: string;
   /** Unix socket path or Windows named pipe. */
   socket: string;
 }
@@ -54,6 +59,7 @@ export function resolvePaths(env: Env = process.env, platform: NodeJS.Platform =
     policy: join(home, 'policy.json'),
     log: join(home, 'agent.log'),
     lock: join(home, 'agent.lock'),
+    ownerKey: join(home, 'owner.key'),
     socket: socketPath(env, platform),
   };
 }

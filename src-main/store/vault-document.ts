@@ -63,13 +63,50 @@ export const AccountRecordSchema = z.object({
 });
 export type AccountRecord = z.infer<typeof AccountRecordSchema>;
 
+/**
+ * A local app's remembered permission: this app (proven by its key, and on
+ * Linux by its executable) may get tokens for this account with at most these
+ * scopes, for this resource. Only "always" grants are stored.
+ */
+export const GrantRecordSchema = z.object({
+  id: z.string().min(1),
+  appId: z.string().min(1),
+  /** The name the app claimed when the grant was made; shown as claimed, never trusted. */
+  appName: z.string(),
+  /** Ed25519 public key (base64url) the app proved possession of. */
+  publicKey: z.string().min(1),
+  /** Linux: the executable (and its SHA-256) of the process that was granted; a changed binary is asked again. */
+  exePath: z.string().optional(),
+  exeSha256: z.string().optional(),
+  account: z.string().min(1),
+  scope: z.string(),
+  resource: z.string().optional(),
+  mode: z.literal('always'),
+  createdAt: z.number(),
+  lastUsedAt: z.number().optional(),
+});
+export type GrantRecord = z.infer<typeof GrantRecordSchema>;
+
+export const AuditEntrySchema = z.object({
+  at: z.number(),
+  appId: z.string(),
+  appName: z.string().optional(),
+  account: z.string().optional(),
+  scope: z.string().optional(),
+  resource: z.string().optional(),
+  /** What happened: a token was given (from cache, refresh or a fresh sign-in), or access was denied or revoked. */
+  event: z.enum(['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked']),
+  detail: z.string().optional(),
+});
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
 export const VaultDocumentSchema = z.object({
   schema: z.literal(1),
   providers: z.array(ProviderRecordSchema),
   accounts: z.array(AccountRecordSchema),
-  /** Broker data (per-app grants, audit log); shaped by the broker module. */
-  grants: z.array(z.unknown()).default([]),
-  audit: z.array(z.unknown()).default([]),
+  grants: z.array(GrantRecordSchema).default([]),
+  /** Newest last; bounded by the broker. */
+  audit: z.array(AuditEntrySchema).default([]),
 });
 export type VaultDocument = z.infer<typeof VaultDocumentSchema>;
 

@@ -1,0 +1,56 @@
+/**
+ * The owner credential: what separates the person's own tools (the CLI, the
+ * desktop app) from the local apps that ask for tokens on the same socket.
+ *
+ * The agent writes a fresh random key to a 0600 file in the data directory
+ * each time it starts; a connection that presents it with `admin.hello` may
+ * use the `admin.*` methods (sign in, get any token, list and revoke grants).
+ * An app that only speaks the protocol — or is sandboxed away from the data
+ * directory — cannot. It is not a defence against code running as the same
+ * user with access to your files: such code can read this file, and your
+ * keyring, too (see the threat model in README.md).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { LatchkeyError } from '../errors.js';
+import { connectRpc, type RpcClient, type RpcClientOptions } from './rpc-client.js';
+
+export async function writeOwnerKey(path: string): Promise<string> {
+  const key = randomBytes(32).toString('base64url');
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${key}\n`, { mode: 0o600, flag: 'w' });
+  await rename(temp, path);
+  return key;
+}
+
+export async function removeOwnerKey(path: string, key: string): Promise<void> {
+  // Only our own: a newer agent may already have replaced it.
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current?.trim() === key) await rm(path, { force: true });
+}
+
+export async function readOwnerKey(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    throw new LatchkeyError('unauthorized', `Cannot read the agent's owner key at ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}. Is the agent running as you?`, { cause: err });
+  }
+}
+
+export function ownerKeyMatches(expected: string, presented: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Connects to the agent as its owner: the socket, then `admin.hello` with the key from the data directory. */
+export async function connectOwner(socket: string, ownerKeyPath: string, options: RpcClientOptions = {}): Promise<RpcClient> {
+  const client = await connectRpc(socket, options);
+  try {
+    await client.call('admin.hello', { owner_key: await readOwnerKey(ownerKeyPath) });
+    return client;
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Socket handlers for local apps: `hello` / `hello.prove` (the app proves its
+ * key), then `tokens.*`, `accounts.list` and `events.subscribe`, all through
+ * the {@link TokenBroker}. See app-contract.ts for the wire shapes.
+ *
+ * Enforces:
+ * - nothing but `hello`/`hello.prove` works before the app has proven its key
+ *   on this connection (`unauthorized`);
+ * - the app identity is per connection and never changes once proven;
+ * - a connection that fails its proofs too often is closed;
+ * - events reach an app only about its own grants and the accounts it holds
+ *   grants for (or got a token for on this connection).
+ */
+import type { z } from 'zod';
+import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { parseParams } from '../agent/rpc-protocol.js';
+import type { CallContext, Connection, RpcMethodEntry } from '../agent/rpc-connection.js';
+import { toWireToken } from '../agent/wire-token.js';
+import { claimRole } from '../agent/connection-roles.js';
+import { PROTOCOL_VERSION } from '../agent/rpc-protocol.js';
+import { parseScope } from '../engine/scope.js';
+import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from './app-contract.js';
+import { AppHandshake, type VerifiedApp } from './app-identity.js';
+import type { AppTokenRequest, BrokerApp, BrokerEvent, TokenBroker } from './token-broker.js';
+
+interface AppSession {
+  handshake: AppHandshake;
+  app?: BrokerApp;
+  /** Accounts this connection received tokens for: it hears when they sign out. */
+  accountsSeen: Set<string>;
+  subscribed?: Set<string>;
+  unsubscribe?: () => void;
+}
+
+const SESSION = Symbol('app-session');
+
+export interface AppMethodsOptions {
+  broker: TokenBroker;
+  agentInstance: string;
+  logger: Logger;
+  /** Tests: a shorter challenge lifetime. */
+  challengeTtlMs?: number;
+}
+
+type Handler<M extends AppMethod> = (params: z.output<(typeof APP_PARAMS)[M]>, ctx: CallContext, session: AppSession) => Promise<AppResults[M]>;
+
+export function appMethods(options: AppMethodsOptions): Record<string, RpcMethodEntry> {
+  const { broker, logger } = options;
+
+  function session(connection: Connection): AppSession {
+    let s = connection.state[SESSION] as AppSession | undefined;
+    if (!s) {
+      s = {
+        handshake: new AppHandshake({ agentInstance: options.agentInstance, ...(options.challengeTtlMs ? { challengeTtlMs: options.challengeTtlMs } : {}) }),
+        accountsSeen: new Set(),
+      };
+      connection.state[SESSION] = s;
+      connection.onClose(() => s!.unsubscribe?.());
+    }
+    return s;
+  }
+
+  function entry<M extends AppMethod>(method: M, handler: Handler<M>, opts: { interactive?: boolean; beforeProof?: boolean } = {}): [string, RpcMethodEntry] {
+    return [
+      method,
+      {
+        ...(opts.interactive ? { interactive: true } : {}),
+        handler: async (params, ctx) => {
+          if (!claimRole(ctx.connection, 'app')) {
+            throw new LatchkeyError('unauthorized', 'This connection belongs to the owner; apps connect separately and use hello.');
+          }
+          const s = session(ctx.connection);
+          if (!opts.beforeProof && !s.app) {
+            throw new LatchkeyError('unauthorized', `${method} needs a proven app identity: send hello and hello.prove first.`);
+          }
+          const parsed = parseParams(APP_PARAMS[method] as z.ZodType, params ?? {}) as z.output<(typeof APP_PARAMS)[M]>;
+          try {
+            return await handler(parsed, ctx, s);
+          } finally {
+            if (s.handshake.shouldClose) setImmediate(() => ctx.connection.close());
+          }
+        },
+      },
+    ];
+  }
+
+  function toRequest(p: z.output<(typeof APP_PARAMS)['tokens.get']>): AppTokenRequest {
+    const r: AppTokenRequest = {};
+    if (p.provider) r.provider = p.provider;
+    if (p.account) r.account = p.account;
+    if (p.scope) r.scope = p.scope;
+    if (p.resource) r.resource = p.resource;
+    if (p.min_ttl !== undefined) r.minTtl = p.min_ttl;
+    if (p.max_age !== undefined) r.maxAge = p.max_age;
+    return r;
+  }
+
+  return Object.fromEntries([
+    entry(
+      'hello',
+      async (p, ctx, s) => {
+        const claims = { appId: p.app_id, name: p.name, version: p.version, publicKey: p.public_key };
+        const challenge = s.handshake.beginHello(claims);
+        // Start looking up the peer process now; the proof round trip hides its cost.
+        void ctx.connection.identifyPeer();
+        return { challenge: challenge.challenge, agent_instance: challenge.agentInstance, expires_at: Math.floor(challenge.expiresAt / 1000), protocol: PROTOCOL_VERSION };
+      },
+      { beforeProof: true },
+    ),
+    entry(
+      'hello.prove',
+      async (p, ctx, s) => {
+        const verified: VerifiedApp = s.handshake.completeHello(p.signature);
+        const peer = await ctx.connection.identifyPeer();
+        s.app = {
+          appId: verified.appId,
+          name: verified.name,
+          version: verified.version,
+          publicKey: verified.publicKey,
+          fingerprint: verified.fingerprint,
+          ...(peer ? { process: { exePath: peer.exePath, exeSha256: peer.exeSha256, argv: peer.argv, pid: peer.pid } } : {}),
+        };
+        logger.info({ app: verified.appId, fingerprint: verified.fingerprint, exe: peer?.exePath }, 'app connected');
+        return { app_id: verified.appId, key_fingerprint: verified.fingerprint, ...(peer ? { exe_path: peer.exePath } : {}) };
+      },
+      { beforeProof: true },
+    ),
+    entry('tokens.tryGet', async (p, _ctx, s) => {
+      const token = await broker.tryGet(s.app!, toRequest(p));
+      if (token.account) s.accountsSeen.add(token.account);
+      return toWireToken(token);
+    }),
+    entry(
+      'tokens.get',
+      async (p, ctx, s) => {
+        const token = await broker.get(s.app!, toRequest(p), ctx.signal);
+        if (token.account) s.accountsSeen.add(token.account);
+        return toWireToken(token);
+      },
+      { interactive: true },
+    ),
+    entry('tokens.revoke', async (p, _ctx, s) => ({ revoked: await broker.revokeTokens(s.app!, p.account) })),
+    entry('accounts.list', async (_p, _ctx, s) => {
+      const grants = broker.grantsFor(s.app!);
+      const accounts: AppAccount[] = broker.accountsFor(s.app!).map((a) => {
+        const scope = grants.filter((g) => g.account === a.id).map((g) => g.scope).join(' ');
+        const granted = new Set(parseScope(scope));
+        const view: AppAccount = { id: a.id, provider: a.provider, status: a.status, granted_scope: [...granted].join(' ') };
+        if (granted.has('profile')) {
+          if (a.name) view.name = a.name;
+          if (a.picture) view.picture = a.picture;
+        }
+        if (granted.has('email') && a.email) view.email = a.email;
+        return view;
+      });
+      return { accounts };
+    }),
+    entry('events.subscribe', async (p, ctx, s) => {
+      const wanted = new Set<string>(p?.events ?? ['grant.revoked', 'account.signed_out']);
+      s.subscribed = wanted;
+      if (!s.unsubscribe) {
+        const app = s.app!;
+        const listener = (e: BrokerEvent) => {
+          let out: AppEvent | undefined;
+          if (e.type === 'grant.revoked' && e.appId === app.appId) out = { type: 'grant.revoked', account: e.account };
+          if (e.type === 'account.signed_out' && (e.appIds.includes(app.appId) || s.accountsSeen.has(e.account))) out = { type: 'account.signed_out', account: e.account };
+          if (out && s.subscribed?.has(out.type)) ctx.connection.notify(EVENT_NOTIFICATION, out);
+        };
+        broker.events.on('event', listener);
+        s.unsubscribe = () => broker.events.off('event', listener);
+      }
+      return { events: [...wanted] };
+    }),
+  ]);
+}

@@ -1,0 +1,329 @@
+/**
+ * Tokens for local apps, with the person's consent. The rules:
+ * - an app gets tokens only under a grant made by the person (or a policy),
+ *   bound to the app's proven key and, on Linux, to its executable's hash;
+ * - `tryGet` never asks; `get` may ask once (concurrent asks from one app
+ *   share one prompt), and a denial holds for a cool-down;
+ * - a prompt that is not answered in time is a denial;
+ * - each app gets its own token, minted for its granted scope/resource and
+ *   cached apart, so revoking one app never disturbs another;
+ * - never a refresh token;
+ * - every decision and every token handed out is written to the audit log.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { summariseAccount, type AccountSummary } from '../engine/accounts.js';
+import type { BrowserLauncher } from '../engine/browser-launcher.js';
+import type { OidcEngine, TokenResult } from '../engine/oidc-engine.js';
+import { isSubsetScope, normaliseScope } from '../engine/scope.js';
+import { SingleFlight } from '../engine/single-flight.js';
+import type { AccountRecord, AuditEntry, DocumentStore, GrantRecord, VaultDocument } from '../store/vault-document.js';
+import type { ConsentDecision, ConsentPrompter } from './consent-prompter.js';
+
+/** An app whose key has been proven on this connection. */
+export interface BrokerApp {
+  appId: string;
+  name: string;
+  version?: string;
+  publicKey: string;
+  fingerprint: string;
+  /** Linux: the process on the other end of the socket (see peer-process.ts). */
+  process?: { exePath: string; exeSha256: string; argv?: string[]; pid?: number };
+}
+
+export interface AppTokenRequest {
+  provider?: string;
+  account?: string;
+  scope?: string;
+  resource?: string;
+  minTtl?: number;
+  maxAge?: number;
+}
+
+export interface BrokerOptions {
+  store: DocumentStore<VaultDocument>;
+  engine: OidcEngine;
+  prompter: ConsentPrompter;
+  browser: BrowserLauncher;
+  logger: Logger;
+  now?: () => number;
+  /** After a denial, the same app is not asked again for this long. Default 60 s. */
+  denyCooldownMs?: number;
+  /** An unanswered prompt becomes a denial after this long. Default 60 s. */
+  promptTimeoutMs?: number;
+  /** Audit entries kept in the vault. Default 5,000. */
+  maxAuditEntries?: number;
+  /** How long bookkeeping (last-used times, audit entries) may wait before it is written. Default 2 s. */
+  flushDelayMs?: number;
+}
+
+export type BrokerEvent =
+  | { type: 'grant.revoked'; appId: string; account: string }
+  /** `appIds`: the apps that held grants for the account, which the sign-out removed. */
+  | { type: 'account.signed_out'; account: string; appIds: string[] };
+
+export class TokenBroker {
+  readonly events = new EventEmitter<{ event: [BrokerEvent] }>();
+  private readonly now: () => number;
+  private readonly prompts = new SingleFlight<ConsentDecision>();
+  private readonly deniedUntil = new Map<string, number>();
+  private pendingAudit: AuditEntry[] = [];
+  private pendingLastUsed = new Map<string, number>();
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: BrokerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Accounts this app holds a grant for: all it may learn about. */
+  accountsFor(app: BrokerApp): AccountSummary[] {
+    const doc = this.options.store.read();
+    const granted = new Set(doc.grants.filter((g) => this.grantBelongsTo(g, app)).map((g) => g.account));
+    return doc.accounts.filter((a) => granted.has(a.id)).map(summariseAccount);
+  }
+
+  /** This app's grants (bound to its key, and executable where known). */
+  grantsFor(app: BrokerApp): GrantRecord[] {
+    return this.options.store.read().grants.filter((g) => this.grantBelongsTo(g, app));
+  }
+
+  /**
+   * An account was signed out: its grants go with it (a later sign-in asks
+   * again) and the apps that held them are told.
+   */
+  async forgetAccount(account: string): Promise<void> {
+    let removed: GrantRecord[] = [];
+    await this.options.store.update((d) => {
+      removed = d.grants.filter((g) => g.account === account);
+      d.grants = d.grants.filter((g) => g.account !== account);
+    });
+    const appIds = [...new Set(removed.map((g) => g.appId))];
+    this.events.emit('event', { type: 'account.signed_out', account, appIds });
+  }
+
+  /** Non-interactive: a token if a grant covers the request, else `consent_required` / `login_required`. */
+  async tryGet(app: BrokerApp, request: AppTokenRequest): Promise<TokenResult> {
+    const { grant, account } = this.findGrant(app, request);
+    return this.issue(app, account, request, grant.scope, 'grant');
+  }
+
+  /** Interactive: asks for consent (and a sign-in) when needed; `signal` cancels the wait. */
+  async get(app: BrokerApp, request: AppTokenRequest, signal?: AbortSignal): Promise<TokenResult> {
+    try {
+      return await this.tryGet(app, request);
+    } catch (err) {
+      if (!(err instanceof LatchkeyError)) throw err;
+      if (err.code === 'login_required') return this.signInThenIssue(app, request, signal);
+      if (err.code !== 'consent_required') throw err;
+    }
+    const provider = this.providerFor(request);
+    const scope = normaliseScope(request.scope ?? provider.scope);
+    const candidates = this.candidateAccounts(provider.name, request.account);
+    const decision = await this.askConsent(app, provider.name, scope, request.resource, candidates, signal);
+    let accountId = decision.account ?? (candidates.length === 1 ? candidates[0]!.id : undefined);
+    if (!accountId || this.options.store.read().accounts.find((a) => a.id === accountId)?.status !== 'active') {
+      accountId = (await this.signIn(provider.name, scope, request, signal)).id;
+    }
+    if (decision.decision === 'always') await this.saveGrant(app, accountId, scope, request.resource);
+    const account = this.options.store.read().accounts.find((a) => a.id === accountId)!;
+    return this.issue(app, account, request, scope, decision.decision);
+  }
+
+  /** The app gives up its tokens for an account (or all): revoked at the provider where possible. */
+  async revokeTokens(app: BrokerApp, account?: string): Promise<number> {
+    const accounts = account ? [account] : this.accountsFor(app).map((a) => a.id);
+    let revoked = 0;
+    for (const id of accounts) revoked += await this.options.engine.revokeAppTokens(id, app.appId);
+    this.audit({ appId: app.appId, appName: app.name, event: 'token_revoked', detail: `${revoked} token(s)`, ...(account ? { account } : {}) });
+    return revoked;
+  }
+
+  /** The person revokes an app's grant(s) (CLI `latchkey apps revoke`, the desktop UI). */
+  async revokeGrant(appId: string, account?: string): Promise<GrantRecord[]> {
+    let removed: GrantRecord[] = [];
+    await this.options.store.update((d) => {
+      removed = d.grants.filter((g) => g.appId === appId && (!account || g.account === account));
+      d.grants = d.grants.filter((g) => !removed.includes(g));
+    });
+    for (const g of removed) {
+      await this.options.engine.revokeAppTokens(g.account, appId).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
+      this.audit({ appId, appName: g.appName, account: g.account, event: 'grant_revoked' });
+      this.events.emit('event', { type: 'grant.revoked', appId, account: g.account });
+    }
+    if (!removed.length) throw new LatchkeyError('not_found', `No grant for app "${appId}"${account ? ` and account ${account}` : ''}. See \`latchkey apps\`.`);
+    return removed;
+  }
+
+  listGrants(): GrantRecord[] {
+    this.flushSoon();
+    return this.options.store.read().grants.map((g) => ({ ...g, ...(this.pendingLastUsed.has(g.id) ? { lastUsedAt: this.pendingLastUsed.get(g.id)! } : {}) }));
+  }
+
+  auditLog(): AuditEntry[] {
+    return [...this.options.store.read().audit, ...this.pendingAudit];
+  }
+
+  /** Writes pending bookkeeping now (on shutdown, and before reads that must see it). */
+  async flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.pendingAudit.length && !this.pendingLastUsed.size) return;
+    const audit = this.pendingAudit;
+    const lastUsed = this.pendingLastUsed;
+    this.pendingAudit = [];
+    this.pendingLastUsed = new Map();
+    const max = this.options.maxAuditEntries ?? 5000;
+    await this.options.store.update((d) => {
+      d.audit = [...d.audit, ...audit].slice(-max);
+      for (const g of d.grants) if (lastUsed.has(g.id)) g.lastUsedAt = lastUsed.get(g.id)!;
+    });
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  private grantBelongsTo(g: GrantRecord, app: BrokerApp): boolean {
+    if (g.appId !== app.appId || g.publicKey !== app.publicKey) return false;
+    // A grant made for one binary does not carry over to a changed one (Linux, where we can see it).
+    if (g.exeSha256 && app.process && (g.exeSha256 !== app.process.exeSha256 || g.exePath !== app.process.exePath)) return false;
+    return true;
+  }
+
+  private findGrant(app: BrokerApp, request: AppTokenRequest): { grant: GrantRecord; account: AccountRecord } {
+    const doc = this.options.store.read();
+    const scope = request.scope ? normaliseScope(request.scope) : undefined;
+    const matches = doc.grants
+      .filter((g) => this.grantBelongsTo(g, app))
+      .filter((g) => (request.resource ?? undefined) === (g.resource ?? undefined))
+      .filter((g) => scope === undefined || isSubsetScope(scope, g.scope))
+      .map((g) => ({ grant: g, account: doc.accounts.find((a) => a.id === g.account) }))
+      .filter((m): m is { grant: GrantRecord; account: AccountRecord } => m.account !== undefined)
+      .filter((m) => !request.provider || m.account.provider === request.provider)
+      .filter((m) => !request.account || m.account.id === request.account || m.account.claims.email === request.account);
+    if (matches.length === 0) {
+      throw new LatchkeyError('consent_required', `App "${app.appId}" has no permission for this request yet; ask with tokens.get so the user can decide.`);
+    }
+    // Most recently used first: a stable choice when an app holds grants for several accounts.
+    matches.sort((a, b) => (b.grant.lastUsedAt ?? b.grant.createdAt) - (a.grant.lastUsedAt ?? a.grant.createdAt));
+    return matches[0]!;
+  }
+
+  private async issue(app: BrokerApp, account: AccountRecord, request: AppTokenRequest, grantedScope: string, via: 'grant' | 'once' | 'always'): Promise<TokenResult> {
+    const scope = normaliseScope(request.scope ?? grantedScope);
+    const token = await this.options.engine.getToken({
+      account: account.id,
+      scope,
+      ...(request.resource ? { resource: request.resource } : {}),
+      ...(request.minTtl !== undefined ? { minTtl: request.minTtl } : {}),
+      ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
+      appId: app.appId,
+    });
+    if (via === 'grant') {
+      const grant = this.options.store.read().grants.find((g) => g.account === account.id && this.grantBelongsTo(g, app));
+      if (grant) this.pendingLastUsed.set(grant.id, this.now());
+    }
+    this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
+    // Only what the app was granted: the ID token only with `openid`.
+    const { idToken, ...rest } = token;
+    return token.scope.split(' ').includes('openid') && idToken ? { ...rest, idToken } : rest;
+  }
+
+  private providerFor(request: AppTokenRequest) {
+    const doc = this.options.store.read();
+    if (request.account) {
+      const account = doc.accounts.find((a) => a.id === request.account || a.claims.email === request.account);
+      if (!account) throw new LatchkeyError('not_found', `No account "${request.account}".`);
+      return this.options.engine.provider(account.provider);
+    }
+    return this.options.engine.provider(request.provider);
+  }
+
+  private candidateAccounts(provider: string, account?: string): AccountSummary[] {
+    return this.options.store
+      .read()
+      .accounts.filter((a) => a.provider === provider && (!account || a.id === account || a.claims.email === account))
+      .map(summariseAccount);
+  }
+
+  private async askConsent(app: BrokerApp, provider: string, scope: string, resource: string | undefined, accounts: AccountSummary[], signal?: AbortSignal): Promise<ConsentDecision & { decision: 'once' | 'always' }> {
+    const key = JSON.stringify([app.appId, app.publicKey, provider, scope, resource ?? null]);
+    const until = this.deniedUntil.get(key) ?? 0;
+    if (until > this.now()) {
+      throw new LatchkeyError('access_denied', `The user denied "${app.name}" access recently; try again in ${Math.ceil((until - this.now()) / 1000)} s.`);
+    }
+    const timeoutMs = this.options.promptTimeoutMs ?? 60_000;
+    // Concurrent requests from one app share one prompt.
+    const decision = await this.prompts.run(key, async () => {
+      // The prompt is shared by every waiting caller, so only its own deadline ends it, not one caller's cancel.
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const request = {
+        app: { id: app.appId, name: app.name, fingerprint: app.fingerprint, ...(app.version ? { version: app.version } : {}), ...(app.process ? { exePath: app.process.exePath, exeSha256: app.process.exeSha256 } : {}) },
+        provider,
+        accounts,
+        scope,
+        timeoutMs,
+        ...(resource ? { resource } : {}),
+      };
+      const answer = (await this.options.prompter.prompt(request, timeout)) ?? { decision: 'deny' as const };
+      const final: ConsentDecision = timeout.aborted && answer.decision !== 'deny' ? { decision: 'deny', reason: 'The consent prompt timed out.' } : answer;
+      this.audit({ appId: app.appId, appName: app.name, scope, event: final.decision === 'deny' ? 'consent_denied' : 'consent_granted', detail: final.decision === 'deny' ? (final.reason ?? 'denied') : final.decision, ...(final.decision !== 'deny' && final.account ? { account: final.account } : {}), ...(resource ? { resource } : {}) });
+      if (final.decision === 'deny') this.deniedUntil.set(key, this.now() + (this.options.denyCooldownMs ?? 60_000));
+      return final;
+    });
+    if (signal?.aborted) throw new LatchkeyError('cancelled', 'The request was cancelled.');
+    if (decision.decision === 'deny') throw new LatchkeyError('access_denied', decision.reason ?? `The user denied "${app.name}" access.`);
+    return decision;
+  }
+
+  private async signIn(provider: string, scope: string, request: AppTokenRequest, signal?: AbortSignal): Promise<AccountSummary> {
+    const providerScope = this.options.engine.provider(provider).scope;
+    return this.options.engine.authorize({
+      provider,
+      // Ask for what the provider profile needs plus what the app needs, so one sign-in serves both.
+      scope: normaliseScope(`${providerScope} ${scope}`),
+      ...(request.resource ? { resource: request.resource } : {}),
+      ...(signal ? { signal } : {}),
+      onAuthorizationUrl: (url) => this.options.browser.open(url),
+    });
+  }
+
+  private async signInThenIssue(app: BrokerApp, request: AppTokenRequest, signal?: AbortSignal): Promise<TokenResult> {
+    const { grant, account } = this.findGrant(app, request);
+    await this.signIn(account.provider, grant.scope, { ...request, account: account.id }, signal);
+    return this.tryGet(app, request);
+  }
+
+  private async saveGrant(app: BrokerApp, account: string, scope: string, resource: string | undefined): Promise<void> {
+    const grant: GrantRecord = {
+      id: randomUUID(),
+      appId: app.appId,
+      appName: app.name,
+      publicKey: app.publicKey,
+      account,
+      scope,
+      mode: 'always',
+      createdAt: this.now(),
+      ...(resource ? { resource } : {}),
+      ...(app.process ? { exePath: app.process.exePath, exeSha256: app.process.exeSha256 } : {}),
+    };
+    await this.options.store.update((d) => {
+      // One grant per app, account and resource: a new answer replaces the old one.
+      d.grants = [...d.grants.filter((g) => !(g.appId === app.appId && g.account === account && g.resource === grant.resource)), grant];
+    });
+  }
+
+  private audit(entry: Omit<AuditEntry, 'at'>): void {
+    this.pendingAudit.push({ at: this.now(), ...entry });
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush().catch((err) => this.options.logger.error({ err }, 'could not write the audit log'));
+    }, this.options.flushDelayMs ?? 2000);
+    this.flushTimer.unref();
+  }
+}
