@@ -167,6 +167,50 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
     expect((await home.run(['accounts', '--json'])).stdout).toContain('erin');
   });
 
+  it('connected apps: a policy-approved app shows in `latchkey apps` and `latchkey activity`, and `apps revoke` cuts it off', async () => {
+    const { LatchkeyClient } = await import('../sdk/latchkey-client.js');
+    expect((await home.run(['login', '--provider', 'demo'], { LATCHKEY_TEST_LOGIN: 'gina' })).code).toBe(0);
+    const account = (JSON.parse((await home.run(['accounts', '--json'])).stdout) as Array<{ id: string; email: string }>).find((a) => a.email === 'gina@demo.latchkey.test')!;
+    const app = await LatchkeyClient.connect({
+      appId: 'com.example.cli-app',
+      name: 'CLI App',
+      version: '2.0',
+      keyPath: join(home.dir, 'app-key', 'key.json'),
+      socket: home.path('agent.sock'),
+    });
+    try {
+      await expect(app.tryGetAuthTokens({ scope: 'openid email', account: account.id })).rejects.toMatchObject({ code: 'consent_required' });
+      // A server without a person at the screen: the policy file pre-approves this app, pinned to its key.
+      const rule = { app: 'com.example.cli-app', keyFingerprint: app.keyFingerprint, scope: 'openid email', decision: 'always', account: account.id };
+      await writeFile(home.path('policy.json'), JSON.stringify({ rules: [rule] }), { mode: 0o600 });
+      const token = await app.getAuthTokens({ scope: 'openid email', account: account.id });
+      seenTokens.push(token.accessToken);
+
+      const list = await home.run(['apps']);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(new RegExp(`com\\.example\\.cli-app\\s+CLI App\\s+${account.id}\\s+email openid`));
+      expect(list.stdout).toContain(app.keyFingerprint);
+      const activity = JSON.parse((await home.run(['activity', '--app', 'com.example.cli-app', '--json'])).stdout) as Array<{ event: string; account?: string }>;
+      expect(activity.map((e) => e.event)).toEqual(['consent_granted', 'token_issued']);
+      expect((await home.run(['activity'])).stdout).toMatch(/com\.example\.cli-app\s+token issued/);
+
+      const revoke = await home.run(['apps', 'revoke', 'com.example.cli-app']);
+      expect(revoke.code).toBe(0);
+      expect(revoke.stderr).toContain(`Revoked com.example.cli-app for ${account.id}`);
+      await expect(app.tryGetAuthTokens({ scope: 'openid email', account: account.id })).rejects.toMatchObject({ code: 'consent_required' });
+      expect((await home.run(['apps'])).stderr).toContain('No app has a remembered grant');
+
+      const unknown = await home.run(['apps', 'revoke', 'com.example.nothing']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('No grant for app "com.example.nothing"');
+      const badLimit = await home.run(['activity', '--limit', 'lots']);
+      expect(badLimit.code).toBe(2);
+    } finally {
+      await app.close();
+      await rm(home.path('policy.json'), { force: true });
+    }
+  });
+
   it('--no-browser prints the URL for the user to open', async () => {
     const login = home.start(['login', '--provider', 'demo', '--no-browser']);
     await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/.test(login.output.stderr), 'the sign-in URL');

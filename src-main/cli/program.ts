@@ -288,7 +288,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     });
   apps
     .command('revoke')
-    .description("Revoke an app's grant (and its tokens at the provider)")
+    .description("Revoke an app's grant; Latchkey forgets its tokens (see revokeAppTokensAtProvider in config.json)")
     .argument('<app>', 'the app id, as `latchkey apps` shows it')
     .option('--account <id>', 'only for this account')
     .action(async (app: string, o: { account?: string }) => {
