@@ -325,4 +325,18 @@ describe.skipIf(!built)('latchkey CLI: broken configuration and vaults', () => {
       await home.cleanup();
     }
   });
+
+  it('no keyring and no passphrase: says so plainly, exit 5, and never writes tokens in clear', async () => {
+    const home = await Home.create();
+    try {
+      const env = { LATCHKEY_PASSPHRASE_FILE: '', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' };
+      const r = await home.run(['token'], env);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain('The OS keyring is not available');
+      expect(r.stderr).toContain('LATCHKEY_PASSPHRASE_FILE');
+      expect(existsSync(home.path('vault.json'))).toBe(false);
+    } finally {
+      await home.cleanup();
+    }
+  });
 });
