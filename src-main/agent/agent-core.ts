@@ -30,6 +30,8 @@ export interface AgentCoreOptions {
   prompter?: ConsentPrompter;
   /** Opens sign-in pages the agent starts itself (for apps); default the system browser. */
   browser?: BrowserLauncher;
+  /** An unanswered consent prompt becomes a denial after this long; default the broker's (60 s). */
+  promptTimeoutMs?: number;
 }
 
 export interface AgentStatus {
@@ -76,6 +78,7 @@ export class AgentCore {
       browser: options.browser ?? systemBrowserLauncher(),
       logger,
       ...(options.now ? { now: options.now } : {}),
+      ...(options.promptTimeoutMs !== undefined ? { promptTimeoutMs: options.promptTimeoutMs } : {}),
     });
   }
 

@@ -42,6 +42,8 @@ export interface StartAgentOptions {
   prompter?: ConsentPrompter;
   /** Opens sign-in pages the agent starts for apps; default the system browser. */
   browser?: BrowserLauncher;
+  /** An unanswered consent prompt becomes a denial after this long; default 60 s. */
+  promptTimeoutMs?: number;
   /** Tests: how the peer process of a connection is found (default: Linux `ss` + /proc). */
   identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
 }
@@ -74,6 +76,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       prompter,
       ...(options.browser ? { browser: options.browser } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.promptTimeoutMs !== undefined ? { promptTimeoutMs: options.promptTimeoutMs } : {}),
     });
     await core.start();
     const ownerKey = await writeOwnerKey(paths.ownerKey);

@@ -265,8 +265,9 @@ export class TokenBroker {
         timeoutMs,
         ...(resource ? { resource } : {}),
       };
-      const answer = (await this.options.prompter.prompt(request, timeout)) ?? { decision: 'deny' as const };
-      const final: ConsentDecision = timeout.aborted && answer.decision !== 'deny' ? { decision: 'deny', reason: 'The consent prompt timed out.' } : answer;
+      const answer = await this.options.prompter.prompt(request, timeout);
+      // Past the deadline, anything but an explicit "deny" (a late "allow", or a prompter settling with no opinion) is the timeout.
+      const final: ConsentDecision = timeout.aborted && answer?.decision !== 'deny' ? { decision: 'deny', reason: 'The consent prompt timed out.' } : (answer ?? { decision: 'deny' });
       this.audit({ appId: app.appId, appName: app.name, scope, event: final.decision === 'deny' ? 'consent_denied' : 'consent_granted', detail: final.decision === 'deny' ? (final.reason ?? 'denied') : final.decision, ...(final.decision !== 'deny' && final.account ? { account: final.account } : {}), ...(resource ? { resource } : {}) });
       if (final.decision === 'deny') this.deniedUntil.set(key, this.now() + (this.options.denyCooldownMs ?? 60_000));
       return final;
