@@ -163,8 +163,10 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
         const app = s.app!;
         const listener = (e: BrokerEvent) => {
           let out: AppEvent | undefined;
-          if (e.type === 'grant.revoked' && e.appId === app.appId) out = { type: 'grant.revoked', account: e.account };
-          if (e.type === 'account.signed_out' && (e.appIds.includes(app.appId) || s.accountsSeen.has(e.account))) out = { type: 'account.signed_out', account: e.account };
+          // Only about this app as proven by its key: another key using the same app id hears nothing.
+          const mine = (h: { appId: string; publicKey: string }) => h.appId === app.appId && h.publicKey === app.publicKey;
+          if (e.type === 'grant.revoked' && mine(e)) out = { type: 'grant.revoked', account: e.account };
+          if (e.type === 'account.signed_out' && (e.holders.some(mine) || s.accountsSeen.has(e.account))) out = { type: 'account.signed_out', account: e.account };
           if (out && s.subscribed?.has(out.type)) ctx.connection.notify(EVENT_NOTIFICATION, out);
         };
         broker.events.on('event', listener);

@@ -318,11 +318,17 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     const tool = await app('com.example.tool');
     const events: AppEvent[] = [];
     tool.onEvent((e) => events.push(e));
+    // Same app id, another key: it must not hear about the real app's accounts.
+    const impostor = await app('com.example.tool', { keyPath: join(dir, 'impostor', 'key.json') });
+    const overheard: AppEvent[] = [];
+    impostor.onEvent((e) => overheard.push(e));
+    await impostor.accounts();
     const [account] = await tool.accounts();
     expect(account).toBeTruthy();
     await owner.call('admin.logout', { account: account!.id });
     await waitFor(() => events.some((e) => e.type === 'account.signed_out'), 'the account.signed_out event');
     expect(events.find((e) => e.type === 'account.signed_out')).toEqual({ type: 'account.signed_out', account: account!.id });
+    expect(overheard).toEqual([]);
     await expect(tool.tryGetAuthTokens({ scope: 'email' })).rejects.toMatchObject({ code: 'consent_required' });
     const { grants } = await owner.call<{ grants: Array<{ account: string }> }>('admin.apps.list', {});
     expect(grants.filter((g) => g.account === account!.id)).toEqual([]);

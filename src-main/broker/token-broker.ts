@@ -60,9 +60,9 @@ export interface BrokerOptions {
 }
 
 export type BrokerEvent =
-  | { type: 'grant.revoked'; appId: string; account: string }
-  /** `appIds`: the apps that held grants for the account, which the sign-out removed. */
-  | { type: 'account.signed_out'; account: string; appIds: string[] };
+  | { type: 'grant.revoked'; appId: string; publicKey: string; account: string }
+  /** `holders`: the apps (id and key) that held grants for the account, which the sign-out removed. */
+  | { type: 'account.signed_out'; account: string; holders: Array<{ appId: string; publicKey: string }> };
 
 export class TokenBroker {
   readonly events = new EventEmitter<{ event: [BrokerEvent] }>();
@@ -99,8 +99,7 @@ export class TokenBroker {
       removed = d.grants.filter((g) => g.account === account);
       d.grants = d.grants.filter((g) => g.account !== account);
     });
-    const appIds = [...new Set(removed.map((g) => g.appId))];
-    this.events.emit('event', { type: 'account.signed_out', account, appIds });
+    this.events.emit('event', { type: 'account.signed_out', account, holders: removed.map((g) => ({ appId: g.appId, publicKey: g.publicKey })) });
   }
 
   /** Non-interactive: a token if a grant covers the request, else `consent_required` / `login_required`. */
@@ -150,7 +149,7 @@ export class TokenBroker {
     for (const g of removed) {
       await this.options.engine.revokeAppTokens(g.account, appId).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
       this.audit({ appId, appName: g.appName, account: g.account, event: 'grant_revoked' });
-      this.events.emit('event', { type: 'grant.revoked', appId, account: g.account });
+      this.events.emit('event', { type: 'grant.revoked', appId, publicKey: g.publicKey, account: g.account });
     }
     if (!removed.length) throw new LatchkeyError('not_found', `No grant for app "${appId}"${account ? ` and account ${account}` : ''}. See \`latchkey apps\`.`);
     return removed;
@@ -185,8 +184,9 @@ export class TokenBroker {
 
   private grantBelongsTo(g: GrantRecord, app: BrokerApp): boolean {
     if (g.appId !== app.appId || g.publicKey !== app.publicKey) return false;
-    // A grant made for one binary does not carry over to a changed one (Linux, where we can see it).
-    if (g.exeSha256 && app.process && (g.exeSha256 !== app.process.exeSha256 || g.exePath !== app.process.exePath)) return false;
+    // A grant made for one binary does not carry over to a changed one; and if the program cannot be
+    // seen now (socket passed on, non-dumpable process, `ss` failing) a program-bound grant does not apply.
+    if (g.exeSha256 && (!app.process || g.exeSha256 !== app.process.exeSha256 || g.exePath !== app.process.exePath)) return false;
     return true;
   }
 

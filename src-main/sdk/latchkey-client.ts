@@ -13,7 +13,8 @@
  *   `login_required`;
  * - `getAuthTokens` may show a consent prompt and a browser sign-in, and waits
  *   (cancel it with an AbortSignal);
- * - `revokeAuthToken` gives this app's tokens up (revoked at the provider);
+ * - `revokeAuthToken` gives this app's tokens up: Latchkey forgets them at
+ *   once (and revokes them at the provider when the person's settings say so);
  * - `onEvent` tells the app when the person revokes its access or signs out.
  *
  * The SDK makes the app's key pair on first use and keeps it in the app's own
@@ -123,7 +124,11 @@ export class LatchkeyClient {
     return fromWire(await this.#call('tokens.get', toWire(request), { timeoutMs: options.timeoutMs ?? 0, ...(options.signal ? { signal: options.signal } : {}) }));
   }
 
-  /** Gives up this app's tokens (for one account, or all); revoked at the provider where it supports it. */
+  /**
+   * Gives up this app's tokens (for one account, or all): Latchkey never hands
+   * them out again, and revokes them at the provider only when configured to
+   * (`revokeAppTokensAtProvider`); drop your own copy too.
+   */
   async revokeAuthToken(options: { account?: string } = {}): Promise<number> {
     return (await this.#call('tokens.revoke', options.account ? { account: options.account } : {})).revoked;
   }
