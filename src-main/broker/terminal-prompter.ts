@@ -44,7 +44,8 @@ export class TerminalPrompter implements ConsentPrompter {
         }
         const decision = answer.startsWith('a') ? 'always' : answer.startsWith('o') ? 'once' : answer.startsWith('d') ? 'deny' : undefined;
         if (decision === 'deny') return { decision };
-        if (decision) return this.chooseAccount(r, decision, question);
+        // Awaited here: the `finally` below must not close the line reader while the account question is open.
+        if (decision) return await this.chooseAccount(r, decision, question);
       }
       return { decision: 'deny', reason: 'No valid answer.' };
     } finally {
