@@ -85,6 +85,8 @@ export class ChainPrompter implements ConsentPrompter {
 
   async prompt(request: ConsentRequest, signal: AbortSignal): Promise<ConsentDecision> {
     for (const p of this.prompters) {
+      // Past the deadline nobody else is asked: the answer is "deny", whatever the next prompter would say.
+      if (signal.aborted) return { decision: 'deny', reason: 'The consent prompt timed out.' };
       const decision = await p.prompt(request, signal);
       if (decision) return decision;
     }
