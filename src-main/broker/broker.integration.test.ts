@@ -8,11 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { connect } from 'node:net';
 import type { Browser } from 'playwright-core';
 import * as jose from 'jose';
-import { createLogger } from '../log/logger.js';
+import { captureLog } from '../testing/capture-log.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
@@ -50,7 +49,8 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
   let agent: RunningAgent;
   let owner: RpcClient;
   const person = new ScriptedPerson();
-  const logLines: string[] = [];
+  const captured = captureLog();
+  const logLines = captured.lines;
   const seenSecrets = new Set<string>();
   const signIns: string[] = [];
   const clients: LatchkeyClient[] = [];
@@ -72,15 +72,7 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
     const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
     paths = resolvePaths(env);
-    const logger = createLogger({
-      level: 'debug',
-      destination: new Writable({
-        write(chunk, _e, cb) {
-          logLines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const logger = captured.logger;
     [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
     agent = await startAgent({
       env,

@@ -14,11 +14,11 @@ import { existsSync } from 'node:fs';
 import { appendFile, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
-import { createLogger, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { captureLog } from '../testing/capture-log.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
@@ -129,16 +129,7 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
     // No DISPLAY, no WAYLAND_DISPLAY: the default chain has no dialog to fall back on.
     env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
     paths = resolvePaths(env);
-    const logLines: string[] = [];
-    logger = createLogger({
-      level: 'debug',
-      destination: new Writable({
-        write(chunk, _e, cb) {
-          logLines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    logger = captureLog().logger;
     [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
     await restartAgent({ prompter: person });
     await owner!.call('admin.providers.add', { name: 'work', issuer: demo.issuer, client_id: 'latchkey-demo', scope: 'openid profile email offline_access api:read api:write' });

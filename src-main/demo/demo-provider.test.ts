@@ -8,11 +8,10 @@ import { createServer as createNetServer } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { Writable } from 'node:stream';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser } from 'playwright-core';
-import { createLogger } from '../log/logger.js';
+import { captureLog } from '../testing/capture-log.js';
 import { CHROMIUM_MISSING, approveDeviceCode, chromiumAvailable, launchBrowser, signInAtProvider, signOutAtProvider } from '../testing/browser.js';
 import {
   DEMO_API_RESOURCE,
@@ -27,16 +26,10 @@ import {
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(CHROMIUM_MISSING);
 
-const logLines: string[] = [];
-const logger = createLogger({
-  level: 'debug',
-  destination: new Writable({
-    write(chunk, _e, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  }),
-});
+const captured = captureLog();
+
+const logLines = captured.lines;
+const logger = captured.logger;
 const consoleLines: string[] = [];
 
 let demo: DemoProvider;

@@ -3,10 +3,9 @@
  * real browser (Debian Chromium driven by Playwright).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { createLogger } from '../log/logger.js';
+import { captureLog } from '../testing/capture-log.js';
 import { emptyVaultDocument, MemoryStore, type VaultDocument } from '../store/vault-document.js';
 import { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import { DiscoveryCache } from './discovery.js';
@@ -22,16 +21,9 @@ describe.skipIf(!hasChromium)('OIDC engine against a real provider and browser',
   let demo: DemoProvider;
   let other: DemoProvider;
   let browser: Browser;
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: 'debug',
-    destination: new Writable({
-      write(chunk, _e, cb) {
-        logLines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const captured = captureLog();
+  const logLines = captured.lines;
+  const logger = captured.logger;
   /** Every secret the tests see, to prove none reached the log. */
   const secrets = new Set<string>();
 
