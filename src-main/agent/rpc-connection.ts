@@ -122,6 +122,9 @@ export interface ConnectionHost {
 /** How long a closing connection may take to flush its last line. */
 const CLOSE_GRACE_MS = 1000;
 
+/** What is kept of an error message that would not fit in `maxMessageBytes`. */
+const MAX_OVERSIZE_ERROR_CHARS = 1000;
+
 interface InFlight {
   controller: AbortController;
   /** Ends the request early with this error; the handler's own outcome is then ignored. */
@@ -335,7 +338,14 @@ export class RpcConnection implements Connection {
   }
 
   #sendError(id: RpcId | null, err: LatchkeyError, rpcCode?: number): void {
-    this.#write(encodeMessage(errorResponse(id, toRpcError(err, rpcCode))));
+    const error = toRpcError(err, rpcCode);
+    let frame = encodeMessage(errorResponse(id, error));
+    // A message may quote the request (zod names every unknown key), so the error
+    // for a request within the cap can exceed it; shorten it rather than break the cap.
+    if (frame.length - 1 > this.#host.limits.maxMessageBytes) {
+      frame = encodeMessage(errorResponse(id, { ...error, message: `${error.message.slice(0, MAX_OVERSIZE_ERROR_CHARS)}…` }));
+    }
+    this.#write(frame);
   }
 
   #write(frame: Buffer): void {
