@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LatchkeyError, isErrorCode } from '../errors.js';
 import { connectRpc } from './rpc-client.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from './rpc-server.js';
-import { makeSocketDir, RawPeer, sleep, type SocketDir } from '../testing/rpc-testing.js';
+import { makeSocketDir, RawPeer, sleep, type SocketDir, seededRandom } from '../testing/rpc-testing.js';
 
 let dir: SocketDir;
 let server: RpcServer | undefined;
@@ -58,16 +58,7 @@ async function versionCall(path: string): Promise<unknown> {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number) => seededRandom(seed).next;
 
 interface FuzzCase {
   line: string | Buffer;

@@ -28,7 +28,7 @@ import { RPC_ERROR, type RpcErrorObject } from '../agent/rpc-protocol.js';
 import type { RpcLimits } from '../agent/rpc-server.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
-import { RawPeer, sleep } from '../testing/rpc-testing.js';
+import { RawPeer, sleep, seededRandom } from '../testing/rpc-testing.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { AppResults } from './app-contract.js';
 import { challengePayload, generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
@@ -205,18 +205,7 @@ function expectError(reply: Reply | undefined, expected: { id: RpcId | null; rpc
   expect(reply!.error).toMatchObject({ code: expected.rpc, data: { code: expected.code }, ...(expected.message ? { message: expect.stringMatching(expected.message) } : {}) });
 }
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  return { next, int, pick: <T>(items: readonly T[]): T => items[int(items.length)]!, chance: (p: number): boolean => next() < p };
-}
+const rng = seededRandom;
 type Rng = ReturnType<typeof rng>;
 
 // ---- the fuzzer's vocabulary ------------------------------------------------

@@ -124,3 +124,16 @@ export async function makeStaleSocket(path: string): Promise<void> {
   child.kill('SIGKILL');
   await exited;
 }
+
+/** Deterministic PRNG (mulberry32), so a failing fuzz case can be replayed from its seed. */
+export function seededRandom(seed: number) {
+  let a = seed;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number): number => Math.floor(next() * n);
+  return { next, int, pick: <T>(items: readonly T[]): T => items[int(items.length)]!, chance: (p: number): boolean => next() < p };
+}
