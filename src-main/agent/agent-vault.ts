@@ -6,13 +6,18 @@
 import type { Logger } from '../log/logger.js';
 import type { Env, LatchkeyPaths } from '../platform/paths.js';
 import { emptyVaultDocument, parseVaultDocument, type VaultDocument } from '../store/vault-document.js';
-import type { KeySource } from '../vault/key-source.js';
+import type { KeyParams, KeySource } from '../vault/key-source.js';
 import { keySourceResolver, type KeySourceSelection } from '../vault/key-source-select.js';
 import { resetVault, Vault } from '../vault/vault.js';
 
 export interface VaultOpenOptions {
   interactive: boolean;
   logger?: Logger;
+  /**
+   * The desktop app's own choice (Electron safeStorage, or a passphrase it
+   * asked for); default: from the environment and the vault header.
+   */
+  keySourceFor?: (existing: KeyParams | null) => KeySource;
 }
 
 function selectionFor(env: Env, interactive: boolean): KeySourceSelection {
@@ -27,7 +32,7 @@ export async function openAgentVault(
   env: Env,
   options: VaultOpenOptions,
 ): Promise<{ vault: Vault<VaultDocument>; keySource: { kind: string; description: string } }> {
-  const resolve = keySourceResolver(selectionFor(env, options.interactive));
+  const resolve = options.keySourceFor ?? keySourceResolver(selectionFor(env, options.interactive));
   let used: KeySource | undefined;
   const vault = await Vault.open<VaultDocument>({
     path: paths.vault,
