@@ -1,0 +1,188 @@
+/**
+ * The desktop UI end to end, in Debian's Chromium: the built renderer served
+ * on 127.0.0.1, its preload API bridged to a real DesktopService (agent core,
+ * vault, broker, socket) in this process, a real oidc-provider, and a second
+ * Chromium context as "the system browser" for sign-ins. Apps are real SDK
+ * clients on the agent's socket. Screenshots of each view and the consent
+ * prompt land in e2e/artifacts/ and must not be blank.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { createLogger } from '../src-main/log/logger.js';
+import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
+import { startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
+import { startDesktopHost, type DesktopHost } from '../src-main/desktop/desktop-host.js';
+import { memorySettings } from '../src-main/desktop/desktop-service.js';
+import { LatchkeyClient } from '../src-main/sdk/latchkey-client.js';
+import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../src-main/testing/browser.js';
+import { serveRenderer } from './support/static-server.js';
+import { bridgePreload } from './support/preload-bridge.js';
+import { saveScreenshot } from './support/screenshots.js';
+
+const hasChromium = chromiumAvailable();
+if (!hasChromium) console.warn(`SKIP desktop UI e2e: ${CHROMIUM_MISSING}`);
+const RENDERER = join(import.meta.dirname, '..', 'dist', 'renderer');
+
+describe.skipIf(!hasChromium)('desktop UI: sign in, consent, connected apps, activity, sign out', () => {
+  let dir: string;
+  let paths: LatchkeyPaths;
+  let demo: DemoProvider;
+  let browser: Browser;
+  let host: DesktopHost;
+  let site: Awaited<ReturnType<typeof serveRenderer>>;
+  let page: Page;
+  const clients: LatchkeyClient[] = [];
+  const pageErrors: string[] = [];
+  const logger = createLogger({ level: 'silent' });
+
+  async function app(id: string, name: string): Promise<LatchkeyClient> {
+    const c = await LatchkeyClient.connect({ appId: id, name, version: '2.1.0', keyPath: join(dir, 'apps', id, 'key.json'), socket: paths.socket });
+    clients.push(c);
+    return c;
+  }
+
+  async function shot(name: string): Promise<void> {
+    const s = await saveScreenshot(page, name);
+    expect(s.bytes, `${name}.png is too small to show anything`).toBeGreaterThan(8_000);
+    expect(s.colours, `${name}.png looks blank`).toBeGreaterThan(20);
+  }
+
+  async function go(view: string): Promise<void> {
+    await page.getByRole('link', { name: view }).click();
+    await page.getByRole('heading', { level: 2, name: view === 'Settings' ? 'Providers' : view }).waitFor();
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'latchkey-ui-'));
+    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
+    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
+    paths = resolvePaths(env);
+    [demo, browser, site] = await Promise.all([startDemoProvider({ logger }), launchBrowser(), serveRenderer(RENDERER)]);
+    host = await startDesktopHost({
+      env,
+      paths,
+      logger,
+      settings: memorySettings(),
+      // "The system browser": a fresh Chromium context signs in as alice, after a moment so the UI shows its progress.
+      openExternal: async (url) => {
+        setTimeout(() => void signInAtProvider(browser, url, { login: 'alice' }).catch((err) => pageErrors.push(`sign-in: ${String(err)}`)), 700);
+      },
+    });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, colorScheme: 'light' });
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    await bridgePreload(page, host.service);
+    await page.goto(site.url);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await host?.stop();
+    await browser?.close();
+    await site?.close();
+    await demo?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('adds a provider in Settings after a live discovery check', async () => {
+    await go('Settings');
+    const form = page.getByRole('form', { name: 'Add a provider' });
+    await form.getByLabel('Name').fill('work');
+    await form.getByLabel('Issuer URL').fill(demo.issuer);
+    await form.getByRole('button', { name: 'Check' }).click();
+    await expect.poll(() => form.getByRole('status').textContent()).toContain(`Found ${demo.issuer}`);
+    await form.getByLabel('Client id').fill('latchkey-demo');
+    await form.getByRole('button', { name: 'Add provider' }).click();
+    await page.locator('li[data-provider=work]').waitFor();
+    await expect.poll(() => page.locator('[data-key-source=passphrase]').textContent()).toContain('Healthy');
+    await shot('settings');
+  });
+
+  it('signs in: "continue in your browser", then the account shows', async () => {
+    await go('Accounts');
+    await page.getByRole('button', { name: 'Sign in with work' }).click();
+    await page.getByText('Continue in your browser').waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).waitFor();
+    await page.locator('li.account').filter({ hasText: 'alice@demo.latchkey.test' }).waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.locator('li.account').textContent()).toContain('Signed in');
+    await shot('accounts');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot('accounts-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('consent from an SDK client: allow once, always allow, deny', async () => {
+    const notes = await app('com.example.notes', 'Example Notes');
+    // Allow once: one token, nothing remembered.
+    const first = notes.getAuthTokens({ provider: 'work', scope: 'openid email' });
+    const dialog = page.getByRole('alertdialog');
+    await dialog.waitFor();
+    await expect.poll(() => dialog.textContent()).toContain('Example Notes');
+    const text = (await dialog.textContent())!;
+    expect(text).toContain(notes.keyFingerprint);
+    expect(text).toContain('see your email address');
+    expect(text).toContain('alice@demo.latchkey.test');
+    expect(text).toMatch(/Denied automatically in \d+ s/);
+    // Focus starts on Deny, so Enter never allows by accident.
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.textContent')).toBe('Deny');
+    await shot('consent');
+    await dialog.getByRole('button', { name: 'Allow once' }).click();
+    expect((await first).scope.split(' ').sort()).toEqual(['email', 'openid']);
+    await dialog.waitFor({ state: 'detached' });
+    await expect(notes.tryGetAuthTokens({ provider: 'work', scope: 'openid email' })).rejects.toMatchObject({ code: 'consent_required' });
+
+    // Always allow: remembered, silent next time.
+    const second = notes.getAuthTokens({ provider: 'work', scope: 'openid email' });
+    await dialog.getByRole('button', { name: 'Always allow' }).click();
+    await second;
+    await expect(notes.tryGetAuthTokens({ provider: 'work', scope: 'email' })).resolves.toMatchObject({ scope: 'email' });
+
+    // Deny: the app hears access_denied.
+    const pushy = await app('com.example.pushy', 'Pushy Tool');
+    const denied = pushy.getAuthTokens({ provider: 'work', scope: 'profile' });
+    denied.catch(() => undefined); // asserted below, after the click
+    await expect.poll(() => dialog.textContent()).toContain('Pushy Tool');
+    await dialog.getByRole('button', { name: 'Deny' }).click();
+    await expect(denied).rejects.toMatchObject({ code: 'access_denied' });
+  });
+
+  it('Connected apps lists the grant; revoke ends it', async () => {
+    await go('Connected apps');
+    const grant = page.locator('li.grant[data-app="com.example.notes"]');
+    await grant.waitFor();
+    expect(await grant.textContent()).toContain('see your email address');
+    await shot('connected-apps');
+    await grant.getByRole('button', { name: /Revoke Example Notes/ }).click();
+    await grant.waitFor({ state: 'detached' });
+    await page.getByText('No app has a remembered permission').waitFor();
+    const notes = clients[0]!;
+    await expect(notes.tryGetAuthTokens({ provider: 'work', scope: 'email' })).rejects.toMatchObject({ code: 'consent_required' });
+  });
+
+  it('Activity shows the log with filters and the chart', async () => {
+    await host.agent.core.broker.flush();
+    await go('Activity');
+    await page.locator('tr[data-event=consent_denied]').waitFor();
+    await page.locator('figure.chart').waitFor();
+    // Bars for the tokens given to Example Notes (allow once, always allow, and the silent tryGet).
+    await expect.poll(() => page.locator('figure.chart rect:not([height="0"])').count()).toBeGreaterThan(0);
+    await shot('activity');
+    await page.getByRole('combobox', { name: /^What/ }).selectOption('grant_revoked');
+    await expect.poll(() => page.locator('table.log tbody tr').count()).toBe(1);
+    await page.getByRole('combobox', { name: /^What/ }).selectOption('');
+    await page.getByRole('combobox', { name: /^App/ }).selectOption('com.example.pushy');
+    await expect.poll(async () => (await page.locator('table.log tbody').textContent())?.includes('Example Notes')).toBe(false);
+  });
+
+  it('signs out', async () => {
+    await go('Accounts');
+    await page.getByRole('button', { name: 'Sign out alice@demo.latchkey.test' }).click();
+    await page.getByText('No accounts yet').waitFor();
+    expect(host.agent.core.engine.accounts()).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});

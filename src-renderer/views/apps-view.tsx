@@ -1,0 +1,51 @@
+/** Connected apps: each remembered grant, what it covers, when it was last used; revoke. */
+import { call, useAction, useQuery } from '../api.js';
+import { when } from '../format.js';
+import { Empty, ErrorLine, Section } from '../components/parts.js';
+
+export function AppsView() {
+  const grants = useQuery('apps:list', [], ['grants.changed', 'accounts.changed', 'consent.changed']);
+  const revoke = useAction(async (appId: string, account: string) => {
+    await call('apps:revoke', { appId, account });
+    grants.reload();
+  });
+  return (
+    <Section title="Connected apps">
+      <ErrorLine error={grants.error ?? revoke.error} />
+      {grants.data?.length === 0 && <Empty>No app has a remembered permission. Apps you “Always allow” appear here.</Empty>}
+      <ul className="cards">
+        {grants.data?.map((g) => (
+          <li key={g.id} className="card grant" data-app={g.appId}>
+            <div className="grow">
+              <strong>{g.appName}</strong> <code className="muted">{g.appId}</code>
+              <div className="muted">
+                Key <code>{g.keyFingerprint}</code>
+                {g.exePath ? (
+                  <>
+                    {' '}
+                    · program <code>{g.exePath}</code>
+                  </>
+                ) : null}
+              </div>
+              <div>
+                Account <strong>{g.account}</strong>
+                {g.resource ? ` · for ${g.resource}` : ''}
+              </div>
+              <ul className="scopes">
+                {g.scopeWords.map((w) => (
+                  <li key={w}>{w}</li>
+                ))}
+              </ul>
+              <div className="muted">
+                Allowed {when(g.createdAt)} · last used {when(g.lastUsedAt)}
+              </div>
+            </div>
+            <button type="button" className="danger" onClick={() => void revoke.run(g.appId, g.account)} disabled={revoke.running} aria-label={`Revoke ${g.appName} for ${g.account}`}>
+              Revoke
+            </button>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
