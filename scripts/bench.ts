@@ -7,8 +7,12 @@
  * 2. whole-process `latchkey token`, beside bare `node -e 0`;
  * 3. refresh storm: 500 concurrent requests on an expired token → how many
  *    refreshes the provider saw (must be 1) and the total time;
- * 4. vault open + decrypt with 1,000 accounts, split into its steps;
- * 5. agent start-to-ready time and RSS.
+ * 4. cached `tokens.tryGet` for apps (SDK) with 1, 8 and 64 concurrent
+ *    clients, each beside a bare echo with the same concurrency (bench-apps.ts);
+ * 5. refresh storm across apps: 8 apps' tokens expired at once → one refresh
+ *    per app expected (bench-apps.ts);
+ * 6. vault open + decrypt with 1,000 accounts, split into its steps;
+ * 7. agent start-to-ready time and RSS.
  *
  * Everything runs on 127.0.0.1 in a temporary LATCHKEY_HOME with the
  * passphrase key source; the real demo provider and (for the sign-in) Debian
@@ -34,6 +38,7 @@ import { silentLogger } from '../src-main/log/logger.js';
 import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } from '../src-main/testing/browser.js';
 import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
+import { benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
 import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
 import { fmt, median, percentile, progress, Report, since } from './bench-report.js';
@@ -61,8 +66,8 @@ interface Bench {
   paths: LatchkeyPaths;
   demo: DemoProvider;
   agent: RunningAgent;
-  /** The agent's clock is `Date.now() + offsetMs`, so a token can be made expired without waiting. */
-  clock: { offsetMs: number };
+  /** Moves the agent's clock (`Date.now() + offset`) ahead, so every cached token is expired without waiting. */
+  expireTokens(): void;
   client: AdminClient;
   agentRssDelta: number;
   /** The cached token `latchkey token` should print; undefined when nobody could sign in. */
@@ -132,7 +137,8 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   const client = await connectAgent(paths, { autoStart: false });
   cleanup.add('agent client', () => client.close());
   await client.call('admin.providers.add', { name: 'bench', issuer: demo.issuer, client_id: DEMO_CLIENT_ID });
-  const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, clock, client, agentRssDelta };
+  const expireTokens = () => void (clock.offsetMs += CLOCK_JUMP_MS);
+  const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, expireTokens, client, agentRssDelta };
   if (!chromiumAvailable()) {
     bench.skipped = `${CHROMIUM_PATH} is not installed (apt-get install chromium), so nobody can sign in`;
     return bench;
@@ -291,7 +297,7 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
   const totals: number[] = [];
   const problems = new Set<string>();
   for (let r = 0; r < STORM.rounds; r++) {
-    b.clock.offsetMs += CLOCK_JUMP_MS;
+    b.expireTokens();
     b.demo.stats.reset();
     const start = performance.now();
     const results = await Promise.allSettled(
@@ -313,7 +319,7 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
 
 async function benchVault(b: Bench): Promise<void> {
   const { report } = b;
-  report.section(`4. Vault open + decrypt with ${fmt.count(VAULT.accounts)} accounts (passphrase key source, default scrypt cost)`);
+  report.section(`6. Vault open + decrypt with ${fmt.count(VAULT.accounts)} accounts (passphrase key source, default scrypt cost)`);
   const dir = join(b.tmp, 'vault');
   await mkdir(dir, { mode: 0o700 });
   const path = join(dir, 'vault.json');
@@ -397,7 +403,7 @@ async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyr
 
 async function benchAgentStart(b: Bench): Promise<void> {
   const { report } = b;
-  report.section('5. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
+  report.section('7. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
   const { variants, keyringSkipped } = await startVariants(b);
   progress(`agent start: ${AGENT_START.runs} runs for each of ${variants.length} homes, after one warm-up each`);
   for (const { label, env } of variants) {
@@ -451,6 +457,8 @@ async function main(): Promise<void> {
     await attempt(report, () => benchCachedToken(b));
     await attempt(report, () => benchWholeProcess(b));
     await attempt(report, () => benchRefreshStorm(b));
+    await attempt(report, () => benchAppTokens(b));
+    await attempt(report, () => benchAppRefreshStorm(b));
     await attempt(report, () => benchVault(b));
     await attempt(report, () => benchAgentStart(b));
     report.footer(since(started));

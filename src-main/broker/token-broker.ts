@@ -225,8 +225,11 @@ export class TokenBroker {
     }
     this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
     // Only what the app was granted: the ID token only with `openid`.
-    const { idToken, ...rest } = token;
-    return token.scope.split(' ').includes('openid') && idToken ? { ...rest, idToken } : rest;
+    if (token.idToken && !token.scope.split(' ').includes('openid')) {
+      const { idToken: _withheld, ...rest } = token;
+      return rest;
+    }
+    return token;
   }
 
   private providerFor(request: AppTokenRequest) {
