@@ -155,6 +155,8 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     expect(t.idToken).toBeUndefined(); // no `openid`, no ID token
     await expect(once.tryGetAuthTokens({ scope: 'profile' })).rejects.toMatchObject({ code: 'consent_required' });
     expect(await once.accounts()).toEqual([]);
+    // A token allowed once is still the app's to give up.
+    expect(await once.revokeAuthToken()).toBe(1);
   });
 
   it('deny: the app gets access_denied, is not asked again during the cool-down, and the audit log records it', async () => {
@@ -255,6 +257,12 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     const impostor = await app('com.example.tool', { keyPath: join(dir, 'impostor', 'key.json'), name: 'Example Tool' });
     await expect(impostor.tryGetAuthTokens({ scope: 'email' })).rejects.toMatchObject({ code: 'consent_required' });
     expect(await impostor.accounts()).toEqual([]);
+    // Even when the person allows the impostor once, it gets a token of its own, never the real app's cached one.
+    const real = await (await app('com.example.tool')).tryGetAuthTokens({ scope: 'email' });
+    person.answers = [{ decision: 'once' }];
+    const own = await impostor.getAuthTokens({ scope: 'email' });
+    seenSecrets.add(own.accessToken);
+    expect(own.accessToken).not.toBe(real.accessToken);
 
     // The real app's public key, but no private key: the proof fails, nothing else works on that connection.
     const realKey = JSON.parse(await readFile(join(dir, 'apps', 'com.example.tool', 'key.json'), 'utf8')) as { public_key: string };

@@ -21,6 +21,7 @@ import { isSubsetScope, normaliseScope } from '../engine/scope.js';
 import { SingleFlight } from '../engine/single-flight.js';
 import type { AccountRecord, AuditEntry, DocumentStore, GrantRecord, VaultDocument } from '../store/vault-document.js';
 import type { ConsentDecision, ConsentPrompter } from './consent-prompter.js';
+import { keyFingerprint } from './app-key.js';
 
 /** An app whose key has been proven on this connection. */
 export interface BrokerApp {
@@ -64,6 +65,16 @@ export type BrokerEvent =
   /** `holders`: the apps (id and key) that held grants for the account, which the sign-out removed. */
   | { type: 'account.signed_out'; account: string; holders: Array<{ appId: string; publicKey: string }> };
 
+const MAX_DENIALS = 1000;
+
+/**
+ * Whose cached token this is: the app id *and* key, so a program that merely
+ * reuses an app's id (and was allowed once) never shares that app's tokens.
+ */
+function tokenOwner(appId: string, fingerprint: string): string {
+  return `${appId} ${fingerprint}`;
+}
+
 export class TokenBroker {
   readonly events = new EventEmitter<{ event: [BrokerEvent] }>();
   private readonly now: () => number;
@@ -105,7 +116,9 @@ export class TokenBroker {
   /** Non-interactive: a token if a grant covers the request, else `consent_required` / `login_required`. */
   async tryGet(app: BrokerApp, request: AppTokenRequest): Promise<TokenResult> {
     const { grant, account } = this.findGrant(app, request);
-    return this.issue(app, account, request, grant.scope, 'grant');
+    const token = await this.issue(app, account, request, grant.scope, 'grant');
+    this.pendingLastUsed.set(grant.id, this.now());
+    return token;
   }
 
   /** Interactive: asks for consent (and a sign-in) when needed; `signal` cancels the wait. */
@@ -132,9 +145,10 @@ export class TokenBroker {
 
   /** The app gives up its tokens for an account (or all): revoked at the provider where possible. */
   async revokeTokens(app: BrokerApp, account?: string): Promise<number> {
-    const accounts = account ? [account] : this.accountsFor(app).map((a) => a.id);
+    // Every account, not only granted ones: tokens allowed "once" are the app's too.
+    const accounts = account ? [this.resolveAccountId(account)] : this.options.store.read().accounts.map((a) => a.id);
     let revoked = 0;
-    for (const id of accounts) revoked += await this.options.engine.revokeAppTokens(id, app.appId);
+    for (const id of accounts) revoked += await this.options.engine.revokeAppTokens(id, tokenOwner(app.appId, app.fingerprint));
     this.audit({ appId: app.appId, appName: app.name, event: 'token_revoked', detail: `${revoked} token(s)`, ...(account ? { account } : {}) });
     return revoked;
   }
@@ -147,7 +161,7 @@ export class TokenBroker {
       d.grants = d.grants.filter((g) => !removed.includes(g));
     });
     for (const g of removed) {
-      await this.options.engine.revokeAppTokens(g.account, appId).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
+      await this.options.engine.revokeAppTokens(g.account, tokenOwner(appId, keyFingerprint(g.publicKey))).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
       this.audit({ appId, appName: g.appName, account: g.account, event: 'grant_revoked' });
       this.events.emit('event', { type: 'grant.revoked', appId, publicKey: g.publicKey, account: g.account });
     }
@@ -217,12 +231,8 @@ export class TokenBroker {
       ...(request.resource ? { resource: request.resource } : {}),
       ...(request.minTtl !== undefined ? { minTtl: request.minTtl } : {}),
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
-      appId: app.appId,
+      appId: tokenOwner(app.appId, app.fingerprint),
     });
-    if (via === 'grant') {
-      const grant = this.options.store.read().grants.find((g) => g.account === account.id && this.grantBelongsTo(g, app));
-      if (grant) this.pendingLastUsed.set(grant.id, this.now());
-    }
     this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
     // Only what the app was granted: the ID token only with `openid`.
     if (token.idToken && !token.scope.split(' ').includes('openid')) {
@@ -230,6 +240,11 @@ export class TokenBroker {
       return rest;
     }
     return token;
+  }
+
+  /** An account id from an id or an email; unknown ones stay as given (and match nothing). */
+  private resolveAccountId(account: string): string {
+    return this.options.store.read().accounts.find((a) => a.id === account || a.claims.email === account)?.id ?? account;
   }
 
   private providerFor(request: AppTokenRequest) {
@@ -250,7 +265,8 @@ export class TokenBroker {
   }
 
   private async askConsent(app: BrokerApp, provider: string, scope: string, resource: string | undefined, accounts: AccountSummary[], signal?: AbortSignal): Promise<ConsentDecision & { decision: 'once' | 'always' }> {
-    const key = JSON.stringify([app.appId, app.publicKey, provider, scope, resource ?? null]);
+    // The program is part of who asked: denying one binary does not silence another with the same key.
+    const key = JSON.stringify([app.appId, app.publicKey, app.process?.exeSha256 ?? null, provider, scope, resource ?? null]);
     const until = this.deniedUntil.get(key) ?? 0;
     if (until > this.now()) {
       throw new LatchkeyError('access_denied', `The user denied "${app.name}" access recently; try again in ${Math.ceil((until - this.now()) / 1000)} s.`);
@@ -272,7 +288,7 @@ export class TokenBroker {
       // Past the deadline, anything but an explicit "deny" (a late "allow", or a prompter settling with no opinion) is the timeout.
       const final: ConsentDecision = timeout.aborted && answer?.decision !== 'deny' ? { decision: 'deny', reason: 'The consent prompt timed out.' } : (answer ?? { decision: 'deny' });
       this.audit({ appId: app.appId, appName: app.name, scope, event: final.decision === 'deny' ? 'consent_denied' : 'consent_granted', detail: final.decision === 'deny' ? (final.reason ?? 'denied') : final.decision, ...(final.decision !== 'deny' && final.account ? { account: final.account } : {}), ...(resource ? { resource } : {}) });
-      if (final.decision === 'deny') this.deniedUntil.set(key, this.now() + (this.options.denyCooldownMs ?? 60_000));
+      if (final.decision === 'deny') this.noteDenial(key);
       return final;
     });
     if (signal?.aborted) throw new LatchkeyError('cancelled', 'The request was cancelled.');
@@ -317,8 +333,22 @@ export class TokenBroker {
     });
   }
 
+  /** Remembers a denial for the cool-down; expired ones are dropped and the map is capped, as apps choose the keys. */
+  private noteDenial(key: string): void {
+    const now = this.now();
+    if (this.deniedUntil.size >= MAX_DENIALS) {
+      for (const [k, until] of this.deniedUntil) if (until <= now) this.deniedUntil.delete(k);
+      // Still full of live denials: forget the oldest; the worst case is one prompt sooner.
+      while (this.deniedUntil.size >= MAX_DENIALS) this.deniedUntil.delete(this.deniedUntil.keys().next().value!);
+    }
+    this.deniedUntil.set(key, now + (this.options.denyCooldownMs ?? 60_000));
+  }
+
   private audit(entry: Omit<AuditEntry, 'at'>): void {
     this.pendingAudit.push({ at: this.now(), ...entry });
+    // Only the newest entries are kept anyway; between writes, hold no more than that.
+    const max = this.options.maxAuditEntries ?? 5000;
+    if (this.pendingAudit.length > 2 * max) this.pendingAudit = this.pendingAudit.slice(-max);
     this.flushSoon();
   }
 
