@@ -4,14 +4,25 @@
  * params type, so the two cannot drift apart.
  */
 import { z } from 'zod';
-import { ACTIVITY_EVENTS, type Channel, type ParamsOf } from './contract.js';
+import { ACTIVITY_EVENTS, MIN_NEW_PASSPHRASE, type Channel, type ParamsOf } from './contract.js';
 
 const flowId = z.string().regex(/^[A-Za-z0-9-]{8,64}$/);
 const name = z.string().min(1).max(64);
 const none = z.object({}).strict().optional();
+const MAX_PASSPHRASE = 1024;
 
 /** Params for each channel, checked in main before anything runs. */
 export const PARAMS = {
+  'vault:state': none,
+  // An existing vault may have a shorter passphrase (the CLI asks for any); only new ones get the minimum.
+  'vault:unlock': z.object({ passphrase: z.string().min(1, 'Enter the passphrase.').max(MAX_PASSPHRASE) }).strict(),
+  'vault:create': z
+    .object({
+      passphrase: z.string().min(MIN_NEW_PASSPHRASE, `Use at least ${MIN_NEW_PASSPHRASE} characters.`).max(MAX_PASSPHRASE, `Use at most ${MAX_PASSPHRASE} characters.`),
+      confirm: z.string().max(MAX_PASSPHRASE),
+    })
+    .strict()
+    .refine((p) => p.passphrase === p.confirm, { message: 'The two passphrases do not match.', path: ['confirm'] }),
   'app:state': none,
   'accounts:list': none,
   'accounts:sign-in': z.object({ flowId, provider: name.optional() }).strict(),

@@ -88,6 +88,18 @@ export interface DiscoveryCheck {
   scopesSupported: string[];
 }
 
+/**
+ * Whether the vault is open. `locked`: the app found no key source it may use
+ * on its own (no real OS encryption and no passphrase file, or a passphrase
+ * vault), so it waits for the person: `create-passphrase` for a new vault,
+ * `unlock` for an existing one. Every other channel answers `vault_locked`
+ * until then.
+ */
+/** A new passphrase's minimum length: long enough to resist guessing against a stolen vault file, where scrypt is the only brake. */
+export const MIN_NEW_PASSPHRASE = 12;
+
+export type VaultState = { state: 'open' } | { state: 'locked'; needs: 'create-passphrase' | 'unlock'; reason: string };
+
 export interface DesktopSettings {
   startAtLogin: boolean;
 }
@@ -98,12 +110,16 @@ export type DesktopEvent =
   | { type: 'signin.progress'; progress: SignInProgress }
   | { type: 'accounts.changed' }
   | { type: 'grants.changed' }
-  | { type: 'providers.changed' };
+  | { type: 'providers.changed' }
+  | { type: 'vault.changed' };
 
 export const ACTIVITY_EVENTS = ['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked'] as const;
 export type ActivityEvent = (typeof ACTIVITY_EVENTS)[number];
 
 export const CHANNELS = [
+  'vault:state',
+  'vault:unlock',
+  'vault:create',
   'app:state',
   'accounts:list',
   'accounts:sign-in',
@@ -128,6 +144,10 @@ export type Channel = (typeof CHANNELS)[number];
 export type NoParams = Record<string, never> | void;
 
 export interface ParamsOf {
+  'vault:state': NoParams;
+  // The passphrase goes one way, renderer to main, and is never sent back or stored.
+  'vault:unlock': { passphrase: string };
+  'vault:create': { passphrase: string; confirm: string };
   'app:state': NoParams;
   'accounts:list': NoParams;
   'accounts:sign-in': { flowId: string; provider?: string };
@@ -149,6 +169,9 @@ export interface ParamsOf {
 export type Params<C extends Channel> = ParamsOf[C];
 
 export interface Results {
+  'vault:state': VaultState;
+  'vault:unlock': VaultState;
+  'vault:create': VaultState;
   'app:state': AppState;
   'accounts:list': AccountSummary[];
   'accounts:sign-in': AccountSummary;
@@ -180,6 +203,9 @@ export interface LatchkeyApi {
   /** Subscribes to main's events; returns the unsubscribe function. */
   onEvent(listener: (event: DesktopEvent) => void): () => void;
 }
+
+/** The channels that work while the vault is locked. */
+export type VaultChannel = Extract<Channel, `vault:${string}`>;
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === 'string' && (CHANNELS as readonly string[]).includes(value);

@@ -1,6 +1,8 @@
-/** The window: navigation between the views, and the consent prompt over whatever is showing. */
+/** The window: the unlock view while the vault is locked; then navigation between the views, and the consent prompt over whatever is showing. */
 import { useEffect, useState } from 'react';
 import { useQuery } from './api.js';
+import { ErrorLine } from './components/parts.js';
+import { UnlockView } from './views/unlock-view.js';
 import { AccountsView } from './views/accounts-view.js';
 import { ActivityView } from './views/activity-view.js';
 import { AppsView } from './views/apps-view.js';
@@ -21,6 +23,20 @@ function viewFromHash(): ViewName | 'consent' {
 }
 
 export function App() {
+  const vault = useQuery('vault:state', [], ['vault.changed']);
+  if (vault.error) {
+    return (
+      <main className="unlock-window">
+        <ErrorLine error={vault.error} />
+      </main>
+    );
+  }
+  if (!vault.data) return null;
+  if (vault.data.state === 'locked') return <UnlockView lock={vault.data} onOpen={vault.reload} />;
+  return <Workspace />;
+}
+
+function Workspace() {
   const [view, setView] = useState(viewFromHash);
   useEffect(() => {
     const onHash = () => setView(viewFromHash());

@@ -1,7 +1,8 @@
 /**
  * The preload API for a plain browser page: `window.latchkey` with the same
  * shape as src-preload/preload.ts, bridged with `exposeBinding` to a real
- * DesktopService in the test process instead of Electron IPC.
+ * DesktopService (or the DesktopApp in front of it) in the test process
+ * instead of Electron IPC.
  */
 import type { Page } from 'playwright-core';
 import type { DesktopService } from '../../src-main/desktop/desktop-service.js';
@@ -15,7 +16,7 @@ const INIT = `(() => {
   });
 })()`;
 
-export async function bridgePreload(page: Page, service: DesktopService): Promise<() => void> {
+export async function bridgePreload(page: Page, service: Pick<DesktopService, 'call' | 'events'>): Promise<() => void> {
   await page.exposeBinding('__latchkeyInvoke', (_source, channel: unknown, params: unknown) => service.call(channel, params));
   await page.addInitScript(INIT);
   const forward = (event: unknown) => void page.evaluate((e) => (globalThis as unknown as { __latchkeyDispatch?: (e: unknown) => void }).__latchkeyDispatch?.(e), event).catch(() => undefined);

@@ -55,7 +55,32 @@ export interface DesktopServiceOptions {
   browser: BrowserLauncher;
 }
 
-type Handlers = { [C in Channel]: (params: z.output<(typeof PARAMS)[C]>) => Promise<Results[C]> | Results[C] };
+export type ChannelHandlers<C extends Channel> = { [K in C]: (params: z.output<(typeof PARAMS)[K]>) => Promise<Results[K]> | Results[K] };
+type Handlers = ChannelHandlers<Channel>;
+
+/**
+ * Parses `params` with the channel's schema and runs its handler; a channel
+ * with no handler here fails with `unavailable(channel)`. Every failure comes
+ * back as a `{ code, message }` value, never a thrown Error across the bridge.
+ */
+export async function dispatch(
+  handlers: Partial<Handlers>,
+  channel: unknown,
+  params: unknown,
+  unavailable: (channel: Channel) => LatchkeyError,
+): Promise<Outcome<unknown>> {
+  try {
+    if (!isChannel(channel)) throw new LatchkeyError('usage', `Unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}.`);
+    const parsed = PARAMS[channel].safeParse(params ?? undefined);
+    // Issue messages and paths only: never the input, which may be a passphrase.
+    if (!parsed.success) throw new LatchkeyError('usage', `Invalid params for ${channel}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'} ${i.message}`).join('; ')}`);
+    const handler = handlers[channel] as ((p: unknown) => Promise<unknown> | unknown) | undefined;
+    if (!handler) throw unavailable(channel);
+    return { ok: true, value: await handler(parsed.data) };
+  } catch (err) {
+    return { ok: false, error: toWireError(err) };
+  }
+}
 
 export class DesktopService {
   readonly events = new EventEmitter<{ event: [DesktopEvent] }>();
@@ -66,7 +91,14 @@ export class DesktopService {
     const { core, prompter } = options;
     prompter.events.on('changed', (pending) => this.emit({ type: 'consent.changed', pending }));
     core.broker.events.on('event', (e) => this.emit(e.type === 'grant.revoked' ? { type: 'grants.changed' } : { type: 'accounts.changed' }));
+    const alreadyOpen = () => {
+      throw new LatchkeyError('already_exists', 'The vault is already open.');
+    };
     this.handlers = {
+      // This service exists only once the vault is open; while it is locked, DesktopApp answers these.
+      'vault:state': () => ({ state: 'open' }),
+      'vault:unlock': alreadyOpen,
+      'vault:create': alreadyOpen,
       'app:state': () => this.state(),
       'accounts:list': () => core.engine.accounts(),
       'accounts:sign-in': (p) => this.signIn(p.flowId, p.provider),
@@ -123,16 +155,8 @@ export class DesktopService {
   }
 
   /** The one entry point: parse, run, and turn any failure into a `{ code, message }` value. */
-  async call(channel: unknown, params: unknown): Promise<Outcome<unknown>> {
-    try {
-      if (!isChannel(channel)) throw new LatchkeyError('usage', `Unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}.`);
-      const parsed = PARAMS[channel].safeParse(params ?? undefined);
-      if (!parsed.success) throw new LatchkeyError('usage', `Invalid params for ${channel}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'} ${i.message}`).join('; ')}`);
-      const handler = this.handlers[channel] as (p: unknown) => Promise<unknown> | unknown;
-      return { ok: true, value: await handler(parsed.data) };
-    } catch (err) {
-      return { ok: false, error: toWireError(err) };
-    }
+  call(channel: unknown, params: unknown): Promise<Outcome<unknown>> {
+    return dispatch(this.handlers, channel, params, (c) => new LatchkeyError('internal', `No handler for ${c}.`));
   }
 
   /** Cancels running sign-ins and denies waiting prompts (the app is quitting). */

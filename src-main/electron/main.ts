@@ -2,14 +2,17 @@
  * The Electron shell: thin glue, wired in one place. Everything with a rule
  * in it lives in Electron-free modules with tests: the desktop host and
  * service (src-main/desktop/), deep-link queueing, the IPC sender check, the
- * URL gate for shell.openExternal, and the key source choice.
+ * URL gate for shell.openExternal, the key source choice and the locked state.
  *
  * What it sets up:
  * - one instance per user (single-instance lock), the `dev.latchkey.app:`
  *   scheme, deep links from `open-url` (macOS) and `second-instance` argv
  *   (Windows, Linux) queued until the engine is ready;
- * - the vault owner in this process (startDesktopHost); if the headless agent
- *   already owns the vault (`agent_running`), the app says so and quits;
+ * - the vault owner in this process (DesktopApp); if the headless agent
+ *   already owns the vault (`agent_running`), the app says so and quits; when
+ *   no key source may open the vault on its own (Linux `basic_text`, or a
+ *   passphrase vault without LATCHKEY_PASSPHRASE_FILE) the window asks for the
+ *   passphrase first, and the tray and deep links wait for the open vault;
  * - hardened windows (context isolation, sandbox, no Node, CSP in the page,
  *   no navigation, no new windows, no permissions) and one IPC handler that
  *   checks its sender before anything else;
@@ -23,7 +26,8 @@ import { pathToFileURL } from 'node:url';
 import { resolvePaths } from '../platform/paths.js';
 import { DEFAULT_SCHEME_REDIRECT_URI } from '../engine/callback/scheme-receiver.js';
 import { LatchkeyError, toWireError } from '../errors.js';
-import { startDesktopHost, type DesktopHost } from '../desktop/desktop-host.js';
+import { DesktopApp } from '../desktop/desktop-app.js';
+import type { DesktopHost } from '../desktop/desktop-host.js';
 import { DeepLinkQueue, deepLinksFromArgv } from '../desktop/deep-links.js';
 import { isAllowedNavigation, isTrustedSender } from '../desktop/ipc-guard.js';
 import { chooseDesktopKeySource } from '../desktop/desktop-key-source.js';
@@ -35,6 +39,8 @@ const DIST = join(import.meta.dirname, '..', '..');
 const RENDERER_URL = pathToFileURL(join(DIST, 'renderer', 'index.html')).href;
 const PRELOAD = join(DIST, 'preload', 'preload.cjs');
 
+let desktop: DesktopApp | undefined;
+/** The vault owner, once the vault is open. */
 let host: DesktopHost | undefined;
 let mainWindow: BrowserWindow | undefined;
 let consentWindow: BrowserWindow | undefined;
@@ -56,36 +62,36 @@ if (!app.requestSingleInstanceLock()) {
   });
   for (const url of deepLinksFromArgv(process.argv, SCHEME)) deepLinks.accept(url);
   app.on('window-all-closed', () => undefined); // the tray keeps the app (and the vault owner) running
-  app.on('before-quit', () => void host?.stop());
+  app.on('before-quit', () => void desktop?.stop());
   app.whenReady().then(start, (err: unknown) => fail(err));
 }
 
 async function start(): Promise<void> {
   hardenSessions();
   const env = process.env;
-  const keys = chooseDesktopKeySource(safeStorage, env, process.platform);
   try {
-    host = await startDesktopHost({
+    desktop = await DesktopApp.launch({
       env,
       paths: resolvePaths(env),
       settings: electronSettings(),
-      keySourceFor: keys.keySourceFor,
-      keySourceWarning: keys.health,
+      keys: chooseDesktopKeySource(safeStorage, env, process.platform),
       // Only reached through the URL gate: authorization requests the engine built.
       openExternal: (url) => shell.openExternal(url),
     });
   } catch (err) {
     return fail(err);
   }
-  deepLinks.ready((url) => host!.agent.core.schemeRouter.deliver(url));
   ipcMain.handle(INVOKE_CHANNEL, async (event, channel: unknown, params: unknown) => {
     const frame = event.senderFrame;
     if (!isTrustedSender(frame && { url: frame.url, isMainFrame: frame.parent === null }, RENDERER_URL)) return { ok: false, error: { code: 'unauthorized', message: 'IPC from an untrusted frame.' } };
-    return host!.service.call(channel, params);
+    return desktop!.call(channel, params);
   });
-  host.service.events.on('event', onDesktopEvent);
+  desktop.events.on('event', onDesktopEvent);
   tray = new Tray(nativeImage.createFromPath(join(DIST, '..', 'assets', 'tray.png')));
   tray.setToolTip('Latchkey');
+  if (!desktop.host) showMain(); // locked: the window asks for the passphrase
+  host = await desktop.opened;
+  deepLinks.ready((url) => host!.agent.core.schemeRouter.deliver(url));
   refreshTray();
   if (!host.agent.core.providers().length) showMain('settings'); // offer the demo provider on first run
 }
@@ -100,7 +106,8 @@ function onDesktopEvent(event: DesktopEvent): void {
 }
 
 function refreshTray(): void {
-  if (!tray || !host) return;
+  if (!tray) return;
+  if (!host) return tray.setContextMenu(Menu.buildFromTemplate([{ label: 'Unlock Latchkey…', click: () => showMain() }, { type: 'separator' }, { label: 'Quit', click: () => app.quit() }]));
   const { core, service } = { core: host.agent.core, service: host.service };
   const accounts = core.engine.accounts();
   const pending = host.prompter.pending();
@@ -139,7 +146,7 @@ function createWindow(options: Electron.BrowserWindowConstructorOptions, view: s
 }
 
 function showMain(view = 'accounts'): void {
-  if (!host) return;
+  if (!desktop) return;
   if (!mainWindow || mainWindow.isDestroyed()) {
     mainWindow = createWindow({ width: 1100, height: 720, minWidth: 720, minHeight: 480, title: 'Latchkey' }, view);
   } else {

@@ -175,6 +175,16 @@ export class Vault<T> {
 }
 
 /**
+ * The key params in the header of the vault at `path`, or `null` when there is
+ * no vault yet: which key source it needs, without opening it. Throws
+ * `vault_corrupt` for a damaged header.
+ */
+export async function readKeyParams(path: string): Promise<KeyParams | null> {
+  const raw = await readIfExists(path);
+  return raw === undefined ? null : parseEnvelope(raw).key;
+}
+
+/**
  * `latchkey vault reset`: moves the vault file aside to `<path>.broken-<time>`
  * and deletes its key from the keyring, so the next open starts a fresh vault.
  * Deleting the key is best effort (a passphrase has nothing to delete, and a

@@ -1,13 +1,15 @@
 /** Small shared pieces: error line, avatar, empty state. */
 import type { ReactNode } from 'react';
 import type { UiError } from '../api.js';
+import type { ErrorCode } from '../../src-main/errors.js';
 import { errorText } from '../format.js';
 
-export function ErrorLine({ error }: { error: UiError | undefined }) {
+/** The error in words; `words` replaces the message for codes a view can say better. */
+export function ErrorLine({ error, words }: { error: UiError | undefined; words?: Partial<Record<ErrorCode, string>> }) {
   if (!error) return null;
   return (
     <p className="error" role="alert" data-code={error.code}>
-      {errorText(error)}
+      {words?.[error.code] ?? errorText(error)}
     </p>
   );
 }
