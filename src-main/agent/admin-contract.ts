@@ -97,7 +97,8 @@ export interface AdminResults {
   'admin.demo': { issuer: string; provider: ProviderSummary };
   'admin.apps.list': { grants: GrantSummary[] };
   'admin.apps.revoke': { revoked: Array<{ app: string; account: string }> };
-  'admin.activity': { entries: AuditEntry[] };
+  /** `intact: false` when the audit log file was changed outside Latchkey (`broken_at_line` says where). */
+  'admin.activity': { entries: AuditEntry[]; intact: boolean; broken_at_line?: number };
 }
 
 /** A remembered app grant as shown to the person. */

@@ -128,7 +128,8 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
     }),
     entry('admin.activity', async (p) => {
       const entries = core.broker.auditLog().filter((e) => (!p.app || e.appId === p.app) && (!p.account || e.account === p.account));
-      return { entries: entries.slice(-(p.limit ?? 100)) };
+      const integrity = core.broker.auditIntegrity();
+      return { entries: entries.slice(-(p.limit ?? 100)), intact: integrity.intact, ...(integrity.brokenAtLine ? { broken_at_line: integrity.brokenAtLine } : {}) };
     }),
     entry('admin.demo', async () => {
       const { issuer, provider } = await core.startDemo();

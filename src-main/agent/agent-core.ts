@@ -99,6 +99,7 @@ export class AgentCore {
 
   /** Starts what the vault says should run: the demo provider, if configured. */
   async start(): Promise<void> {
+    await this.broker.openAuditLog(this.options.paths.audit);
     const demo = this.store.read().providers.find((p) => p.demo);
     if (!demo) return;
     try {
@@ -196,7 +197,7 @@ export class AgentCore {
   }
 
   async close(): Promise<void> {
-    await this.broker.flush().catch((err) => this.options.logger.error({ err }, 'could not write the audit log on shutdown'));
+    await this.broker.flush({ all: true }).catch((err) => this.options.logger.error({ err }, 'could not write the audit log on shutdown'));
     await this.stopDemo();
   }
 }

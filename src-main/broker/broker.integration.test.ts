@@ -336,7 +336,12 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
 
   it('the audit log names app, account, scope and decision; no token, code or key reaches the log or the vault in clear', async () => {
     await agent.core.broker.flush();
-    const { entries } = await owner.call<{ entries: Array<Record<string, unknown>> }>('admin.activity', { limit: 500 });
+    const { entries, intact } = await owner.call<{ entries: Array<Record<string, unknown>>; intact: boolean }>('admin.activity', { limit: 500 });
+    expect(intact).toBe(true);
+    // Kept in its own encrypted, chained file, not in the vault document (which every token write rewrites).
+    expect(agent.core.store.read().audit).toEqual([]);
+    const auditFile = await readFile(paths.audit, 'utf8');
+    expect(auditFile).not.toContain('com.example');
     const events = new Set(entries.map((e) => e.event));
     for (const e of ['token_issued', 'consent_granted', 'consent_denied', 'grant_revoked', 'token_revoked']) expect(events).toContain(e);
     expect(entries.find((e) => e.event === 'token_issued' && e.appId === 'com.example.reader')).toMatchObject({ scope: 'api:read', account: expect.any(String) });

@@ -22,6 +22,7 @@ import { SingleFlight } from '../engine/single-flight.js';
 import type { AccountRecord, AuditEntry, DocumentStore, GrantRecord, VaultDocument } from '../store/vault-document.js';
 import type { ConsentDecision, ConsentPrompter } from './consent-prompter.js';
 import { keyFingerprint } from './app-key.js';
+import { AuditLog, type AuditLogState } from '../store/audit-log.js';
 
 /** An app whose key has been proven on this connection. */
 export interface BrokerApp {
@@ -66,6 +67,7 @@ export type BrokerEvent =
   | { type: 'account.signed_out'; account: string; holders: Array<{ appId: string; publicKey: string }> };
 
 const MAX_DENIALS = 1000;
+const LAST_USED_PRECISION_MS = 60_000;
 
 /**
  * Whose cached token this is: the app id *and* key, so a program that merely
@@ -82,6 +84,7 @@ export class TokenBroker {
   private readonly deniedUntil = new Map<string, number>();
   private pendingAudit: AuditEntry[] = [];
   private pendingLastUsed = new Map<string, number>();
+  private auditStore: AuditLog | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BrokerOptions) {
@@ -174,22 +177,59 @@ export class TokenBroker {
     return this.options.store.read().grants.map((g) => ({ ...g, ...(this.pendingLastUsed.has(g.id) ? { lastUsedAt: this.pendingLastUsed.get(g.id)! } : {}) }));
   }
 
-  auditLog(): AuditEntry[] {
-    return [...this.options.store.read().audit, ...this.pendingAudit];
+  /**
+   * Opens the audit log file (see store/audit-log.ts); its key is kept in the
+   * vault. Entries an older version kept inside the vault move into it.
+   */
+  async openAuditLog(path: string): Promise<void> {
+    if (!this.options.store.read().auditKey) {
+      await this.options.store.update((d) => {
+        d.auditKey ??= AuditLog.newKey();
+      });
+    }
+    const log = await AuditLog.open(path, Buffer.from(this.options.store.read().auditKey!, 'base64url'), this.options.maxAuditEntries ?? 5000);
+    const integrity = log.integrity();
+    if (!integrity.intact) this.options.logger.warn({ path, line: integrity.brokenAtLine }, 'the audit log was changed outside Latchkey');
+    const legacy = this.options.store.read().audit;
+    if (legacy.length) {
+      await log.append(legacy);
+      await this.options.store.update((d) => {
+        d.audit = [];
+      });
+    }
+    this.auditStore = log;
   }
 
-  /** Writes pending bookkeeping now (on shutdown, and before reads that must see it). */
-  async flush(): Promise<void> {
+  /** Newest last. */
+  auditLog(): AuditEntry[] {
+    return [...(this.auditStore?.read() ?? []), ...this.pendingAudit];
+  }
+
+  /** Whether the audit log file is as Latchkey wrote it. */
+  auditIntegrity(): AuditLogState {
+    return this.auditStore?.integrity() ?? { intact: true };
+  }
+
+  /**
+   * Writes pending bookkeeping: audit entries always; last-used times only
+   * when one moved by a minute or more (they are for people, and each write
+   * rewrites the vault), or with `all` (shutdown).
+   */
+  async flush(options: { all?: boolean } = {}): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (!this.pendingAudit.length && !this.pendingLastUsed.size) return;
-    const audit = this.pendingAudit;
+    if (this.auditStore && this.pendingAudit.length) {
+      const audit = this.pendingAudit;
+      this.pendingAudit = [];
+      await this.auditStore.append(audit);
+    }
+    if (!this.pendingLastUsed.size) return;
+    const stored = new Map(this.options.store.read().grants.map((g) => [g.id, g.lastUsedAt ?? 0]));
+    const due = options.all || [...this.pendingLastUsed].some(([id, at]) => stored.has(id) && at - stored.get(id)! >= LAST_USED_PRECISION_MS);
+    if (!due) return;
     const lastUsed = this.pendingLastUsed;
-    this.pendingAudit = [];
     this.pendingLastUsed = new Map();
-    const max = this.options.maxAuditEntries ?? 5000;
     await this.options.store.update((d) => {
-      d.audit = [...d.audit, ...audit].slice(-max);
       for (const g of d.grants) if (lastUsed.has(g.id)) g.lastUsedAt = lastUsed.get(g.id)!;
     });
   }

@@ -205,6 +205,16 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
       expect(unknown.stderr).toContain('No grant for app "com.example.nothing"');
       const badLimit = await home.run(['activity', '--limit', 'lots']);
       expect(badLimit.code).toBe(2);
+
+      // Someone edits the audit log while the agent is stopped: Latchkey says so instead of showing a doctored history.
+      expect((await home.run(['agent', 'stop'])).code).toBe(0);
+      await waitFor(() => !existsSync(home.path('agent.sock')), 'the agent to stop');
+      const lines = (await readFile(home.path('audit.log'), 'utf8')).trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(3);
+      await writeFile(home.path('audit.log'), `${[lines[0], ...lines.slice(2)].join('\n')}\n`);
+      const doctored = await home.run(['activity']);
+      expect(doctored.code).toBe(0);
+      expect(doctored.stderr).toContain('was changed outside Latchkey at entry 2');
     } finally {
       await app.close();
       await rm(home.path('policy.json'), { force: true });

@@ -307,7 +307,8 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     })
     .option('--json', 'print JSON')
     .action(async (o: { app?: string; account?: string; limit?: number; json?: boolean }) => {
-      const { entries } = await withAgent((c) => c.call('admin.activity', { ...(o.app ? { app: o.app } : {}), ...(o.account ? { account: o.account } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
+      const { entries, intact, broken_at_line: brokenAt } = await withAgent((c) => c.call('admin.activity', { ...(o.app ? { app: o.app } : {}), ...(o.account ? { account: o.account } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
+      if (!intact) io.stderr.write(`Warning: the audit log (${paths.audit}) was changed outside Latchkey at entry ${brokenAt}; entries from there on are not shown.\n`);
       if (o.json) return json(entries);
       if (entries.length === 0) return void io.stderr.write('No activity yet.\n');
       out(table([['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'DETAIL'], ...entries.map((e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replace('_', ' '), e.account ?? '-', e.scope ?? '-', e.detail ?? ''])]));

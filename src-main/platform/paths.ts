@@ -13,6 +13,8 @@ export interface LatchkeyPaths {
   vault: string;
   config: string;
   policy: string;
+  /** The broker's audit log, encrypted with a key kept in the vault. */
+  audit: string;
   log: string;
   lock: string;
   /**
@@ -57,6 +59,7 @@ export function resolvePaths(env: Env = process.env, platform: NodeJS.Platform =
     vault: join(home, 'vault.json'),
     config: join(home, 'config.json'),
     policy: join(home, 'policy.json'),
+    audit: join(home, 'audit.log'),
     log: join(home, 'agent.log'),
     lock: join(home, 'agent.lock'),
     ownerKey: join(home, 'owner.key'),

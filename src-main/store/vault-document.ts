@@ -105,7 +105,9 @@ export const VaultDocumentSchema = z.object({
   providers: z.array(ProviderRecordSchema),
   accounts: z.array(AccountRecordSchema),
   grants: z.array(GrantRecordSchema).default([]),
-  /** Newest last; bounded by the broker. */
+  /** Key of the audit log file (store/audit-log.ts), so the log is as private as the vault. */
+  auditKey: z.string().optional(),
+  /** Only in vaults of earlier versions; moved to the audit log file on open. */
   audit: z.array(AuditEntrySchema).default([]),
 });
 export type VaultDocument = z.infer<typeof VaultDocumentSchema>;
