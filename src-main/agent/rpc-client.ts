@@ -16,8 +16,9 @@
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder } from './framing.js';
-import { CANCEL_NOTIFICATION, fromRpcError, notification, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
+import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -103,6 +104,9 @@ function connectError(path: string, err: NodeJS.ErrnoException): LatchkeyError {
 }
 
 interface Pending {
+  /** `performance.now()` time past which the call times out; Infinity for none. */
+  deadline: number;
+  timeOut(): void;
   settle(outcome: { result: unknown } | { error: LatchkeyError }): void;
   onNotification?: NotificationListener;
 }
@@ -115,6 +119,8 @@ class SocketRpcClient implements RpcClient {
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<NotificationListener>();
   readonly #closedPromise: Promise<void>;
+  /** Call deadlines: one timer for the connection, not one per call. */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expireCalls(now));
   #nextId = 1;
   #closed = false;
   /** Why the connection is going away, when the agent or a bad message told us. */
@@ -130,6 +136,7 @@ class SocketRpcClient implements RpcClient {
     this.#closedPromise = new Promise((resolve) =>
       socket.once('close', () => {
         this.#closed = true;
+        this.#deadlines.stop();
         this.#rejectAll(this.#failure ?? new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent closed'));
         resolve();
       }),
@@ -166,11 +173,10 @@ class SocketRpcClient implements RpcClient {
         pending.settle({ error });
       };
       const onAbort = (): void => giveUp(new LatchkeyError('cancelled', `${method} was cancelled`, { cause: signal?.reason }));
-      const timer =
-        timeoutMs > 0 ? setTimeout(() => giveUp(new LatchkeyError('timeout', `${method} did not finish within ${timeoutMs} ms`)), timeoutMs) : undefined;
       const pending: Pending = {
+        deadline: timeoutMs > 0 ? performance.now() + timeoutMs : Infinity,
+        timeOut: () => giveUp(new LatchkeyError('timeout', `${method} did not finish within ${timeoutMs} ms`)),
         settle: (outcome) => {
-          clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           this.#pending.delete(id);
           if ('error' in outcome) reject(outcome.error);
@@ -180,6 +186,7 @@ class SocketRpcClient implements RpcClient {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, pending);
+      if (pending.deadline < Infinity) this.#deadlines.ensure(pending.deadline);
       this.#socket.write(frame);
     });
   }
@@ -207,13 +214,20 @@ class SocketRpcClient implements RpcClient {
         this.#fail(`The agent sent ${line.kind === 'too_large' ? 'an oversized' : 'a non-UTF-8'} message`);
         return;
       }
-      let parsed: ReturnType<typeof serverMessageSchema.safeParse>;
+      let value: unknown;
       try {
-        parsed = serverMessageSchema.safeParse(JSON.parse(line.text));
+        value = JSON.parse(line.text);
       } catch {
         this.#fail('The agent sent a message that is not JSON');
         return;
       }
+      // Most messages are plain results: checked by hand, as the schema costs microseconds.
+      const common = parseCommonResult(value);
+      if (common) {
+        this.#pendingFor(common.id)?.settle({ result: common.result });
+        continue;
+      }
+      const parsed = serverMessageSchema.safeParse(value);
       if (!parsed.success) {
         this.#fail('The agent sent a message that is not valid JSON-RPC 2.0');
         return;
@@ -255,6 +269,16 @@ class SocketRpcClient implements RpcClient {
   #fail(why: string): void {
     this.#failure = new LatchkeyError('protocol_error', why);
     this.#socket.destroy();
+  }
+
+  /** Times out the calls past their deadline; returns the next deadline. */
+  #expireCalls(now: number): number {
+    let next = Infinity;
+    for (const pending of [...this.#pending.values()]) {
+      if (pending.deadline <= now) pending.timeOut();
+      else next = Math.min(next, pending.deadline);
+    }
+    return next;
   }
 
   #rejectAll(error: LatchkeyError): void {

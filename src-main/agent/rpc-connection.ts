@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../broker/peer-process.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { encodeMessage, LineDecoder } from './framing.js';
 import {
   CANCEL_NOTIFICATION,
@@ -33,6 +34,7 @@ import {
   exceedsJsonDepth,
   incomingMessageSchema,
   notification,
+  parseCommonRequest,
   resultResponse,
   RPC_ERROR,
   salvageId,
@@ -126,7 +128,10 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_OVERSIZE_ERROR_CHARS = 1000;
 
 interface InFlight {
-  controller: AbortController;
+  /** `performance.now()` time past which the request times out. */
+  deadline: number;
+  /** Ends the request with `timeout`. */
+  timeOut(): void;
   /** Ends the request early with this error; the handler's own outcome is then ignored. */
   abort(reason: LatchkeyError): void;
 }
@@ -140,7 +145,11 @@ export class RpcConnection implements Connection {
   readonly #decoder: LineDecoder;
   readonly #inFlight = new Map<RpcId, InFlight>();
   readonly #closeCallbacks: Array<() => void> = [];
-  #idleTimer: NodeJS.Timeout | undefined;
+  /** Request deadlines: one timer for the connection, not one per request. */
+  readonly #deadlines = new DeadlineTimer((now) => this.#expireRequests(now));
+  /** The idle limit, checked lazily: activity only moves `#lastActivity`. */
+  readonly #idleTimer = new DeadlineTimer((now) => this.#checkIdle(now));
+  #lastActivity = performance.now();
   #closing = false;
   #closed = false;
 
@@ -154,7 +163,7 @@ export class RpcConnection implements Connection {
     socket.on('error', (err) => this.#host.logger.debug({ err, connection: id }, 'agent connection error'));
     socket.on('end', () => this.#end());
     socket.on('close', () => this.#onClosed());
-    this.#armIdleTimer();
+    this.#touch();
   }
 
   get closed(): boolean {
@@ -200,11 +209,11 @@ export class RpcConnection implements Connection {
           this.#end();
           return;
         case 'invalid_utf8':
-          this.#armIdleTimer();
+          this.#touch();
           this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid UTF-8'), RPC_ERROR.parseError);
           break;
         case 'message':
-          this.#armIdleTimer();
+          this.#touch();
           this.#onMessage(line.text);
           break;
       }
@@ -217,6 +226,12 @@ export class RpcConnection implements Connection {
       value = JSON.parse(text);
     } catch {
       this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid JSON'), RPC_ERROR.parseError);
+      return;
+    }
+    // The common request shape is checked by hand (zod costs microseconds per message); anything else takes the full path.
+    const common = parseCommonRequest(value, this.#host.limits.maxJsonDepth);
+    if (common) {
+      this.#onRequest(common.id, common);
       return;
     }
     const invalid = this.#checkShape(value);
@@ -276,30 +291,39 @@ export class RpcConnection implements Connection {
 
   #run(id: RpcId, message: IncomingMessage, entry: RpcMethodEntry): void {
     const { limits, logger } = this.#host;
-    const controller = new AbortController();
+    // Created only when a handler reads `signal`: most (cached token reads) never do, and an
+    // AbortController costs more than the rest of the dispatch.
+    let controller: AbortController | undefined;
+    let abortReason: LatchkeyError | undefined;
     let settled = false;
     const settle = (send: () => void): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
       this.#inFlight.delete(id);
       send();
-      this.#armIdleTimer();
+      this.#touch();
     };
     const abort = (reason: LatchkeyError): void => {
       if (settled) return;
-      controller.abort(reason);
+      abortReason = reason;
+      controller?.abort(reason);
       settle(() => this.#sendError(id, reason));
     };
     const timeoutMs = entry.timeoutMs ?? (entry.interactive ? limits.interactiveTimeoutMs : limits.requestTimeoutMs);
-    const timer = setTimeout(() => abort(new LatchkeyError('timeout', `${message.method} did not finish within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-    this.#inFlight.set(id, { controller, abort });
-    this.#disarmIdleTimer();
+    const deadline = performance.now() + timeoutMs;
+    const timeOut = (): void => abort(new LatchkeyError('timeout', `${message.method} did not finish within ${timeoutMs} ms`));
+    this.#inFlight.set(id, { deadline, timeOut, abort });
+    this.#deadlines.ensure(deadline);
 
     const ctx: CallContext = {
       connection: this,
-      signal: controller.signal,
+      get signal(): AbortSignal {
+        if (!controller) {
+          controller = new AbortController();
+          if (abortReason) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
       requestId: id,
       notify: (method, params) => {
         if (params && Object.hasOwn(params, 'request_id')) throw new LatchkeyError('usage', 'request_id is set by the agent');
@@ -318,6 +342,16 @@ export class RpcConnection implements Connection {
           settle(() => this.#sendError(id, err instanceof LatchkeyError ? err : new LatchkeyError('internal', 'Internal error')));
         },
       );
+  }
+
+  /** Times out the requests past their deadline; returns the next deadline. */
+  #expireRequests(now: number): number {
+    let next = Infinity;
+    for (const request of [...this.#inFlight.values()]) {
+      if (request.deadline <= now) request.timeOut();
+      else next = Math.min(next, request.deadline);
+    }
+    return next;
   }
 
   #sendResult(id: RpcId, method: string, result: unknown): void {
@@ -362,8 +396,9 @@ export class RpcConnection implements Connection {
   #end(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#disarmIdleTimer();
+    this.#idleTimer.stop();
     this.#abortAll('Connection closed');
+    this.#deadlines.stop();
     this.#socket.end(() => this.#socket.destroy());
     setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -372,8 +407,9 @@ export class RpcConnection implements Connection {
     if (this.#closed) return;
     this.#closing = true;
     this.#closed = true;
-    this.#disarmIdleTimer();
+    this.#idleTimer.stop();
     this.#abortAll('Connection closed');
+    this.#deadlines.stop();
     for (const cb of this.#closeCallbacks.splice(0)) {
       try {
         cb();
@@ -387,18 +423,20 @@ export class RpcConnection implements Connection {
     for (const request of [...this.#inFlight.values()]) request.abort(new LatchkeyError('cancelled', why));
   }
 
-  #armIdleTimer(): void {
-    this.#disarmIdleTimer();
-    if (this.#closing || this.#inFlight.size > 0) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#host.logger.debug({ connection: this.id }, 'closing idle agent connection');
-      this.#end();
-    }, this.#host.limits.idleTimeoutMs);
-    this.#idleTimer.unref();
+  /** Notes activity (a complete message, a finished request): the idle limit counts from the last one. */
+  #touch(): void {
+    this.#lastActivity = performance.now();
+    if (!this.#closing) this.#idleTimer.ensure(this.#lastActivity + this.#host.limits.idleTimeoutMs);
   }
 
-  #disarmIdleTimer(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+  /** Closes the connection once it has been idle long enough; returns when to look again. */
+  #checkIdle(now: number): number {
+    // Busy: the request that finishes last calls #touch, which re-arms the check.
+    if (this.#closing || this.#inFlight.size > 0) return Infinity;
+    const idleUntil = this.#lastActivity + this.#host.limits.idleTimeoutMs;
+    if (now < idleUntil) return idleUntil;
+    this.#host.logger.debug({ connection: this.id }, 'closing idle agent connection');
+    this.#end();
+    return Infinity;
   }
 }

@@ -62,6 +62,33 @@ export type IncomingMessage = z.infer<typeof incomingMessageSchema>;
 
 export const cancelParamsSchema = z.object({ id: idSchema });
 
+const ENVELOPE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+function isId(value: unknown): value is RpcId {
+  return typeof value === 'string' ? value.length <= 256 : Number.isSafeInteger(value);
+}
+
+/**
+ * The common request (an id, a method, flat params or none) checked by hand
+ * exactly as {@link incomingMessageSchema} and the depth limit would accept it:
+ * zod costs microseconds a message on the hot path. Anything else (a
+ * notification, nested params, unknown keys, any flaw) gives `undefined` and
+ * takes the full path with its precise errors.
+ */
+export function parseCommonRequest(value: unknown, maxJsonDepth: number): (IncomingMessage & { id: RpcId }) | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || maxJsonDepth < 2) return undefined;
+  for (const key in value) if (!ENVELOPE_KEYS.has(key)) return undefined;
+  const { jsonrpc, id, method, params } = value as Record<string, unknown>;
+  if (jsonrpc !== '2.0' || !isId(id) || typeof method !== 'string' || method.length < 1 || method.length > 128) return undefined;
+  if (params === undefined) return { jsonrpc, id, method };
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return undefined;
+  for (const key in params) {
+    const member = (params as Record<string, unknown>)[key];
+    if (typeof member === 'object' && member !== null) return undefined;
+  }
+  return { jsonrpc, id, method, params: params as Record<string, unknown> };
+}
+
 /** `data` of every error object the agent sends. */
 export interface RpcErrorData {
   code: ErrorCode;
@@ -87,6 +114,23 @@ export const serverMessageSchema = z.union([
   z.object({ jsonrpc: z.literal('2.0'), method: z.string(), params: z.unknown().optional() }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+/**
+ * A successful response to a call this client made (numeric id), checked by
+ * hand as {@link serverMessageSchema} would read it; `undefined` for anything
+ * else (errors, notifications, unknown keys), which takes the schema.
+ */
+export function parseCommonResult(value: unknown): { id: number; result: unknown } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  let members = 0;
+  for (const key in value) {
+    if (key !== 'jsonrpc' && key !== 'id' && key !== 'result') return undefined;
+    members++;
+  }
+  const { jsonrpc, id, result } = value as { jsonrpc?: unknown; id?: unknown; result?: unknown };
+  if (members !== 3 || jsonrpc !== '2.0' || typeof id !== 'number' || !Number.isSafeInteger(id)) return undefined;
+  return { id, result };
+}
 
 /** Result of {@link VERSION_METHOD}. */
 export interface VersionResult {
