@@ -23,6 +23,7 @@ import type { AccountRecord, AuditEntry, DocumentStore, GrantRecord, VaultDocume
 import type { ConsentDecision, ConsentPrompter } from './consent-prompter.js';
 import { keyFingerprint } from './app-key.js';
 import { AuditLog, type AuditLogState } from '../store/audit-log.js';
+import { grantBucket, indexDocument } from '../store/document-index.js';
 
 /** An app whose key has been proven on this connection. */
 export interface BrokerApp {
@@ -245,13 +246,14 @@ export class TokenBroker {
   }
 
   private findGrant(app: BrokerApp, request: AppTokenRequest): { grant: GrantRecord; account: AccountRecord } {
-    const doc = this.options.store.read();
+    const { grantsByApp, accountsById } = indexDocument(this.options.store.read());
     const scope = request.scope ? normaliseScope(request.scope) : undefined;
-    const matches = doc.grants
+    // The index only narrows to this app id and key; every check below still applies.
+    const matches = (grantsByApp.get(grantBucket(app.appId, app.publicKey)) ?? [])
       .filter((g) => this.grantBelongsTo(g, app))
       .filter((g) => (request.resource ?? undefined) === (g.resource ?? undefined))
       .filter((g) => scope === undefined || isSubsetScope(scope, g.scope))
-      .map((g) => ({ grant: g, account: doc.accounts.find((a) => a.id === g.account) }))
+      .map((g) => ({ grant: g, account: accountsById.get(g.account) }))
       .filter((m): m is { grant: GrantRecord; account: AccountRecord } => m.account !== undefined)
       .filter((m) => !request.provider || m.account.provider === request.provider)
       .filter((m) => !request.account || m.account.id === request.account || m.account.claims.email === request.account);

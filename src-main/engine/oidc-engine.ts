@@ -25,6 +25,7 @@ import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { cacheKey, expiresAtFrom, findFittingToken, upsertToken, type TokenRequestKey } from './token-cache.js';
+import { indexDocument } from '../store/document-index.js';
 
 export interface EngineOptions {
   store: DocumentStore<VaultDocument>;
@@ -290,7 +291,9 @@ export class OidcEngine {
       const provider = this.provider(request.provider);
       if (provider.kind === 'service') return this.clientCredentialsToken(provider, request);
     }
-    const account = selectAccount(this.store.read(), request);
+    const doc = this.store.read();
+    // An exact account id (what the broker sends) is what selectAccount would find first; anything else takes it.
+    const account = (request.account && !request.provider ? indexDocument(doc).accountsById.get(request.account) : undefined) ?? selectAccount(doc, request);
     this.assertUsable(account, request.maxAge);
     const key = this.tokenKey(account, request);
     const minTtlMs = this.minTtlMs(request);

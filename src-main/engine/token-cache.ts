@@ -20,6 +20,34 @@ export function cacheKey(accountId: string, key: TokenRequestKey): string {
   return JSON.stringify([accountId, key.scope, key.resource ?? null, key.appId ?? null]);
 }
 
+/** Buckets only narrow the search (sameKey still decides), so a separator that also occurs in a value is harmless. */
+function bucketOf(key: TokenRequestKey): string {
+  return `${key.scope}\n${key.resource ?? ''}\n${key.appId ?? ''}`;
+}
+
+/**
+ * Each account's frozen token list, bucketed by key: an app's cache hit looks
+ * in its own bucket instead of scanning up to 64 tokens (`find` over frozen
+ * arrays is slow on Node 20). The vault replaces the list on every change.
+ */
+const buckets = new WeakMap<readonly AccessTokenRecord[], Map<string, AccessTokenRecord[]>>();
+
+function candidatesFor(tokens: readonly AccessTokenRecord[], key: TokenRequestKey): readonly AccessTokenRecord[] {
+  if (!Object.isFrozen(tokens)) return tokens;
+  let byKey = buckets.get(tokens);
+  if (!byKey) {
+    byKey = new Map();
+    for (const t of tokens) {
+      const bucket = bucketOf(t);
+      const list = byKey.get(bucket);
+      if (list) list.push(t);
+      else byKey.set(bucket, [t]);
+    }
+    buckets.set(tokens, byKey);
+  }
+  return byKey.get(bucketOf(key)) ?? [];
+}
+
 /** A token fits if it was minted for exactly this scope/resource/app and lives at least `minTtlMs` more. */
 export function findFittingToken(
   tokens: readonly AccessTokenRecord[],
@@ -27,7 +55,7 @@ export function findFittingToken(
   now: number,
   minTtlMs: number,
 ): AccessTokenRecord | undefined {
-  return tokens.find((t) => sameKey(t, key) && (t.expiresAt ?? t.obtainedAt + ASSUMED_LIFETIME_MS) - now >= minTtlMs);
+  return candidatesFor(tokens, key).find((t) => sameKey(t, key) && (t.expiresAt ?? t.obtainedAt + ASSUMED_LIFETIME_MS) - now >= minTtlMs);
 }
 
 /** Replaces the token for the same key and trims the list. */
