@@ -345,6 +345,8 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     const events = new Set(entries.map((e) => e.event));
     for (const e of ['token_issued', 'consent_granted', 'consent_denied', 'grant_revoked', 'token_revoked']) expect(events).toContain(e);
     expect(entries.find((e) => e.event === 'token_issued' && e.appId === 'com.example.reader')).toMatchObject({ scope: 'api:read', account: expect.any(String) });
+    // The tool was handed the same cached token twice within a minute: one entry, not one per call.
+    expect(entries.filter((e) => e.event === 'token_issued' && e.appId === 'com.example.tool' && sorted(String(e.scope)) === 'email openid')).toHaveLength(1);
     const vault = await readFile(paths.vault, 'utf8');
     const log = logLines.join('');
     expect(seenSecrets.size).toBeGreaterThan(5);

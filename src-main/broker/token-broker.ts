@@ -69,6 +69,7 @@ export type BrokerEvent =
 
 const MAX_DENIALS = 1000;
 const LAST_USED_PRECISION_MS = 60_000;
+const REPEAT_AUDIT_MS = 60_000;
 
 /**
  * Whose cached token this is: the app id *and* key, so a program that merely
@@ -86,6 +87,8 @@ export class TokenBroker {
   private pendingAudit: AuditEntry[] = [];
   private pendingLastUsed = new Map<string, number>();
   private auditStore: AuditLog | undefined;
+  /** The last token handed to each app (per account, scope, resource), to log repeats once a minute at most. */
+  private readonly recentHandOuts = new Map<string, { token: string; at: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BrokerOptions) {
@@ -275,7 +278,9 @@ export class TokenBroker {
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
       appId: tokenOwner(app.appId, app.fingerprint),
     });
-    this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
+    if (this.firstHandOut(app, account.id, token, request.resource)) {
+      this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
+    }
     // Only what the app was granted: the ID token only with `openid`.
     if (token.idToken && !token.scope.split(' ').includes('openid')) {
       const { idToken: _withheld, ...rest } = token;
@@ -373,6 +378,22 @@ export class TokenBroker {
       // One grant per app, account and resource: a new answer replaces the old one.
       d.grants = [...d.grants.filter((g) => !(g.appId === app.appId && g.account === account && g.resource === grant.resource)), grant];
     });
+  }
+
+  /**
+   * Whether this hand-out belongs in the audit log: a token the app has not
+   * been given in the last minute. An app asking for its cached token in a
+   * loop would otherwise flood the log (and push real history out of it) with
+   * entries that say nothing new.
+   */
+  private firstHandOut(app: BrokerApp, account: string, token: TokenResult, resource: string | undefined): boolean {
+    const key = `${tokenOwner(app.appId, app.fingerprint)}\n${account}\n${token.scope}\n${resource ?? ''}`;
+    const now = this.now();
+    const seen = this.recentHandOuts.get(key);
+    if (seen && seen.token === token.accessToken && now - seen.at < REPEAT_AUDIT_MS) return false;
+    if (this.recentHandOuts.size >= MAX_DENIALS) this.recentHandOuts.clear();
+    this.recentHandOuts.set(key, { token: token.accessToken, at: now });
+    return true;
   }
 
   /** Remembers a denial for the cool-down; expired ones are dropped and the map is capped, as apps choose the keys. */
