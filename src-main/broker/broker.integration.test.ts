@@ -17,29 +17,14 @@ import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { LatchkeyClient, type AppEvent } from '../sdk/latchkey-client.js';
 import { generateAppKey } from './app-key.js';
-import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP broker integration tests: ${CHROMIUM_MISSING}`);
 
-/** The person at the consent prompt, scripted: each prompt takes the next answer ("hang" never answers). */
-class ScriptedPerson implements ConsentPrompter {
-  readonly name = 'scripted';
-  readonly asked: ConsentRequest[] = [];
-  answers: Array<ConsentDecision | 'hang'> = [];
-  async prompt(r: ConsentRequest, signal: AbortSignal): Promise<ConsentDecision | undefined> {
-    this.asked.push(r);
-    const answer = this.answers.shift();
-    if (answer === undefined) throw new Error(`unexpected consent prompt for ${r.app.id} (${r.scope})`);
-    if (answer === 'hang') return new Promise((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
-    // A person takes a moment: concurrent requests arrive while the prompt is open.
-    await new Promise((r) => setTimeout(r, 100));
-    return answer;
-  }
-}
 
 describe.skipIf(!hasChromium)('local apps get tokens through the agent, with consent', () => {
   let dir: string;
@@ -48,7 +33,7 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
   let browser: Browser;
   let agent: RunningAgent;
   let owner: RpcClient;
-  const person = new ScriptedPerson();
+  const person = new ScriptedPerson(100);
   const captured = captureLog();
   const logLines = captured.lines;
   const seenSecrets = new Set<string>();

@@ -24,10 +24,10 @@ import { startAgent, type RunningAgent, type StartAgentOptions } from '../agent/
 import { connectOwner } from '../agent/owner-key.js';
 import type { RpcClient } from '../agent/rpc-client.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
-import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 
 const run = promisify(execFile);
 const hasChromium = chromiumAvailable();
@@ -36,20 +36,6 @@ const SDK_PATH = fileURLToPath(new URL('../../dist/src-main/sdk/latchkey-client.
 if (!hasChromium) console.warn(`SKIP consent binding tests: ${CHROMIUM_MISSING}`);
 if (!isLinux) console.warn(`SKIP "a changed binary is asked again": peer executables are only identified on Linux (this is ${process.platform}).`);
 
-/** The person at the consent prompt, scripted: each prompt takes the next answer ("hang" never answers). */
-class ScriptedPerson implements ConsentPrompter {
-  readonly name = 'scripted';
-  readonly asked: ConsentRequest[] = [];
-  answers: Array<ConsentDecision | 'hang'> = [];
-  async prompt(r: ConsentRequest, signal: AbortSignal): Promise<ConsentDecision | undefined> {
-    this.asked.push(r);
-    const answer = this.answers.shift();
-    if (answer === undefined) throw new Error(`unexpected consent prompt for ${r.app.id} (${r.scope})`);
-    // Nobody looks at the prompt: it settles with no opinion when the deadline aborts it.
-    if (answer === 'hang') return new Promise((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
-    return answer;
-  }
-}
 
 /** One SDK call as the child process reports it: never the token itself. */
 type StepResult = { ok: true; scope: string } | { ok: false; code: string; message: string };

@@ -19,9 +19,9 @@ import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import type { RpcClient } from '../agent/rpc-client.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
-import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/python/latchkey_client.py', import.meta.url));
 
@@ -146,18 +146,6 @@ describe.skipIf(!('exe' in python))('the Python example client: Ed25519 and the 
   });
 });
 
-/** The person at the consent prompt, scripted: each prompt takes the next answer. */
-class ScriptedPerson implements ConsentPrompter {
-  readonly name = 'scripted';
-  readonly asked: ConsentRequest[] = [];
-  answers: ConsentDecision[] = [];
-  async prompt(r: ConsentRequest): Promise<ConsentDecision> {
-    this.asked.push(r);
-    const answer = this.answers.shift();
-    if (answer === undefined) throw new Error(`unexpected consent prompt for ${r.app.id} (${r.scope})`);
-    return answer;
-  }
-}
 
 describe.skipIf(!('exe' in python) || !chromiumAvailable())('the Python example program against a real agent', () => {
   let dir: string;
