@@ -29,7 +29,6 @@ import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken 
 import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/agent/framing.js';
-import { connectRpc } from '../src-main/agent/rpc-client.js';
 import { connectOwner } from '../src-main/agent/owner-key.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
 import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
