@@ -12,7 +12,7 @@ describe('chooseDesktopKeySource', () => {
   it('Linux basic_text is no encryption: never safeStorage; says so and points to the passphrase source', () => {
     const choice = chooseDesktopKeySource(storage('basic_text'), {}, 'linux');
     expect(choice.keySourceFor(null).kind).not.toBe('safe-storage');
-    expect(choice.health).toMatchObject({ encrypted: false, warning: expect.stringMatching(/basic_text.*LATCHKEY_PASSPHRASE_FILE/s) });
+    expect(choice.health).toMatchObject({ encrypted: true, warning: expect.stringMatching(/basic_text.*new vaults are protected with a passphrase/s) });
     const withPassphrase = chooseDesktopKeySource(storage('basic_text'), { LATCHKEY_PASSPHRASE_FILE: '/tmp/p' }, 'linux');
     expect(withPassphrase.keySourceFor(null).kind).toBe('passphrase');
     expect(withPassphrase.health).toMatchObject({ encrypted: true, warning: expect.stringMatching(/passphrase key source instead/) });

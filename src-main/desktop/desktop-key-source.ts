@@ -53,7 +53,8 @@ export function chooseDesktopKeySource(storage: SafeStoragePort, env: Env, platf
       ? { encrypted: true }
       : preferPassphrase
         ? { encrypted: true, ...passphraseWarning }
-        : { encrypted: false, warning: `${health.reason} Latchkey never stores the vault key unprotected: set LATCHKEY_PASSPHRASE_FILE to a file (mode 0600) holding a passphrase and restart the app.` },
+        : // Reached only for a vault that already has another key source (a new one is locked until a passphrase is chosen).
+          { encrypted: true, warning: `${health.reason} Latchkey does not use it: this vault keeps the key source it was created with, and new vaults are protected with a passphrase.` },
     lockFor: (existing) => {
       if (!asks) return undefined;
       if (existing?.kind === 'passphrase') {
