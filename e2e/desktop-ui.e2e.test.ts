@@ -7,12 +7,11 @@
  * prompt land in e2e/artifacts/ and must not be blank.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { createLogger } from '../src-main/log/logger.js';
-import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
+import type { LatchkeyPaths } from '../src-main/platform/paths.js';
 import { startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
 import { startDesktopHost, type DesktopHost } from '../src-main/desktop/desktop-host.js';
 import { memorySettings } from '../src-main/desktop/desktop-service.js';
@@ -21,6 +20,7 @@ import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } 
 import { serveRenderer } from './support/static-server.js';
 import { bridgePreload } from './support/preload-bridge.js';
 import { saveScreenshot } from './support/screenshots.js';
+import { createTestHome } from '../src-main/testing/test-home.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP desktop UI e2e: ${CHROMIUM_MISSING}`);
@@ -56,10 +56,10 @@ describe.skipIf(!hasChromium)('desktop UI: sign in, consent, connected apps, act
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-ui-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    paths = resolvePaths(env);
+    const home = await createTestHome('latchkey-ui-');
+    dir = home.dir;
+    const env = home.env;
+    paths = home.paths;
     [demo, browser, site] = await Promise.all([startDemoProvider({ logger }), launchBrowser(), serveRenderer(RENDERER)]);
     host = await startDesktopHost({
       env,

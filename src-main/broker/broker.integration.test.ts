@@ -5,14 +5,13 @@
  * it is the one edge a person answers.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { Browser } from 'playwright-core';
 import * as jose from 'jose';
 import { captureLog } from '../testing/capture-log.js';
-import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
@@ -21,6 +20,7 @@ import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { LatchkeyClient, type AppEvent } from '../sdk/latchkey-client.js';
 import { generateAppKey } from './app-key.js';
+import { createTestHome } from '../testing/test-home.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP broker integration tests: ${CHROMIUM_MISSING}`);
@@ -53,10 +53,10 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-broker-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    paths = resolvePaths(env);
+    const home = await createTestHome('latchkey-broker-');
+    dir = home.dir;
+    const env = home.env;
+    paths = home.paths;
     const logger = captured.logger;
     [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
     agent = await startAgent({

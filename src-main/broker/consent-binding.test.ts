@@ -11,15 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import type { Logger } from '../log/logger.js';
 import { captureLog } from '../testing/capture-log.js';
-import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import type { RpcClient } from '../agent/rpc-client.js';
@@ -28,6 +27,7 @@ import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
+import { createTestHome } from '../testing/test-home.js';
 
 const run = promisify(execFile);
 const hasChromium = chromiumAvailable();
@@ -110,11 +110,11 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-binding-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
+    const home = await createTestHome('latchkey-binding-');
+    dir = home.dir;
     // No DISPLAY, no WAYLAND_DISPLAY: the default chain has no dialog to fall back on.
-    env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    paths = resolvePaths(env);
+    env = home.env;
+    paths = home.paths;
     logger = captureLog().logger;
     [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
     await restartAgent({ prompter: person });

@@ -10,9 +10,8 @@
  * every loop is bounded by a count or a deadline.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
@@ -20,7 +19,7 @@ import { runInNewContext } from 'node:vm';
 import type { Browser } from 'playwright-core';
 import { isErrorCode, type ErrorCode } from '../errors.js';
 import { createLogger } from '../log/logger.js';
-import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import { connectRpc } from '../agent/rpc-client.js';
@@ -33,6 +32,7 @@ import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { AppResults } from './app-contract.js';
 import { challengePayload, generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
+import { createTestHome } from '../testing/test-home.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP hostile-client tests: ${CHROMIUM_MISSING}`);
@@ -504,10 +504,10 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-hostile-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    paths = resolvePaths(env);
+    const home = await createTestHome('latchkey-hostile-');
+    dir = home.dir;
+    const env = home.env;
+    paths = home.paths;
     const logger = createLogger({
       level: 'warn',
       destination: new Writable({

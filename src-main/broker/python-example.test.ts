@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { createLogger, silentLogger } from '../log/logger.js';
-import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
 import type { RpcClient } from '../agent/rpc-client.js';
@@ -22,6 +22,7 @@ import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
+import { createTestHome } from '../testing/test-home.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/python/latchkey_client.py', import.meta.url));
 
@@ -163,10 +164,10 @@ describe.skipIf(!('exe' in python) || !chromiumAvailable())('the Python example 
   const example = (...args: string[]) => runPython([EXAMPLE, '--app-id', APP, '--scope', 'openid email', ...args], { env: childEnv });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-python-agent-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'latchkey'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    paths = resolvePaths(env);
+    const home = await createTestHome('latchkey-python-agent-', 'latchkey');
+    dir = home.dir;
+    const env = home.env;
+    paths = home.paths;
     const { LATCHKEY_SOCKET: _socket, XDG_CONFIG_HOME: _config, ...inherited } = process.env;
     childEnv = { ...inherited, LATCHKEY_HOME: env.LATCHKEY_HOME, HOME: join(dir, 'home') };
     await mkdir(join(dir, 'home'), { mode: 0o700 });

@@ -4,8 +4,7 @@
  * started and cancelled, consent is answered through the service.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createLogger } from '../log/logger.js';
@@ -15,6 +14,7 @@ import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { DesktopEvent, PendingConsent } from '../../src-preload/contract.js';
 import { startDesktopHost, type DesktopHost } from './desktop-host.js';
 import { memorySettings } from './desktop-service.js';
+import { createTestHome } from '../testing/test-home.js';
 
 describe('DesktopService', () => {
   let dir: string;
@@ -25,9 +25,9 @@ describe('DesktopService', () => {
   const logger = createLogger({ level: 'silent' });
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-desktop-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
+    const home = await createTestHome('latchkey-desktop-');
+    dir = home.dir;
+    const env = home.env;
     demo = await startDemoProvider({ logger });
     host = await startDesktopHost({ env, paths: resolvePaths(env), logger, settings: memorySettings(), openExternal: async (url) => void opened.push(url) });
     host.service.events.on('event', (e) => events.push(e));
