@@ -97,14 +97,15 @@ export class TokenBroker {
 
   /** Accounts this app holds a grant for: all it may learn about. */
   accountsFor(app: BrokerApp): AccountSummary[] {
-    const doc = this.options.store.read();
-    const granted = new Set(doc.grants.filter((g) => this.grantBelongsTo(g, app)).map((g) => g.account));
-    return doc.accounts.filter((a) => granted.has(a.id)).map(summariseAccount);
+    const granted = new Set(this.grantsFor(app).map((g) => g.account));
+    return this.options.store.read().accounts.filter((a) => granted.has(a.id)).map(summariseAccount);
   }
 
   /** This app's grants (bound to its key, and executable where known). */
   grantsFor(app: BrokerApp): GrantRecord[] {
-    return this.options.store.read().grants.filter((g) => this.grantBelongsTo(g, app));
+    // The index only narrows to this app id and key; grantBelongsTo still decides.
+    const bucket = indexDocument(this.options.store.read()).grantsByApp.get(grantBucket(app.appId, app.publicKey)) ?? [];
+    return bucket.filter((g) => this.grantBelongsTo(g, app));
   }
 
   /**
@@ -249,11 +250,9 @@ export class TokenBroker {
   }
 
   private findGrant(app: BrokerApp, request: AppTokenRequest): { grant: GrantRecord; account: AccountRecord } {
-    const { grantsByApp, accountsById } = indexDocument(this.options.store.read());
+    const { accountsById } = indexDocument(this.options.store.read());
     const scope = request.scope ? normaliseScope(request.scope) : undefined;
-    // The index only narrows to this app id and key; every check below still applies.
-    const matches = (grantsByApp.get(grantBucket(app.appId, app.publicKey)) ?? [])
-      .filter((g) => this.grantBelongsTo(g, app))
+    const matches = this.grantsFor(app)
       .filter((g) => (request.resource ?? undefined) === (g.resource ?? undefined))
       .filter((g) => scope === undefined || isSubsetScope(scope, g.scope))
       .map((g) => ({ grant: g, account: accountsById.get(g.account) }))
