@@ -63,9 +63,6 @@ export interface RpcLimits {
   interactiveTimeoutMs: number;
 }
 
-/** The process on the other end of the socket, as far as the platform can tell (see broker/peer-process.ts). */
-export type { PeerProcess as PeerInfo } from '../broker/peer-process.js';
-
 /** What handlers see of the connection a request arrived on. */
 export interface Connection {
   readonly id: number;

@@ -28,7 +28,7 @@ import {
 import { DEFAULT_MAX_JSON_DEPTH, errorResponse, PROTOCOL_VERSION, toRpcError, VERSION_METHOD, type VersionResult } from './rpc-protocol.js';
 import { listenSocket } from './socket-listen.js';
 
-export type { CallContext, Connection, PeerInfo, RpcHandler, RpcLimits, RpcMethodEntry, RpcMethodOptions } from './rpc-connection.js';
+export type { CallContext, Connection, RpcHandler, RpcLimits, RpcMethodEntry, RpcMethodOptions } from './rpc-connection.js';
 
 /** Defaults chosen for one user's desktop: generous for real clients, bounded for hostile ones. */
 export const DEFAULT_RPC_LIMITS: Readonly<RpcLimits> = Object.freeze({
