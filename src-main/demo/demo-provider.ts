@@ -12,9 +12,12 @@
  * - refresh token rotation with reuse detection (RFC 9700 §4.14.2);
  * - resource indicators under {@link DEMO_API_RESOURCE} only (RFC 8707).
  *
- * What it relaxes for the demo: refresh tokens without `offline_access` and
- * `prompt=consent`, and no password check. Only ever bound to the loopback
- * interface, because it accepts any password.
+ * Refresh tokens follow the library's defaults: only for `offline_access`,
+ * which a browser sign-in keeps only with `prompt=consent` (OIDC Core §11), and
+ * tokens without `offline_access` end with the provider session.
+ *
+ * What it relaxes for the demo: no password check. Only ever bound to the
+ * loopback interface, because it accepts any password.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -294,10 +297,6 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
       },
     },
     pkce: { required: () => true },
-    // The library's default wants `offline_access` (which it drops unless prompt=consent); the demo is about Latchkey.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    // Tokens outlive the browser session: signing out in the browser must not silently break the desktop app.
-    expiresWithSession: async () => false,
     rotateRefreshToken: options.rotateRefreshTokens ?? true,
     clientBasedCORS: () => false,
     renderError: (ctx, out: ErrorOut) =>
