@@ -118,7 +118,9 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
         ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
         ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
       });
-      return { ...toWireToken(token), ...(token.warning ? { warning: token.warning } : {}) };
+      const wire: AdminResults['admin.token'] = toWireToken(token);
+      if (token.warning) wire.warning = token.warning;
+      return wire;
     }),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
