@@ -434,7 +434,8 @@ export class OidcEngine {
    * out with a warning, unless the caller asked for a minimum lifetime
    * explicitly; the messages never call a valid token expired.
    */
-  private withoutRefresh(account: AccountRecord, key: TokenRequestKey, minTtl: MinTtl, why: string): TokenResult {
+  private withoutRefresh(account: AccountRecord, key: TokenRequestKey, minTtl: MinTtl, reason: string): TokenResult {
+    const why = reason.replace(/\.$/, '');
     const again = `Run \`latchkey login --provider ${account.provider}\` to get a new one.`;
     const valid = this.stillValid(account, key);
     if (!valid) {
