@@ -55,6 +55,7 @@ describe('provider presets', () => {
     ['keycloak', { baseUrl: 'https://sso.acme.test' }, /needs --realm/],
     ['keycloak', { baseUrl: 'http://sso.acme.test', realm: 'dev' }, /must be an https URL/],
     ['keycloak', { baseUrl: 'https://sso.acme.test', realm: 'a/b' }, /not a realm name/],
+    ['keycloak', { baseUrl: 'https://sso.acme.test', realm: '..' }, /not a realm name/],
     ['gitlab', { audience: 'x' }, /--audience does not apply to --preset gitlab; it takes --base-url/],
     ['google', { domain: 'x.test' }, /--domain does not apply to --preset google\./],
   ] as const)('%s with %j is a usage error', (preset, options, message) => {

@@ -216,7 +216,8 @@ function checkOption(key: OptionName, value: string): string {
       if (!/^[A-Za-z0-9]{1,64}$/.test(value)) throw bad('is not an authorization server id (e.g. "default", "aus1a2b3c4", or "org").');
       return value;
     case 'realm':
-      if (!/^[A-Za-z0-9._-]{1,255}$/.test(value)) throw bad('is not a realm name.');
+      // Dots alone would be a path step ("..") in the issuer URL.
+      if (!/^[A-Za-z0-9._-]{1,255}$/.test(value) || /^\.+$/.test(value)) throw bad('is not a realm name.');
       return encodeURIComponent(value);
     case 'audience':
       if (!value || /\s/.test(value)) throw bad('is not an API identifier.');
