@@ -185,4 +185,17 @@ describe.skipIf(!hasChromium)('desktop UI: sign in, consent, connected apps, act
     expect(host.agent.core.engine.accounts()).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it('a sign-in that gets no refresh token says so, with the reason and the fix', async () => {
+    // Set to skip prompt=consent, against a provider (oidc-provider's defaults) that then drops offline_access.
+    await host.agent.core.addProvider({ name: 'strict', issuer: demo.issuer, clientId: 'latchkey-demo', refreshWithoutConsent: true });
+    await go('Settings');
+    await go('Accounts');
+    await page.getByRole('button', { name: 'Sign in with strict' }).click();
+    const warning = page.locator('li[data-provider=strict] [data-warning=refresh_token_not_issued]');
+    await warning.waitFor({ timeout: 20_000 });
+    expect(await warning.textContent()).toMatch(/issued no refresh token.*--prompt consent/);
+    expect(await page.locator('li[data-provider=strict] [role=status]').textContent()).toContain('Signed in.');
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -18,6 +18,7 @@
 import type { WireError } from '../src-main/errors.js';
 import type { AccountSummary } from '../src-main/engine/accounts.js';
 import type { ProviderSummary } from '../src-main/engine/provider-registry.js';
+import type { SignInWarning } from '../src-main/engine/offline-access.js';
 import type { AuditEntry } from '../src-main/store/vault-document.js';
 
 /** The identity of a local app as the consent view shows it: claimed name, verified key and program. */
@@ -80,6 +81,8 @@ export interface SignInProgress {
   provider: string;
   stage: 'starting' | 'browser' | 'done' | 'failed' | 'cancelled';
   error?: WireError;
+  /** With `done`: what the person should know, e.g. that the provider issued no refresh token. */
+  warnings?: SignInWarning[];
 }
 
 export interface DiscoveryCheck {
@@ -174,7 +177,7 @@ export interface Results {
   'vault:create': VaultState;
   'app:state': AppState;
   'accounts:list': AccountSummary[];
-  'accounts:sign-in': AccountSummary;
+  'accounts:sign-in': { account: AccountSummary; warnings: SignInWarning[] };
   'accounts:cancel-sign-in': { cancelled: boolean };
   'accounts:sign-out': { account: AccountSummary; warnings: string[] };
   'providers:list': ProviderSummary[];

@@ -9,6 +9,8 @@
 import { z } from 'zod';
 import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
+import type { SignInWarning } from '../engine/offline-access.js';
+import { PRESET_NAMES } from '../engine/provider-presets.js';
 import type { AgentStatus } from './agent-core.js';
 import type { AuditEntry } from '../store/vault-document.js';
 
@@ -26,12 +28,26 @@ export const ADMIN_PARAMS = {
   'admin.providers.add': z
     .object({
       name,
-      issuer: z.string().min(1).max(2048),
+      /** Required unless `preset` builds it. */
+      issuer: z.string().min(1).max(2048).optional(),
       client_id: z.string().min(1).max(512),
       client_secret: z.string().min(1).max(4096).optional(),
       scope: z.string().max(2048).optional(),
       redirect: z.enum(['loopback', 'scheme']).optional(),
       service: z.boolean().optional(),
+      refresh_without_consent: z.boolean().optional(),
+      preset: z.enum(PRESET_NAMES).optional(),
+      preset_options: z
+        .object({
+          tenant: z.string().min(1).max(256).optional(),
+          domain: z.string().min(1).max(256).optional(),
+          authorization_server: z.string().min(1).max(256).optional(),
+          audience: z.string().min(1).max(2048).optional(),
+          realm: z.string().min(1).max(256).optional(),
+          base_url: z.string().min(1).max(2048).optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   'admin.providers.remove': z.object({ name, force: z.boolean().optional() }).strict(),
@@ -90,8 +106,9 @@ export interface AdminResults {
   'admin.providers.add': { provider: ProviderSummary };
   'admin.providers.remove': { removed: string; signed_out: string[] };
   'admin.accounts.list': { accounts: AccountSummary[] };
-  'admin.login': { account: AccountSummary };
-  'admin.token': WireToken;
+  'admin.login': { account: AccountSummary; warnings: SignInWarning[] };
+  /** `warning`: for the person, e.g. a still-valid token that could not be refreshed (never sent to apps). */
+  'admin.token': WireToken & { warning?: string };
   'admin.logout': { account: AccountSummary; revoked: string[]; end_session_url?: string; warnings: string[] };
   'admin.callback': { accepted: true };
   'admin.demo': { issuer: string; provider: ProviderSummary };

@@ -12,6 +12,9 @@ import { parseParams } from './rpc-protocol.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { toWireToken } from './wire-token.js';
+import { applyPreset } from '../engine/provider-presets.js';
+import type { AddProviderInput } from '../engine/provider-registry.js';
+import type { SignInWarning } from '../engine/offline-access.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
@@ -49,12 +52,20 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
     }),
     entry('admin.providers.list', async () => ({ providers: core.providers() })),
     entry('admin.providers.add', async (p) => {
-      const input: Parameters<AgentCore['addProvider']>[0] = { name: p.name, issuer: p.issuer, clientId: p.client_id };
+      const input: Omit<AddProviderInput, 'issuer'> = { name: p.name, clientId: p.client_id };
       if (p.client_secret) input.clientSecret = p.client_secret;
       if (p.scope !== undefined) input.scope = p.scope;
       if (p.redirect) input.redirect = p.redirect;
       if (p.service) input.service = true;
-      return { provider: await core.addProvider(input) };
+      if (p.refresh_without_consent) input.refreshWithoutConsent = true;
+      if (p.preset) {
+        const o = p.preset_options ?? {};
+        const options = { tenant: o.tenant, domain: o.domain, authorizationServer: o.authorization_server, audience: o.audience, realm: o.realm, baseUrl: o.base_url };
+        return { provider: await core.addProvider(applyPreset({ ...input, preset: p.preset, options, ...(p.issuer ? { issuer: p.issuer } : {}) })) };
+      }
+      if (p.preset_options) throw new LatchkeyError('usage', 'Options such as --tenant, --domain or --realm go with --preset.');
+      if (!p.issuer) throw new LatchkeyError('usage', 'Give the provider\'s --issuer, or a --preset.');
+      return { provider: await core.addProvider({ ...input, issuer: p.issuer }) };
     }),
     entry('admin.providers.remove', async (p) => {
       const { signedOut } = await core.removeProvider(p.name, p.force);
@@ -64,6 +75,8 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
     entry(
       'admin.login',
       async (p, ctx) => {
+        const warnings: SignInWarning[] = [];
+        const onWarning = (w: SignInWarning) => void warnings.push(w);
         if (p.device) {
           if (p.max_age !== undefined || p.prompt || p.login_hint || p.resource) {
             throw new LatchkeyError('usage', '--device cannot be combined with --max-age, --prompt, --login-hint or --resource.');
@@ -72,13 +85,14 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
             ...(p.provider ? { provider: p.provider } : {}),
             ...(p.scope ? { scope: p.scope } : {}),
             signal: ctx.signal,
+            onWarning,
             onUserCode: (info) => {
               const n: Record<string, unknown> = { user_code: info.userCode, verification_uri: info.verificationUri, expires_in: info.expiresIn };
               if (info.verificationUriComplete) n.verification_uri_complete = info.verificationUriComplete;
               ctx.notify(LOGIN_NOTIFICATIONS.deviceCode, n);
             },
           });
-          return { account };
+          return { account, warnings };
         }
         const account = await engine.authorize({
           ...(p.provider ? { provider: p.provider } : {}),
@@ -89,8 +103,9 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           ...(p.resource ? { resource: p.resource } : {}),
           signal: ctx.signal,
           onAuthorizationUrl: (url) => ctx.notify(LOGIN_NOTIFICATIONS.authorizationUrl, { url }),
+          onWarning,
         });
-        return { account };
+        return { account, warnings };
       },
       { interactive: true },
     ),
@@ -103,7 +118,9 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
         ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
         ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
       });
-      return toWireToken(token);
+      const wire: AdminResults['admin.token'] = toWireToken(token);
+      if (token.warning) wire.warning = token.warning;
+      return wire;
     }),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });

@@ -221,6 +221,42 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
     }
   });
 
+  it('offline access: provider list shows how refresh tokens are asked for; a sign-in without one warns on stderr', async () => {
+    const list = await home.run(['provider', 'list']);
+    expect(list.stdout).toMatch(/REFRESH\s+ACCOUNTS\n/);
+    expect(list.stdout).toMatch(/\ndemo\s.*\sprompt=consent\s+\d+\n/);
+    const demoIssuer = JSON.parse((await home.run(['status', '--json'])).stdout).demo.issuer as string;
+    // The gitlab preset with --base-url: GitLab issues refresh tokens without prompt=consent.
+    const add = await home.run(['provider', 'add', 'lab', '--preset', 'gitlab', '--base-url', demoIssuer, '--client-id', 'latchkey-demo', '--scope', 'openid email offline_access']);
+    expect(add.code).toBe(0);
+    expect(add.stderr).toContain('from preset gitlab');
+    const json = (JSON.parse((await home.run(['provider', 'list', '--json'])).stdout) as Array<Record<string, unknown>>).filter((p) => p.name === 'demo' || p.name === 'lab');
+    expect(json).toEqual([
+      expect.objectContaining({ name: 'demo', refreshWithoutConsent: false }),
+      expect.objectContaining({ name: 'lab', refreshWithoutConsent: true, preset: 'gitlab', issuer: demoIssuer }),
+    ]);
+    // The demo provider is strict (OIDC Core §11): without prompt=consent it drops offline_access.
+    const login = await home.run(['login', '--provider', 'lab'], { LATCHKEY_TEST_LOGIN: 'hank' });
+    expect(login.code).toBe(0);
+    expect(login.stdout).toContain('hank@demo.latchkey.test');
+    expect(login.stderr).toMatch(/warning: Provider "lab" issued no refresh token .*latchkey login --provider lab --prompt consent/);
+    const token = await home.run(['token', '--provider', 'lab']);
+    expect(token.code).toBe(0);
+    expect(token.stderr).toBe('');
+    expect((await home.run(['logout', '--provider', 'lab'])).code).toBe(0);
+    expect((await home.run(['provider', 'remove', 'lab'])).code).toBe(0);
+
+    const bad = await home.run(['provider', 'add', 'ms', '--preset', 'microsoft', '--client-id', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--preset microsoft needs --tenant');
+    const google = await home.run(['provider', 'add', 'g', '--preset', 'google', '--client-id', 'x']);
+    expect(google.code).toBe(2);
+    expect(google.stderr).toMatch(/client secret of its installed-app/);
+    const noIssuer = await home.run(['provider', 'add', 'x', '--client-id', 'y']);
+    expect(noIssuer.code).toBe(2);
+    expect(noIssuer.stderr).toContain('--issuer, or a --preset');
+  });
+
   it('--no-browser prints the URL for the user to open', async () => {
     const login = home.start(['login', '--provider', 'demo', '--no-browser']);
     await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/.test(login.output.stderr), 'the sign-in URL');

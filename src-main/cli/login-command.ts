@@ -61,6 +61,7 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
     spinner?.stop();
     if (options.json) io.stdout.write(`${JSON.stringify(result.account, null, 2)}\n`);
     else io.stdout.write(`Signed in as ${accountLabel(result.account)} — account ${result.account.id} (provider ${result.account.provider})\n`);
+    for (const w of result.warnings ?? []) io.stderr.write(`warning: ${w.message}\n`);
     return result;
   } catch (err) {
     spinner?.stop();

@@ -11,6 +11,7 @@ import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-co
 import { runLogin } from './login-command.js';
 import { accountLabel, relativeTime, table, type CliIO } from './output.js';
 import { LATCHKEY_VERSION } from '../version.js';
+import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
 
 export interface CliContext {
   io: CliIO;
@@ -21,6 +22,24 @@ export interface CliContext {
   readStdin: () => Promise<string>;
   /** Moves a broken vault aside (`latchkey vault reset`). */
   resetVault: () => Promise<string | undefined>;
+}
+
+interface ProviderAddOptions {
+  issuer?: string;
+  clientId: string;
+  clientSecret?: string;
+  scope?: string;
+  redirect: 'loopback' | 'scheme';
+  service?: boolean;
+  refreshWithoutConsent?: boolean;
+  preset?: PresetName;
+  tenant?: string;
+  domain?: string;
+  authorizationServer?: string;
+  audience?: string;
+  realm?: string;
+  baseUrl?: string;
+  json?: boolean;
 }
 
 function seconds(value: string): number {
@@ -114,20 +133,42 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .command('add')
     .description('Add a provider (checked with a live discovery request)')
     .argument('<name>', 'a short name, e.g. "work"')
-    .requiredOption('--issuer <url>', 'the issuer URL, e.g. https://login.example.com', urlArg)
+    .option('--issuer <url>', 'the issuer URL, e.g. https://login.example.com (with --preset: replaces the one it builds)', urlArg)
     .requiredOption('--client-id <id>', 'the client id registered for Latchkey at the provider')
     .option('--client-secret <secret>', 'client secret for confidential clients; "-" reads it from stdin (safer than argv)')
     .option('--scope <scopes>', 'default scopes (default: what the provider supports of "openid profile email offline_access")', scopeArg)
     .addOption(new Option('--redirect <mode>', 'how the browser returns to Latchkey').choices(['loopback', 'scheme']).default('loopback'))
     .option('--service', 'a service profile: tokens via client credentials, no user sign-in')
+    .option('--refresh-without-consent', 'the provider issues refresh tokens without prompt=consent: do not ask for consent at every sign-in')
+    .addOption(new Option('--preset <name>', 'fill in what a known provider needs (see the README)').choices([...PRESET_NAMES]))
+    .option('--tenant <id>', 'microsoft: the Directory (tenant) ID')
+    .option('--domain <host>', 'okta, auth0: your org\'s domain, e.g. dev-123456.okta.com')
+    .option('--authorization-server <id>', 'okta: a custom authorization server id (default "default"), or "org"')
+    .option('--audience <api>', 'auth0: the API identifier to get access tokens for')
+    .option('--realm <name>', 'keycloak: the realm')
+    .option('--base-url <url>', 'keycloak, gitlab (self-managed): the server URL', urlArg)
     .option('--json', 'print JSON')
-    .action(async (name: string, o: { issuer: string; clientId: string; clientSecret?: string; scope?: string; redirect: 'loopback' | 'scheme'; service?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: ProviderAddOptions) => {
       let secret = o.clientSecret;
       if (secret === '-') secret = (await ctx.readStdin()).replace(/\r?\n$/, '');
-      const params = { name, issuer: o.issuer, client_id: o.clientId, redirect: o.redirect, ...(secret ? { client_secret: secret } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.service ? { service: true } : {}) };
+      const presetOptions = Object.fromEntries(
+        Object.entries({ tenant: o.tenant, domain: o.domain, authorization_server: o.authorizationServer, audience: o.audience, realm: o.realm, base_url: o.baseUrl }).filter(([, v]) => v !== undefined),
+      );
+      const params = {
+        name,
+        client_id: o.clientId,
+        redirect: o.redirect,
+        ...(o.issuer ? { issuer: o.issuer } : {}),
+        ...(secret ? { client_secret: secret } : {}),
+        ...(o.scope ? { scope: o.scope } : {}),
+        ...(o.service ? { service: true } : {}),
+        ...(o.refreshWithoutConsent ? { refresh_without_consent: true } : {}),
+        ...(o.preset ? { preset: o.preset } : {}),
+        ...(Object.keys(presetOptions).length ? { preset_options: presetOptions } : {}),
+      };
       const { provider: p } = await withAgent((c) => c.call('admin.providers.add', params));
       if (o.json) return json(p);
-      io.stderr.write(`Added provider "${p.name}" (${p.issuer}), ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope}", ${p.redirect} redirect`}.\n`);
+      io.stderr.write(`Added provider "${p.name}" (${p.issuer})${p.preset ? ` from preset ${p.preset}` : ''}, ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope}", ${p.redirect} redirect`}.\n`);
     });
   provider
     .command('list')
@@ -137,7 +178,12 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       const { providers } = await withAgent((c) => c.call('admin.providers.list', {}));
       if (o.json) return json(providers);
       if (providers.length === 0) return void io.stderr.write('No providers yet. Add one with `latchkey provider add`, or run `latchkey demo`.\n');
-      out(table([['NAME', 'ISSUER', 'CLIENT ID', 'KIND', 'REDIRECT', 'ACCOUNTS'], ...providers.map((p) => [p.name, p.issuer, p.clientId, p.kind, p.kind === 'service' ? '-' : p.redirect, String(p.accounts)])]));
+      out(
+        table([
+          ['NAME', 'ISSUER', 'CLIENT ID', 'KIND', 'REDIRECT', 'REFRESH', 'ACCOUNTS'],
+          ...providers.map((p) => [p.name, p.issuer, p.clientId, p.kind, p.kind === 'service' ? '-' : p.redirect, p.kind === 'service' ? '-' : p.refreshWithoutConsent ? 'without consent' : 'prompt=consent', String(p.accounts)]),
+        ]),
+      );
     });
   provider
     .command('remove')
@@ -195,8 +241,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
           ...(o.maxAge !== undefined ? { max_age: o.maxAge } : {}),
         }),
       );
-      if (o.json) return json(t);
-      out(`${t.access_token}\n`);
+      const { warning, ...token } = t;
+      if (warning) io.stderr.write(`warning: ${warning}\n`);
+      if (o.json) return json(token);
+      out(`${token.access_token}\n`);
     });
 
   program

@@ -168,12 +168,14 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
     await new Promise((resolve) => app?.close(resolve));
   });
 
+  /** A code + PKCE request for offline access, with the `prompt=consent` OIDC Core §11 asks for; `extra` overrides. */
   async function authorize(config: client.Configuration, redirectUri: string, extra: Record<string, string> = {}) {
     const verifier = client.randomPKCECodeVerifier();
     const checks = { pkceCodeVerifier: verifier, expectedState: client.randomState(), expectedNonce: client.randomNonce() };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri,
-      scope: 'openid profile email api:read api:write',
+      scope: 'openid profile email offline_access api:read api:write',
+      prompt: 'consent',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state: checks.expectedState,
@@ -193,7 +195,7 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
 
     const tokens = await client.authorizationCodeGrant(config, new URL(seen.redirectUrl), checks);
     expect(tokens.refresh_token).toBeTruthy();
-    expect(tokens.scope?.split(' ').sort()).toEqual(['api:read', 'api:write', 'email', 'openid', 'profile']);
+    expect(tokens.scope?.split(' ').sort()).toEqual(['api:read', 'api:write', 'email', 'offline_access', 'openid', 'profile']);
     expect(tokens.claims()).toMatchObject({ iss: demo.issuer, sub: 'alice', aud: DEMO_CLIENT_ID });
     const user = await client.fetchUserInfo(config, tokens.access_token, 'alice');
     expect(user).toMatchObject({ name: 'Alice', email: 'alice@demo.latchkey.test', email_verified: true, preferred_username: 'alice' });
@@ -208,7 +210,7 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
     const { payload } = await jwtVerify(narrowed.access_token, jwks, { issuer: demo.issuer, audience: DEMO_API_RESOURCE });
     expect(payload).toMatchObject({ sub: 'alice', scope: 'api:read', client_id: DEMO_CLIENT_ID });
 
-    await expect(client.refreshTokenGrant(config, narrowed.refresh_token!, { scope: 'openid offline_access' })).rejects.toMatchObject({ error: 'invalid_scope' });
+    await expect(client.refreshTokenGrant(config, narrowed.refresh_token!, { scope: 'openid address' })).rejects.toMatchObject({ error: 'invalid_scope' });
     // Reusing the rotated token revokes the whole grant (RFC 9700 §4.14.2), the new refresh token included.
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(client.refreshTokenGrant(config, narrowed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -220,7 +222,7 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
     const refreshes = demo.stats.tokenRequests.filter((r) => r.grant_type === 'refresh_token');
     expect(refreshes.map((r) => [r.scope ?? null, r.resource ?? null, r.ok, r.error ?? null])).toEqual([
       ['api:read', DEMO_API_RESOURCE, true, null],
-      ['openid offline_access', null, false, 'invalid_scope'],
+      ['openid address', null, false, 'invalid_scope'],
       [null, null, false, 'invalid_grant'],
       [null, null, false, 'invalid_grant'],
     ]);
@@ -270,10 +272,36 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
     await expect(client.authorizationCodeGrant(config, new URL(seen.redirectUrl), checks)).rejects.toMatchObject({ error: 'access_denied' });
   });
 
-  it('signs in with the device authorization grant (RFC 8628) and issues a refresh token without offline_access', async () => {
+  it('issues refresh tokens with the library defaults: for offline_access only together with prompt=consent (OIDC Core §11)', async () => {
+    const config = await discover();
+    const redirect = `http://127.0.0.1:${appPort}/callback`;
+    const outcomes: Record<string, boolean> = {};
+    const cases: Array<[string, (params: URLSearchParams) => void]> = [
+      ['no offline_access', (p) => p.set('scope', 'openid email')],
+      ['offline_access, no prompt', (p) => p.delete('prompt')],
+      ['offline_access, prompt=login', (p) => p.set('prompt', 'login')],
+      ['offline_access, prompt=consent', () => undefined],
+    ];
+    for (const [label, change] of cases) {
+      const { url, checks } = await authorize(config, redirect);
+      const request = new URL(url);
+      change(request.searchParams);
+      const seen = await signInAtProvider(browser, request.href, { login: 'erin' });
+      const tokens = await client.authorizationCodeGrant(config, new URL(seen.redirectUrl), checks);
+      outcomes[label] = Boolean(tokens.refresh_token);
+    }
+    expect(outcomes).toEqual({
+      'no offline_access': false,
+      'offline_access, no prompt': false,
+      'offline_access, prompt=login': false,
+      'offline_access, prompt=consent': true,
+    });
+  });
+
+  it('signs in with the device authorization grant (RFC 8628) and issues a refresh token for offline_access', async () => {
     const config = await discover();
     demo.stats.reset();
-    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid email' });
+    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid email offline_access' });
     expect(device.interval).toBe(1);
     const [approval, tokens] = await Promise.all([
       approveDeviceCode(browser, device.verification_uri_complete!, { login: 'carol' }),

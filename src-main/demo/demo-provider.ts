@@ -12,9 +12,12 @@
  * - refresh token rotation with reuse detection (RFC 9700 §4.14.2);
  * - resource indicators under {@link DEMO_API_RESOURCE} only (RFC 8707).
  *
- * What it relaxes for the demo: refresh tokens without `offline_access` and
- * `prompt=consent`, and no password check. Only ever bound to the loopback
- * interface, because it accepts any password.
+ * Refresh tokens follow the library's defaults: only for `offline_access`,
+ * which a browser sign-in keeps only with `prompt=consent` (OIDC Core §11), and
+ * tokens without `offline_access` end with the provider session.
+ *
+ * What it relaxes for the demo: no password check. Only ever bound to the
+ * loopback interface, because it accepts any password.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -63,6 +66,20 @@ export interface DemoProviderOptions {
   devicePollInterval?: number;
   /** Extra clients, registered next to the two default ones. */
   clients?: ClientMetadata[];
+  /** Offer RFC 7009 revocation (default true); false is oidc-provider's own default, and Microsoft Entra ID's. */
+  revocation?: boolean;
+  /**
+   * Authorization parameters beyond the standard ones, with an optional
+   * validator each (oidc-provider `extraParams`): tests reproduce providers
+   * that need one, e.g. Auth0's `audience`.
+   */
+  extraParams?: Configuration['extraParams'];
+  /**
+   * Koa middleware run before oidc-provider's own (it must be given here: the
+   * server composes the middleware once, at start). Tests use it to reproduce
+   * how another provider reads a request, e.g. Google's `access_type`.
+   */
+  middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<void>>;
   /** Private signing keys; default a fresh RSA key per start. Pass the same set to keep ID tokens verifiable across restarts. */
   jwks?: JWKS;
   /** Where provider errors and development notices go; default a redacting logger on stderr. */
@@ -149,6 +166,7 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
     const provider = routeProviderNotices(logger, () => new oidc.Provider(issuer, configuration));
     const recorder = createRecorder();
     provider.use(recordRequests(recorder.record, logger, options.devicePollInterval));
+    for (const middleware of options.middleware ?? []) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'demo provider: internal error'));
     server.on('request', provider.callback());
     logger.debug({ issuer }, 'demo provider listening');
@@ -221,6 +239,7 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
       email: ['email', 'email_verified'],
     },
     responseTypes: ['code'],
+    ...(options.extraParams ? { extraParams: options.extraParams } : {}),
     async findAccount(_ctx, id) {
       return { accountId: id, claims: () => demoUserClaims(id) as { sub: string } };
     },
@@ -247,7 +266,7 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
         successSource: (ctx) => renderPage(ctx, 'device-success', 'Sign-in Success', '<p>You are signed in. You can close this page.</p>'),
       },
       revocation: {
-        enabled: true,
+        enabled: options.revocation ?? true,
         // A client may revoke only its own tokens (RFC 7009 §2.1).
         allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
       },
@@ -294,10 +313,6 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
       },
     },
     pkce: { required: () => true },
-    // The library's default wants `offline_access` (which it drops unless prompt=consent); the demo is about Latchkey.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    // Tokens outlive the browser session: signing out in the browser must not silently break the desktop app.
-    expiresWithSession: async () => false,
     rotateRefreshToken: options.rotateRefreshTokens ?? true,
     clientBasedCORS: () => false,
     renderError: (ctx, out: ErrorOut) =>

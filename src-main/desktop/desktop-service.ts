@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { LatchkeyError, toWireError } from '../errors.js';
 import type { AgentCore } from '../agent/agent-core.js';
 import type { BrowserLauncher } from '../engine/browser-launcher.js';
+import type { SignInWarning } from '../engine/offline-access.js';
 import { keyFingerprint } from '../broker/app-key.js';
 import { describeScopes } from '../broker/consent-prompter.js';
 import { LATCHKEY_VERSION } from '../version.js';
@@ -188,6 +189,7 @@ export class DesktopService {
       this.emit({ type: 'signin.progress', progress: flow.progress });
     };
     progress({});
+    const warnings: SignInWarning[] = [];
     try {
       const account = await this.options.core.engine.authorize({
         provider: providerName,
@@ -196,10 +198,11 @@ export class DesktopService {
           await this.options.browser.open(url);
           progress({ stage: 'browser' });
         },
+        onWarning: (w) => void warnings.push(w),
       });
-      progress({ stage: 'done' });
+      progress({ stage: 'done', ...(warnings.length ? { warnings } : {}) });
       this.emit({ type: 'accounts.changed' });
-      return account;
+      return { account, warnings };
     } catch (err) {
       const error = toWireError(err);
       progress({ stage: controller.signal.aborted || error.code === 'cancelled' ? 'cancelled' : 'failed', error });

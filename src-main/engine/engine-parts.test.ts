@@ -86,7 +86,12 @@ describe('token cache', () => {
     const now = 1_000_000;
     const t = { accessToken: 'x', tokenType: 'Bearer', scope: 'openid', expiresAt: now + 120_000, obtainedAt: now };
     expect(findFittingToken([t], { scope: 'openid' }, now, 60_000)).toBe(t);
-    expect(findFittingToken([t], { scope: 'openid' }, now, 180_000)).toBeUndefined();
+    expect(findFittingToken([t], { scope: 'openid' }, now, 180_000, true)).toBeUndefined();
+    // A default minimum above half the token's lifetime counts as half its lifetime; an explicit one (exact) as given.
+    expect(findFittingToken([t], { scope: 'openid' }, now, 180_000)).toBe(t);
+    expect(findFittingToken([t], { scope: 'openid' }, now + 60_000, 180_000)).toBe(t);
+    expect(findFittingToken([t], { scope: 'openid' }, now + 60_001, 180_000)).toBeUndefined();
+    expect(findFittingToken([t], { scope: 'openid' }, now + 60_001, 30_000)).toBe(t);
     expect(findFittingToken([t], { scope: 'openid', appId: 'app' }, now, 0)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid', resource: 'https://api' }, now, 0)).toBeUndefined();
     let list: AccessTokenRecord[] = [t];

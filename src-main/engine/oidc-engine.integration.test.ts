@@ -118,7 +118,7 @@ describe.skipIf(!hasChromium)('OIDC engine against a real provider and browser',
 
   it('narrows scope on refresh: the provider sees the narrowed request and the token carries only that scope', async () => {
     const ctx = await setup();
-    await signIn(ctx, { scope: 'openid profile email api:read' });
+    await signIn(ctx, { scope: 'openid profile email offline_access api:read' });
     demo.stats.reset();
     const narrowed = await ctx.engine.getToken({ scope: 'api:read openid' });
     expect(narrowed.scope).toBe('api:read openid');

@@ -15,7 +15,7 @@
 import * as oidc from 'openid-client';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../store/vault-document.js';
+import type { AccessTokenRecord, AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../store/vault-document.js';
 import { accountIdFor, selectAccount, summariseAccount, type AccountSelector, type AccountSummary } from './accounts.js';
 import { LoopbackReceiver } from './callback/loopback-receiver.js';
 import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
@@ -24,7 +24,8 @@ import type { DiscoveryCache } from './discovery.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
-import { cacheKey, expiresAtFrom, findFittingToken, upsertToken, type TokenRequestKey } from './token-cache.js';
+import { cacheKey, expiresAtFrom, findFittingToken, findTokenFor, remainingMs, upsertToken, type TokenRequestKey } from './token-cache.js';
+import { refreshTokenWarning, signInPrompt, type SignInOutcome, type SignInWarning } from './offline-access.js';
 import { indexDocument } from '../store/document-index.js';
 
 export interface EngineOptions {
@@ -54,6 +55,8 @@ export interface AuthorizeOptions {
   signal?: AbortSignal;
   /** Called with the authorization URL; the caller opens the browser or prints it. */
   onAuthorizationUrl: (url: string) => void | Promise<void>;
+  /** Called before the sign-in resolves with what the person should know, e.g. that no refresh token came back. */
+  onWarning?: (warning: SignInWarning) => void;
 }
 
 export interface DeviceAuthorizeOptions {
@@ -61,6 +64,7 @@ export interface DeviceAuthorizeOptions {
   scope?: string;
   signal?: AbortSignal;
   onUserCode: (info: { userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number }) => void | Promise<void>;
+  onWarning?: (warning: SignInWarning) => void;
 }
 
 export interface TokenRequest extends AccountSelector {
@@ -84,6 +88,8 @@ export interface TokenResult {
   resource?: string;
   idToken?: string;
   account?: string;
+  /** For the person (the CLI prints it on stderr): a still-valid token handed out although it could not be refreshed. */
+  warning?: string;
 }
 
 export interface SignOutResult {
@@ -94,6 +100,12 @@ export interface SignOutResult {
 }
 
 const DEFAULT_SCOPE_FALLBACK = 'openid profile email';
+
+/** A token's required remaining lifetime, and whether the caller asked for it (see findFittingToken). */
+interface MinTtl {
+  ms: number;
+  explicit: boolean;
+}
 
 export class OidcEngine {
   private readonly store: DocumentStore<VaultDocument>;
@@ -148,7 +160,9 @@ export class OidcEngine {
       const codeVerifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
+      const prompt = signInPrompt(provider, scope, opts.prompt);
       const params: Record<string, string> = {
+        ...provider.authorizationParams,
         redirect_uri: receiver.redirectUri,
         scope,
         code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
@@ -157,7 +171,7 @@ export class OidcEngine {
         nonce,
       };
       if (opts.maxAge !== undefined) params.max_age = String(opts.maxAge);
-      if (opts.prompt) params.prompt = opts.prompt;
+      if (prompt) params.prompt = prompt;
       if (opts.loginHint) params.login_hint = opts.loginHint;
       if (opts.resource) params.resource = opts.resource;
       const url = oidc.buildAuthorizationUrl(config, params);
@@ -176,7 +190,9 @@ export class OidcEngine {
       } catch (err) {
         throw providerFailure(err, 'sign-in', provider.name);
       }
-      return await this.saveSignIn(provider, config, tokens, scope, opts.resource);
+      const account = await this.saveSignIn(provider, config, tokens, scope, opts.resource);
+      this.warnIfNotRefreshable({ provider, scope, prompt, promptChosen: Boolean(opts.prompt), device: false, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
+      return account;
     } finally {
       await receiver.close();
     }
@@ -201,7 +217,16 @@ export class OidcEngine {
     } catch (err) {
       throw providerFailure(err, 'device sign-in', provider.name);
     }
-    return this.saveSignIn(provider, config, tokens, scope, undefined);
+    const account = await this.saveSignIn(provider, config, tokens, scope, undefined);
+    this.warnIfNotRefreshable({ provider, scope, prompt: undefined, promptChosen: false, device: true, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
+    return account;
+  }
+
+  private warnIfNotRefreshable(outcome: SignInOutcome, onWarning: ((warning: SignInWarning) => void) | undefined): void {
+    const warning = refreshTokenWarning(outcome);
+    if (!warning) return;
+    this.log.warn({ provider: outcome.provider.name, code: warning.code, prompt: outcome.prompt }, 'sign-in asked for offline access but got no refresh token');
+    onWarning?.(warning);
   }
 
   private userProvider(name: string | undefined): ProviderRecord {
@@ -296,11 +321,11 @@ export class OidcEngine {
     const account = (request.account && !request.provider ? indexDocument(doc).accountsById.get(request.account) : undefined) ?? selectAccount(doc, request);
     this.assertUsable(account, request.maxAge);
     const key = this.tokenKey(account, request);
-    const minTtlMs = this.minTtlMs(request);
-    const cached = findFittingToken(account.tokens, key, this.now(), minTtlMs);
+    const minTtl = this.minTtl(request);
+    const cached = findFittingToken(account.tokens, key, this.now(), minTtl.ms, minTtl.explicit);
     if (cached) return this.toResult(account, cached);
     return this.refreshes.run(cacheKey(account.id, key), () =>
-      this.accountLocks.lock(account.id, () => this.refresh(account.id, key, minTtlMs)),
+      this.accountLocks.lock(account.id, () => this.refresh(account.id, key, minTtl)),
     );
   }
 
@@ -315,8 +340,9 @@ export class OidcEngine {
     return { scope, resource: request.resource, appId: request.appId };
   }
 
-  private minTtlMs(request: TokenRequest): number {
-    return (request.minTtl ?? this.options.minTtlSeconds ?? 60) * 1000;
+  /** The caller's own minimum is honoured as given; the configured default is capped by token lifetime (token-cache.ts). */
+  private minTtl(request: TokenRequest): MinTtl {
+    return { ms: (request.minTtl ?? this.options.minTtlSeconds ?? 60) * 1000, explicit: request.minTtl !== undefined };
   }
 
   private assertUsable(account: AccountRecord, maxAge: number | undefined): void {
@@ -334,19 +360,14 @@ export class OidcEngine {
     }
   }
 
-  private async refresh(accountId: string, key: TokenRequestKey, minTtlMs: number): Promise<TokenResult> {
+  private async refresh(accountId: string, key: TokenRequestKey, minTtl: MinTtl): Promise<TokenResult> {
     // Re-read under the account lock: an earlier refresh may have rotated the refresh token or filled the cache.
     const account = this.store.read().accounts.find((a) => a.id === accountId);
     if (!account) throw new LatchkeyError('login_required', `Account ${accountId} was signed out.`);
     this.assertUsable(account, undefined);
-    const cached = findFittingToken(account.tokens, key, this.now(), minTtlMs);
+    const cached = findFittingToken(account.tokens, key, this.now(), minTtl.ms, minTtl.explicit);
     if (cached) return this.toResult(account, cached);
-    if (!account.refreshToken) {
-      throw new LatchkeyError(
-        'login_required',
-        `The token for ${account.id} expired and the provider gave no refresh token. Run \`latchkey login --provider ${account.provider}\`.`,
-      );
-    }
+    if (!account.refreshToken) return this.withoutRefresh(account, key, minTtl, 'the provider gave no refresh token at sign-in');
     const provider = this.provider(account.provider);
     const config = await this.options.discovery.get(provider);
     const params: Record<string, string> = {};
@@ -366,6 +387,8 @@ export class OidcEngine {
           { cause: failure, providerError: 'invalid_grant' },
         );
       }
+      // The provider is down or refused for another reason: a token that is still valid beats none.
+      if (!minTtl.explicit && this.stillValid(account, key)) return this.withoutRefresh(account, key, minTtl, failure.message);
       throw failure;
     }
     const claims = tokens.claims();
@@ -399,6 +422,35 @@ export class OidcEngine {
     });
     this.log.info({ provider: provider.name, account: accountId, scope: key.scope, rotated: Boolean(tokens.refresh_token) }, 'token refreshed');
     return this.toResult(doc.accounts.find((a) => a.id === accountId)!, { ...token, scope: token.scope });
+  }
+
+  private stillValid(account: AccountRecord, key: TokenRequestKey): AccessTokenRecord | undefined {
+    const token = findTokenFor(account.tokens, key);
+    return token && remainingMs(token, this.now()) > 0 ? token : undefined;
+  }
+
+  /**
+   * A token request that no refresh can serve: a still-valid token is handed
+   * out with a warning, unless the caller asked for a minimum lifetime
+   * explicitly; the messages never call a valid token expired.
+   */
+  private withoutRefresh(account: AccountRecord, key: TokenRequestKey, minTtl: MinTtl, reason: string): TokenResult {
+    const why = reason.replace(/\.$/, '');
+    const again = `Run \`latchkey login --provider ${account.provider}\` to get a new one.`;
+    const valid = this.stillValid(account, key);
+    if (!valid) {
+      const what = findTokenFor(account.tokens, key) ? `The access token for ${account.id} expired` : `${account.id} has no access token for "${key.scope}"`;
+      throw new LatchkeyError('login_required', `${what} and none can be refreshed: ${why}. ${again}`);
+    }
+    const left = Math.floor(remainingMs(valid, this.now()) / 1000);
+    if (minTtl.explicit) {
+      throw new LatchkeyError(
+        'login_required',
+        `The access token for ${account.id} is valid for ${left} s more, less than the ${minTtl.ms / 1000} s asked for (--min-ttl), and cannot be refreshed: ${why}. ${again}`,
+      );
+    }
+    this.log.warn({ account: account.id, secondsLeft: left }, 'handing out a token that could not be refreshed');
+    return { ...this.toResult(account, valid), warning: `This access token is valid for only ${left} s more and could not be refreshed: ${why}. ${again}` };
   }
 
   private async markSignInNeeded(accountId: string, reason: string): Promise<void> {

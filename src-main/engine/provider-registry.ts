@@ -19,6 +19,12 @@ export interface AddProviderInput {
   redirect?: 'loopback' | 'scheme';
   service?: boolean;
   demo?: boolean;
+  /** See ProviderRecord: the provider issues refresh tokens without prompt=consent. */
+  refreshWithoutConsent?: boolean;
+  /** Extra parameters on every browser authorization request. */
+  authorizationParams?: Record<string, string>;
+  /** The preset that filled this in. */
+  preset?: string;
   /** Replace a provider of the same name instead of failing. */
   replace?: boolean;
 }
@@ -33,6 +39,10 @@ export interface ProviderSummary {
   redirect: 'loopback' | 'scheme';
   kind: 'user' | 'service';
   demo: boolean;
+  /** Whether sign-ins that ask for offline access skip `prompt=consent` (see engine/offline-access.ts). */
+  refreshWithoutConsent: boolean;
+  authorizationParams: Record<string, string>;
+  preset?: string;
   accounts: number;
 }
 
@@ -46,6 +56,9 @@ export function summariseProvider(p: ProviderRecord, doc: VaultDocument): Provid
     redirect: p.redirect,
     kind: p.kind,
     demo: Boolean(p.demo),
+    refreshWithoutConsent: Boolean(p.refreshWithoutConsent),
+    authorizationParams: { ...p.authorizationParams },
+    ...(p.preset ? { preset: p.preset } : {}),
     accounts: doc.accounts.filter((a) => a.provider === p.name).length,
   };
 }
@@ -74,6 +87,7 @@ export async function addProvider(
   if (input.scope !== undefined && input.scope.trim() && !isValidScope(input.scope)) {
     throw new LatchkeyError('usage', `"${input.scope}" is not a valid scope list (space-separated scope tokens).`);
   }
+  checkAuthorizationParams(input.authorizationParams);
   if (!input.replace && store.read().providers.some((p) => p.name === input.name)) {
     throw new LatchkeyError('already_exists', `A provider named "${input.name}" already exists. Remove it first, or pick another name.`);
   }
@@ -88,6 +102,9 @@ export async function addProvider(
   };
   if (input.clientSecret) record.clientSecret = input.clientSecret;
   if (input.demo) record.demo = true;
+  if (input.refreshWithoutConsent) record.refreshWithoutConsent = true;
+  if (input.authorizationParams && Object.keys(input.authorizationParams).length) record.authorizationParams = { ...input.authorizationParams };
+  if (input.preset) record.preset = input.preset;
   // Live check: the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
   const config = await discovery.get(record);
@@ -99,6 +116,22 @@ export async function addProvider(
     d.providers = [...d.providers.filter((p) => p.name !== record.name), record];
   });
   return summariseProvider(record, doc);
+}
+
+/**
+ * The parameters the engine sets itself (RFC 6749 §4.1.1, RFC 7636, OIDC Core
+ * §3.1.2.1) cannot be fixed per provider: a fixed `state` or `nonce` would undo
+ * their protection, and `prompt` is chosen per sign-in.
+ */
+const ENGINE_PARAMS = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'resource', 'request', 'request_uri']);
+
+function checkAuthorizationParams(params: Record<string, string> | undefined): void {
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (ENGINE_PARAMS.has(name)) throw new LatchkeyError('usage', `The authorization parameter "${name}" is set by Latchkey for each sign-in and cannot be fixed for a provider.`);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !value || value.length > 2048) {
+      throw new LatchkeyError('usage', `Invalid authorization parameter ${JSON.stringify(name).slice(0, 80)}.`);
+    }
+  }
 }
 
 /** Removes a provider; refuses while accounts use it unless `force` (then the caller signs them out first). */

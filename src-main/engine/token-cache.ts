@@ -48,14 +48,39 @@ function candidatesFor(tokens: readonly AccessTokenRecord[], key: TokenRequestKe
   return byKey.get(bucketOf(key)) ?? [];
 }
 
-/** A token fits if it was minted for exactly this scope/resource/app and lives at least `minTtlMs` more. */
+function expiryOf(t: AccessTokenRecord): number {
+  return t.expiresAt ?? t.obtainedAt + ASSUMED_LIFETIME_MS;
+}
+
+/**
+ * A token fits if it was minted for exactly this scope/resource/app and lives
+ * at least `minTtlMs` more. Unless `exact`, the minimum is at most half the
+ * token's issued lifetime: a provider issuing 30-second tokens must not cause
+ * a refresh on every call under the default 60 s. `exact` is for a minimum the
+ * caller asked for explicitly (`--min-ttl`), which is honoured as given.
+ */
 export function findFittingToken(
   tokens: readonly AccessTokenRecord[],
   key: TokenRequestKey,
   now: number,
   minTtlMs: number,
+  exact = false,
 ): AccessTokenRecord | undefined {
-  return candidatesFor(tokens, key).find((t) => sameKey(t, key) && (t.expiresAt ?? t.obtainedAt + ASSUMED_LIFETIME_MS) - now >= minTtlMs);
+  return candidatesFor(tokens, key).find((t) => {
+    if (!sameKey(t, key)) return false;
+    const expiry = expiryOf(t);
+    return expiry - now >= (exact ? minTtlMs : Math.min(minTtlMs, (expiry - t.obtainedAt) / 2));
+  });
+}
+
+/** The token for exactly this key, valid or not. */
+export function findTokenFor(tokens: readonly AccessTokenRecord[], key: TokenRequestKey): AccessTokenRecord | undefined {
+  return candidatesFor(tokens, key).find((t) => sameKey(t, key));
+}
+
+/** Milliseconds a token has left (negative once expired). */
+export function remainingMs(t: AccessTokenRecord, now: number): number {
+  return expiryOf(t) - now;
 }
 
 /** Replaces the token for the same key and trims the list. */

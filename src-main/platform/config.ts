@@ -14,7 +14,7 @@ export const ConfigSchema = z
   .object({
     /** How long a browser sign-in may take before it is abandoned. */
     callbackTimeoutSeconds: seconds(3600).default(300),
-    /** Cached access tokens with less than this left are refreshed first. */
+    /** Cached access tokens with less than this left (at most half their lifetime) are refreshed first. */
     minTtlSeconds: z.number().int().min(0).max(86_400).default(60),
     /** Timeout for each HTTP request to a provider. */
     requestTimeoutSeconds: seconds(600).default(30),

@@ -21,6 +21,16 @@ export const ProviderRecordSchema = z.object({
   kind: z.enum(['user', 'service']),
   /** Set for the built-in demo provider, which the agent starts itself. */
   demo: z.boolean().optional(),
+  /**
+   * The provider issues refresh tokens for `offline_access` without
+   * `prompt=consent` (OIDC Core §11 lets it require one), so sign-ins need not
+   * show its consent page every time. See engine/offline-access.ts.
+   */
+  refreshWithoutConsent: z.boolean().optional(),
+  /** Extra parameters on every browser authorization request, e.g. Google's `access_type=offline`, Auth0's `audience`. */
+  authorizationParams: z.record(z.string(), z.string()).optional(),
+  /** The preset that filled this provider in (engine/provider-presets.ts), for display. */
+  preset: z.string().optional(),
   createdAt: z.number(),
 });
 export type ProviderRecord = z.infer<typeof ProviderRecordSchema>;

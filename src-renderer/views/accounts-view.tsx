@@ -58,7 +58,13 @@ function SignInRow({ provider, issuer }: { provider: string; issuer: string }) {
     const flowId = newFlowId();
     setFlow({ flowId, provider, stage: 'starting' });
     const outcome = await window.latchkey.invoke('accounts:sign-in', { flowId, provider });
-    setFlow((f) => (f?.flowId !== flowId ? f : outcome.ok ? { ...f, stage: 'done' } : { ...f, stage: outcome.error.code === 'cancelled' ? 'cancelled' : 'failed', error: outcome.error }));
+    setFlow((f) =>
+      f?.flowId !== flowId
+        ? f
+        : outcome.ok
+          ? { ...f, stage: 'done', warnings: outcome.value.warnings }
+          : { ...f, stage: outcome.error.code === 'cancelled' ? 'cancelled' : 'failed', error: outcome.error },
+    );
   }
   return (
     <li className="card" data-provider={provider}>
@@ -69,6 +75,13 @@ function SignInRow({ provider, issuer }: { provider: string; issuer: string }) {
           {flow?.stage === 'starting' && 'Starting…'}
           {flow?.stage === 'browser' && 'Continue in your browser. Latchkey is waiting for the provider to send you back.'}
           {flow?.stage === 'done' && 'Signed in.'}
+          {flow?.stage === 'done' &&
+            flow.warnings?.map((w) => (
+              <span key={w.code} className="warning" data-warning={w.code}>
+                {' '}
+                {w.message}
+              </span>
+            ))}
           {flow?.stage === 'cancelled' && 'Sign-in cancelled.'}
           {flow?.stage === 'failed' && flow.error && <span className="error">{errorText(flow.error)}</span>}
         </p>
