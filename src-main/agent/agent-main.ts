@@ -91,6 +91,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       },
       logger,
       identifyPeer: options.identifyPeer ?? ((socket) => peers.identify(socket)),
+      requireProof: true,
       ...(options.limits ? { limits: options.limits } : {}),
     });
     try {
