@@ -777,7 +777,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     }
     const FLOOD = 1000;
     const SENDERS = 50;
-    const ROUNDS = 5;
+    const ROUNDS = 7;
     const proven = await legitClient();
     const flood: RawPeer[] = [];
     let stopSending = false;

@@ -51,6 +51,9 @@ export function parseIssuerUrl(issuer: string): URL {
   return url;
 }
 
+/** The global fetch with openid-client's options (whose body type some @types/node versions do not accept as RequestInit). */
+const globalFetch: oidc.CustomFetch = (url, options) => fetch(url, options as RequestInit);
+
 export class DiscoveryCache {
   private readonly entries = new Map<string, { config: Promise<oidc.Configuration>; at: number }>();
   private readonly ttlMs: number;
@@ -91,7 +94,7 @@ export class DiscoveryCache {
       execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
     };
     // Inherited by every later request on this configuration (JWKS, token, userinfo, device).
-    options[oidc.customFetch] = limitResponseSize(this.options.fetch ?? fetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
+    options[oidc.customFetch] = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
     let config: oidc.Configuration;
     try {
       config = await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, options);
