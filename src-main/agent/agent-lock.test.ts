@@ -75,10 +75,13 @@ describe('acquireAgentLock', () => {
   });
 
   it.runIf(process.platform === 'linux')('on Linux a zombie is not running; a live process and a missing pid are told right', async () => {
-    // `sleep` never reaps the child the shell started before exec'ing it, so the child stays a zombie.
-    const parent = spawn('/bin/sh', ['-c', 'true & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // `sleep` never reaps the child the shell started before exec'ing it, so once killed the child stays a zombie.
+    const parent = spawn('/bin/sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+      // Give the shell time to exec, so the child's parent is the `sleep` that never reaps.
+      for (let i = 0; i < 200 && !readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
+      process.kill(zombie, 'SIGKILL');
       const state = () => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.charAt(0);
       for (let i = 0; i < 200 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
       expect(state()).toBe('Z');

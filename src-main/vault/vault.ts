@@ -8,8 +8,9 @@
  *   in-memory document stays as it was;
  * - a file that cannot be opened (bad JSON, bad header, failed
  *   authentication, failed `parse`) is copied aside and never overwritten;
- * - a wrong key (a mistyped passphrase), told by the header's key check, is
- *   not damage: `vault_locked`, the file untouched and no copy made;
+ * - a wrong key, told by the header's key check, is not damage to the file:
+ *   no copy is made (`vault_locked` for a mistyped passphrase, `vault_corrupt`
+ *   for a key source that holds another key);
  * - the document handed out is deep-frozen, so callers change it only
  *   through `update`;
  * - nothing logged carries key material or plaintext: only paths and counts.
@@ -255,7 +256,7 @@ function parseDocument<T>(plaintext: Buffer, parse: (raw: unknown) => T): T {
 function wrongKey(kind: KeySourceKind): LatchkeyError {
   return kind === 'passphrase'
     ? new LatchkeyError('vault_locked', 'Could not unlock the vault: wrong passphrase. The vault file was not changed; try again.')
-    : new LatchkeyError('vault_locked', `Could not unlock the vault: the key from the ${kind} key source is not this vault's key. The vault file was not changed.`);
+    : new LatchkeyError('vault_corrupt', `Could not open the vault: the key in the ${kind} key source is not this vault's key (was it replaced?). The vault file was not changed.`);
 }
 
 function recoveryHint(code: 'vault_corrupt' | 'vault_locked', path: string, copy: string): string {
