@@ -844,7 +844,8 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     expect({ cli: median(timings.cli) < 100, provenApp: median(timings.provenApp) < 100, newApp: median(timings.newApp) < 100 }).toEqual({ cli: true, provenApp: true, newApp: true });
     // None was starved: even the slowest round answered, proving included (which looks the peer process up through ss).
-    for (const t of [...timings.cli, ...timings.provenApp, ...timings.newApp, ...timings.newAppProven]) expect(t).toBeLessThan(2000);
+    // As generous as whileServing's bound: under the full suite one round has taken 1.8 s on a shared 2-core machine.
+    for (const t of [...timings.cli, ...timings.provenApp, ...timings.newApp, ...timings.newAppProven]) expect(t).toBeLessThan(5000);
     // Nobody was told busy: the flood made room by closing its own idlest connections.
     expect(flood.flatMap((p) => p.messages()).filter((m) => (m.error as { data?: { code?: string } } | undefined)?.data?.code === 'busy')).toEqual([]);
     console.log(`[slots] the agent closed ${closedByAgent} of the silent connections to make room`);
