@@ -11,6 +11,7 @@ import { keyFingerprint } from '../broker/app-key.js';
 import { parseParams } from './rpc-protocol.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
+import { proveConnection } from './connection-slots.js';
 import { toWireToken } from './wire-token.js';
 import { applyPreset } from '../engine/provider-presets.js';
 import type { AddProviderInput } from '../engine/provider-registry.js';
@@ -42,6 +43,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       if (!ownerKeyMatches(ownerKey, p.owner_key) || !claimRole(ctx.connection, 'owner')) {
         throw new LatchkeyError('unauthorized', 'That is not the owner key of this agent.');
       }
+      await proveConnection(ctx.connection, 'owner');
       return { owner: true };
     }),
     entry('admin.status', async () => core.status()),

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { acquireAgentLock, linuxProcessIdentity } from './agent-lock.js';
+import { acquireAgentLock, linuxProcessIdentity, processIsRunning } from './agent-lock.js';
 import { makeSocketDir, type SocketDir } from '../testing/rpc-testing.js';
 
 let dir: SocketDir;
@@ -59,11 +60,39 @@ describe('acquireAgentLock', () => {
     expect(lock.pid).toBe(process.pid + 1);
   });
 
+  it('an agent that answers on its socket is alive, whatever its pid says', async () => {
+    const path = await lockPath();
+    await acquireAgentLock(path, { pid: await deadPid() });
+    await expect(acquireAgentLock(path, { agentAnswers: async () => true })).rejects.toMatchObject({ code: 'agent_running' });
+    await expect(acquireAgentLock(path, { agentAnswers: async () => false })).resolves.toMatchObject({ pid: process.pid });
+  });
+
   it('takes over a corrupt lock file', async () => {
     const path = await lockPath();
     await (await acquireAgentLock(path)).release();
     await writeFile(path, '{"pid": "garbage');
     await expect(acquireAgentLock(path)).resolves.toMatchObject({ pid: process.pid });
+  });
+
+  it.runIf(process.platform === 'linux')('on Linux a zombie is not running; a live process and a missing pid are told right', async () => {
+    // `sleep` never reaps the child the shell started before exec'ing it, so once killed the child stays a zombie.
+    const parent = spawn('/bin/sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+      // Give the shell time to exec, so the child's parent is the `sleep` that never reaps.
+      for (let i = 0; i < 200 && !readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
+      process.kill(zombie, 'SIGKILL');
+      const state = () => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.charAt(0);
+      for (let i = 0; i < 200 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(state()).toBe('Z');
+      expect(processIsRunning(zombie)).toBe(false);
+      // What the lock used to ask: the pid still exists.
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      expect(processIsRunning(process.pid)).toBe(true);
+      expect(processIsRunning(await deadPid())).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 
   it.runIf(process.platform === 'linux')('identifies Linux processes by boot and start time', () => {

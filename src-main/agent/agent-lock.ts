@@ -5,9 +5,15 @@
  * - the lock file appears atomically with its content (written to a private
  *   temp file, then hard-linked into place, which fails if the lock exists),
  *   so nobody ever reads a half-written lock and mistakes it for stale;
- * - a lock whose process is gone is stale and taken over; so is one whose pid
- *   now belongs to a different process (after a reboot pids are reused; on
- *   Linux the lock records the boot id and process start time to tell);
+ * - an agent that answers on its socket (a reply, not just a connect) is
+ *   alive, whatever its pid says;
+ * - otherwise a lock whose process is gone is stale and taken over. On Linux
+ *   "gone" includes a zombie (state Z or X in /proc/PID/stat): after `kill -9`
+ *   the pid lingers until its parent reaps it, which in containers with a slow
+ *   init takes seconds, and `kill(pid, 0)` still succeeds meanwhile;
+ * - so is a lock whose pid now belongs to a different process (after a reboot
+ *   pids are reused; on Linux the lock records the boot id and process start
+ *   time to tell);
  * - a live owner → `agent_running`, naming its pid;
  * - `release()` removes the lock only while it is still ours.
  *
@@ -32,8 +38,10 @@ export interface AgentLock {
 export interface AgentLockOptions {
   pid?: number;
   now?: () => Date;
-  /** Is `pid` a running process? Default: `process.kill(pid, 0)`. */
+  /** Is `pid` a running process? Default: its /proc state on Linux (a zombie is dead), `process.kill(pid, 0)` elsewhere. */
   isAlive?: (pid: number) => boolean;
+  /** Does the holder's agent answer on its socket? An answer means alive; silence leaves it to the process check. */
+  agentAnswers?: () => Promise<boolean>;
   /** A string that changes when `pid` is reused; default: Linux boot id + start time. */
   processIdentity?: (pid: number) => string | undefined;
 }
@@ -54,7 +62,7 @@ const MAX_ATTEMPTS = 3;
  */
 export async function acquireAgentLock(lockPath: string, options: AgentLockOptions = {}): Promise<AgentLock> {
   const pid = options.pid ?? process.pid;
-  const isAlive = options.isAlive ?? processIsAlive;
+  const isAlive = options.isAlive ?? processIsRunning;
   const identityOf = options.processIdentity ?? linuxProcessIdentity;
   const identity = identityOf(pid);
   const content: LockFile = { pid, startedAt: (options.now?.() ?? new Date()).toISOString(), ...(identity ? { identity } : {}) };
@@ -67,7 +75,10 @@ export async function acquireAgentLock(lockPath: string, options: AgentLockOptio
     }
     const holder = await readLock(lockPath);
     if (holder === 'gone') continue;
-    if (holder && isAlive(holder.pid) && !identityChanged(holder, identityOf)) {
+    // The socket first: a live agent is one that answers, and one that answers must not lose its lock.
+    const answers = (await options.agentAnswers?.()) ?? false;
+    if (answers || (holder && isAlive(holder.pid) && !identityChanged(holder, identityOf))) {
+      if (!holder) throw new LatchkeyError('agent_running', `A Latchkey agent is already running (lock ${lockPath})`);
       throw new LatchkeyError('agent_running', `A Latchkey agent is already running (pid ${holder.pid}, lock ${lockPath})`);
     }
     // Dead owner, reused pid or unreadable garbage: the lock is stale.
@@ -123,7 +134,22 @@ function ignoreMissing(err: NodeJS.ErrnoException): void {
   if (err.code !== 'ENOENT') throw err;
 }
 
-function processIsAlive(pid: number): boolean {
+/**
+ * On Linux, the state letter in /proc/PID/stat: a zombie (Z) or dead (X)
+ * process is not running even though its pid still exists. Elsewhere, and if
+ * /proc cannot be read for another reason, whether the pid exists.
+ */
+export function processIsRunning(pid: number, platform: NodeJS.Platform = process.platform): boolean {
+  if (platform === 'linux') {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Field 3, after comm (which may contain spaces and parentheses, hence the last ')').
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    }
+  }
   try {
     process.kill(pid, 0);
     return true;

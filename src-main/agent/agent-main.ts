@@ -14,6 +14,8 @@ import { STARTUP_FAILURE_MARKER } from './admin-contract.js';
 import { adminMethods } from './admin-methods.js';
 import { AgentCore } from './agent-core.js';
 import { acquireAgentLock } from './agent-lock.js';
+import { connectRpc } from './rpc-client.js';
+import { VERSION_METHOD } from './rpc-protocol.js';
 import { openAgentVault, type VaultOpenOptions } from './agent-vault.js';
 import { createRpcServer, type RpcLimits, type RpcMethod } from './rpc-server.js';
 import type { Socket } from 'node:net';
@@ -59,7 +61,7 @@ export interface RunningAgent {
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   const { paths } = options;
   await mkdir(paths.home, { recursive: true, mode: 0o700 });
-  const lock = await acquireAgentLock(paths.lock);
+  const lock = await acquireAgentLock(paths.lock, { agentAnswers: () => agentAnswersAt(paths.socket) });
   try {
     const config = await loadConfig(paths.config);
     const logger = options.logger ?? createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel });
@@ -89,6 +91,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       },
       logger,
       identifyPeer: options.identifyPeer ?? ((socket) => peers.identify(socket)),
+      requireProof: true,
       ...(options.limits ? { limits: options.limits } : {}),
     });
     try {
@@ -149,4 +152,27 @@ export async function runAgentProcess(options: { env: Env; paths: LatchkeyPaths;
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   await agent.stopped;
+}
+
+/** How long the agent lock waits for a running agent to answer `rpc.version`. */
+const LIVENESS_PROBE_MS = 1000;
+
+/**
+ * Whether an agent answers `rpc.version` at `path`. An answer, not a connect:
+ * a process killed a moment ago can still have its listening socket accept
+ * into the backlog while its threads are torn down (the pid is already a
+ * zombie), but it never replies.
+ */
+async function agentAnswersAt(path: string): Promise<boolean> {
+  try {
+    const client = await connectRpc(path, { timeoutMs: LIVENESS_PROBE_MS });
+    try {
+      await client.call(VERSION_METHOD);
+      return true;
+    } finally {
+      client.close();
+    }
+  } catch {
+    return false;
+  }
 }

@@ -45,8 +45,12 @@ import {
 
 /** Limits the agent enforces on its clients; see DEFAULT_RPC_LIMITS in rpc-server.ts. */
 export interface RpcLimits {
-  /** Live connections beyond this get one `busy` error line and are closed. */
+  /** Slots for connections (the owner's not counted); see connection-slots.ts for who gets one when they run short. */
   maxConnections: number;
+  /** How long a connection may stay unproven (no owner key, no app key) where proof is required. */
+  handshakeTimeoutMs: number;
+  /** Proven app connections one peer process may hold. */
+  maxConnectionsPerPeer: number;
   /** Cap on one message in either direction, in bytes, excluding `\n`. */
   maxMessageBytes: number;
   /** Cap on object/array nesting in one message. */
@@ -165,6 +169,11 @@ export class RpcConnection implements Connection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** `performance.now()` of the last complete message or finished request (connection-slots.ts evicts by it). */
+  get lastActivityAt(): number {
+    return this.#lastActivity;
   }
 
   identifyPeer(): Promise<PeerProcess | undefined> {

@@ -3,8 +3,10 @@
  * {@link RpcConnection}, and owns the method table.
  *
  * Enforces:
- * - at most `maxConnections` live connections; one more gets a single `busy`
- *   error line and is closed, so a flood of idle sockets cannot starve us;
+ * - at most `maxConnections` connection slots; who keeps one when they run
+ *   short is connection-slots.ts's call (with `requireProof`, unproven
+ *   connections go first); one turned away gets a single `busy` error line
+ *   and is closed, so a flood of idle sockets cannot starve us;
  * - method names are looked up in a Map, so `__proto__`, `constructor` and
  *   friends are just unknown methods;
  * - names starting with `rpc.` or `$/` are reserved for the protocol itself.
@@ -27,12 +29,15 @@ import {
 } from './rpc-connection.js';
 import { DEFAULT_MAX_JSON_DEPTH, errorResponse, PROTOCOL_VERSION, toRpcError, VERSION_METHOD, type VersionResult } from './rpc-protocol.js';
 import { listenSocket } from './socket-listen.js';
+import { ConnectionSlots } from './connection-slots.js';
 
 export type { CallContext, Connection, RpcHandler, RpcLimits, RpcMethodEntry, RpcMethodOptions } from './rpc-connection.js';
 
 /** Defaults chosen for one user's desktop: generous for real clients, bounded for hostile ones. */
 export const DEFAULT_RPC_LIMITS: Readonly<RpcLimits> = Object.freeze({
   maxConnections: 256,
+  handshakeTimeoutMs: 10_000,
+  maxConnectionsPerPeer: 32,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   maxJsonDepth: DEFAULT_MAX_JSON_DEPTH,
   idleTimeoutMs: 60_000,
@@ -53,6 +58,11 @@ export interface RpcServerOptions {
   onConnection?: (connection: Connection) => void;
   /** Tells which process is on the other end of a socket (Linux: see broker/peer-process.ts). */
   identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
+  /**
+   * Connections must prove who they are (the handlers call `proveConnection`);
+   * unproven ones get a handshake deadline and give way when slots run short.
+   */
+  requireProof?: boolean;
 }
 
 export interface RpcServer {
@@ -83,15 +93,17 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const host: ConnectionHost = { limits, logger, lookup: (name) => methods.get(name), ...(options.identifyPeer ? { identifyPeer: options.identifyPeer } : {}) };
   const live = new Set<RpcConnection>();
   const rejecting = new Set<Socket>();
+  const slots = new ConnectionSlots({ limits, logger, requireProof: options.requireProof ?? false });
   let nextId = 1;
 
   const server = createServer((socket) => {
-    if (live.size >= limits.maxConnections) {
+    if (!slots.makeRoom()) {
       turnAway(socket);
       return;
     }
     const connection = new RpcConnection(nextId++, socket, host);
     live.add(connection);
+    slots.admit(connection);
     connection.onClose(() => live.delete(connection));
     logger.debug({ connection: connection.id }, 'agent connection opened');
     try {
@@ -118,6 +130,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        slots.clear();
         for (const connection of live) connection.destroy();
         for (const socket of rejecting) socket.destroy();
       }),

@@ -18,6 +18,7 @@ import { parseParams } from '../agent/rpc-protocol.js';
 import type { CallContext, Connection, RpcMethodEntry } from '../agent/rpc-connection.js';
 import { toWireToken } from '../agent/wire-token.js';
 import { claimRole } from '../agent/connection-roles.js';
+import { proveConnection } from '../agent/connection-slots.js';
 import { PROTOCOL_VERSION } from '../agent/rpc-protocol.js';
 import { parseScope } from '../engine/scope.js';
 import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from './app-contract.js';
@@ -113,6 +114,8 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
       async (p, ctx, s) => {
         const verified: VerifiedApp = s.handshake.completeHello(p.signature);
         const peer = await ctx.connection.identifyPeer();
+        // The slot table may refuse the app a slot (too many connections from its process): `busy`.
+        await proveConnection(ctx.connection, 'app');
         s.app = {
           appId: verified.appId,
           name: verified.name,

@@ -38,7 +38,9 @@ const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP hostile-client tests: ${CHROMIUM_MISSING}`);
 
 const LIMITS = {
-  maxConnections: 1100,
+  // maxConnections stays at its default (256): the slot flood below runs against the real number.
+  // The fuzzer's anonymous lanes stay unproven for long stretches; the handshake deadline itself is tested in agent/connection-slots.test.ts.
+  handshakeTimeoutMs: 60_000,
   maxMessageBytes: 64 * 1024,
   maxOutboundBytes: 256 * 1024,
   idleTimeoutMs: 5000,
@@ -758,15 +760,10 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     await report('fuzz');
   });
 
-  it('holds 1,000 idle connections while the granted app works, turns the excess away with busy, then closes the idle ones', async () => {
-    interface Held {
-      peer: RawPeer;
-      openedAt: number;
-      closedAt: Promise<number>;
-    }
+  it('with 1,000 idle connections and keep-alive senders after the slots, the CLI, a proven app and a new app are answered within 100 ms', async () => {
     /**
-     * Connects, retrying while the listen backlog is full (EAGAIN, which the SDK reports as `busy`): a busy
-     * agent accepts one connection per event-loop turn, and other test files may share the CPU.
+     * Connects, retrying while the listen backlog is full (EAGAIN): a busy agent accepts one
+     * connection per event-loop turn, and other test files may share the CPU.
      */
     async function connectPatiently(): Promise<RawPeer> {
       for (let attempt = 1; ; attempt++) {
@@ -778,55 +775,83 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
         }
       }
     }
-    /** Opens `count` silent connections in batches, letting the listen backlog (511) drain between them. */
-    async function openSilent(count: number): Promise<Held[]> {
-      const held: Held[] = [];
-      while (held.length < count) {
-        // Taken before connecting, so the agent's idle timer for each of these starts after it.
-        const openedAt = Date.now();
-        const batch = await Promise.all(Array.from({ length: Math.min(100, count - held.length) }, () => connectPatiently()));
-        held.push(...batch.map((peer) => ({ peer, openedAt, closedAt: peer.closed.then(() => Date.now()) })));
+    const FLOOD = 1000;
+    const SENDERS = 50;
+    const ROUNDS = 7;
+    const proven = await legitClient();
+    const flood: RawPeer[] = [];
+    let stopSending = false;
+    let keepAlive: Promise<void> = Promise.resolve();
+    const timings = { cli: [] as number[], provenApp: [] as number[], newApp: [] as number[], newAppProven: [] as number[] };
+    let closedByAgent = 0;
+    try {
+      // Silent connections in batches of 100, letting the listen backlog (511) drain; past 256 each one takes an older one's slot.
+      while (flood.length < FLOOD) {
+        flood.push(...(await Promise.all(Array.from({ length: 100 }, () => connectPatiently()))));
         await sleep(30);
       }
-      return held;
-    }
-    const EXTRA = 150;
-    const all: Held[] = [];
-    try {
-      const { idle, extra, closedEarly } = await whileServing('1,000 idle connections', async () => {
-        const idle = await openSilent(1000);
-        all.push(...idle);
-        const extra = await openSilent(EXTRA);
-        all.push(...extra);
-        // Turned-away connections get their line and are closed at once; accepted ones stay until the idle timeout.
-        await sleep(500);
-        const closedEarly = idle.filter((h) => h.peer.socket.destroyed).length;
-        await within(Promise.all(all.map((h) => h.closedAt)), LIMITS.idleTimeoutMs + 10_000, 'the idle connections to be closed');
-        return { idle, extra, closedEarly };
-      });
-      // Live were the granted app's connection and the 1,000 (less any already timed out), so the rest of the limit was left for the extra ones.
-      const busy = extra.filter((h) => h.peer.lines.length > 0);
-      const expectedBusy = 1 + 1000 + EXTRA - LIMITS.maxConnections;
-      console.log(`[idle] ${busy.length} of ${EXTRA} extra connections turned away as busy (expected ${expectedBusy}, ${closedEarly} idle ones had already timed out)`);
-      expect(busy.length).toBeLessThanOrEqual(expectedBusy);
-      expect(busy.length).toBeGreaterThanOrEqual(expectedBusy - closedEarly);
-      for (const h of busy) expect(h.peer.messages()).toEqual([expect.objectContaining({ id: null, error: expect.objectContaining({ code: RPC_ERROR.application, data: { code: 'busy' } }) })]);
-      // The others were closed silently, and only once the idle timeout had passed (less a millisecond of timer rounding).
-      for (const h of [...idle, ...extra.filter((e) => !busy.includes(e))]) {
-        expect(h.peer.lines).toEqual([]);
-        expect((await h.closedAt) - h.openedAt).toBeGreaterThanOrEqual(LIMITS.idleTimeoutMs - 1);
+      // Let the agent work through its listen backlog: once it has, only what the 256 slots hold is left open.
+      for (const deadline = Date.now() + 30_000; flood.filter((p) => !p.socket.destroyed).length > 256 && Date.now() < deadline; ) await sleep(50);
+      // The last ones in hold slots and keep them warm, each sending a message every 20 ms (bounded: 500 rounds).
+      const senders = flood.filter((p) => !p.socket.destroyed).slice(-SENDERS);
+      keepAlive = (async () => {
+        for (let round = 0; round < 500 && !stopSending; round++) {
+          for (const peer of senders) if (!peer.socket.destroyed) peer.send({ jsonrpc: '2.0', id: round, method: 'rpc.version' });
+          await sleep(20);
+        }
+      })();
+      await sleep(100);
+
+      for (let round = 0; round < ROUNDS; round++) {
+        // The CLI: connect, prove the owner key, ask for the status.
+        let started = performance.now();
+        const owner = await connectOwner(paths.socket, paths.ownerKey);
+        try {
+          await owner.call('admin.status', {});
+          timings.cli.push(performance.now() - started);
+        } finally {
+          await owner.close();
+        }
+        // The app that proved itself before the flood.
+        started = performance.now();
+        expect((await proven.tryGetAuthTokens({ scope: LEGIT_SCOPE })).accessToken).toBe(legitToken);
+        timings.provenApp.push(performance.now() - started);
+        // A new app: connect and say hello (its first answer), then prove its key and list its accounts.
+        const key = generateAppKey();
+        const appId = `com.example.newcomer${round}`;
+        started = performance.now();
+        const wire = await Wire.open(paths.socket);
+        try {
+          const hello = resultOf<AppResults['hello']>(await wire.call('hello', helloParams(appId, key)));
+          timings.newApp.push(performance.now() - started);
+          resultOf(await wire.call('hello.prove', { signature: proof(key, appId, hello) }));
+          expect(resultOf<{ accounts: unknown[] }>(await wire.call('accounts.list')).accounts).toEqual([]);
+          timings.newAppProven.push(performance.now() - started);
+        } finally {
+          wire.destroy();
+        }
       }
+      closedByAgent = flood.filter((p) => p.socket.destroyed).length;
     } finally {
-      for (const h of all) h.peer.destroy();
+      stopSending = true;
+      await keepAlive;
+      for (const peer of flood) peer.destroy();
+      await proven.close();
     }
-    // Every slot is free again: a new client connects and works.
-    const client = await legitClient();
-    try {
-      expect((await client.tryGetAuthTokens({ scope: LEGIT_SCOPE })).accessToken).toBe(legitToken);
-    } finally {
-      await client.close();
-    }
-    await report('idle connections');
+    const ms = (values: number[]) => values.map((v) => v.toFixed(1)).join(', ');
+    console.log(`[slots] ${FLOOD} silent connections, ${SENDERS} keep-alive senders; answered in ms: CLI ${ms(timings.cli)}; proven app ${ms(timings.provenApp)}; new app hello ${ms(timings.newApp)}, proven and listed ${ms(timings.newAppProven)}`);
+    // The median of the rounds, so one scheduling hiccup on a shared 2-core machine does not decide; every round is printed above.
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    expect({ cli: median(timings.cli) < 100, provenApp: median(timings.provenApp) < 100, newApp: median(timings.newApp) < 100 }).toEqual({ cli: true, provenApp: true, newApp: true });
+    // None was starved: even the slowest round answered, proving included (which looks the peer process up through ss).
+    // As generous as whileServing's bound: under the full suite one round has taken 1.8 s on a shared 2-core machine.
+    for (const t of [...timings.cli, ...timings.provenApp, ...timings.newApp, ...timings.newAppProven]) expect(t).toBeLessThan(5000);
+    // Nobody was told busy: the flood made room by closing its own idlest connections.
+    expect(flood.flatMap((p) => p.messages()).filter((m) => (m.error as { data?: { code?: string } } | undefined)?.data?.code === 'busy')).toEqual([]);
+    console.log(`[slots] the agent closed ${closedByAgent} of the silent connections to make room`);
+    expect(closedByAgent).toBeGreaterThanOrEqual(FLOOD - 256);
+    expect(logs.errors).toEqual([]);
+    await report('slot flood');
   });
 
   it('drops a client that stops reading once maxOutboundBytes are queued for it, without stalling the granted app', async () => {

@@ -4,11 +4,17 @@
  * `Configuration` for `ttlMs` and only asks again after that (or after a
  * failure). Plain `http:` issuers are refused except on loopback, where the
  * demo provider and tests live (RFC 8252 §8.3 treats loopback as local).
+ *
+ * Every discovery, first or repeated, is checked against what the provider's
+ * flows need (provider-metadata.ts), and every response body from the
+ * provider on the resulting configuration is size-capped (provider-fetch.ts).
  */
 import * as oidc from 'openid-client';
 import { LatchkeyError } from '../errors.js';
 import type { ProviderRecord } from '../store/vault-document.js';
 import { providerFailure } from './provider-errors.js';
+import { limitResponseSize, MAX_PROVIDER_RESPONSE_BYTES } from './provider-fetch.js';
+import { validateProviderMetadata, type MetadataNeeds } from './provider-metadata.js';
 
 export interface DiscoveryOptions {
   /** How long a discovered configuration is reused. Default 1 hour. */
@@ -16,7 +22,14 @@ export interface DiscoveryOptions {
   /** Per-request timeout in seconds for every call to the provider. Default 30. */
   timeoutSeconds?: number;
   fetch?: oidc.CustomFetch;
+  /** Cap on any one response body from a provider. Default {@link MAX_PROVIDER_RESPONSE_BYTES}. */
+  maxResponseBytes?: number;
   now?: () => number;
+}
+
+/** What a provider record's flows need from its metadata: sign-in and refresh for people, client credentials for services. */
+export function metadataNeedsOf(provider: Pick<ProviderRecord, 'kind'>): MetadataNeeds {
+  return provider.kind === 'service' ? { flows: ['client_credentials'], openid: false } : { flows: ['authorization_code', 'refresh_token'], openid: true };
 }
 
 export function isLoopbackUrl(url: URL): boolean {
@@ -37,6 +50,9 @@ export function parseIssuerUrl(issuer: string): URL {
   if (url.search || url.hash) throw new LatchkeyError('usage', `Issuer ${url.href} must not have a query or fragment.`);
   return url;
 }
+
+/** The global fetch with openid-client's options (whose body type some @types/node versions do not accept as RequestInit). */
+const globalFetch: oidc.CustomFetch = (url, options) => fetch(url, options as RequestInit);
 
 export class DiscoveryCache {
   private readonly entries = new Map<string, { config: Promise<oidc.Configuration>; at: number }>();
@@ -77,13 +93,16 @@ export class DiscoveryCache {
       // (OIDC Core §3.1.3.7 lets TLS stand in); Latchkey verifies them against the JWKS anyway.
       execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
     };
-    if (this.options.fetch) options[oidc.customFetch] = this.options.fetch;
+    // Inherited by every later request on this configuration (JWKS, token, userinfo, device).
+    options[oidc.customFetch] = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
+    let config: oidc.Configuration;
     try {
-      const config = await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, options);
+      config = await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, options);
       config.timeout = this.options.timeoutSeconds ?? 30;
-      return config;
     } catch (err) {
       throw providerFailure(err, 'discovery', provider.name);
     }
+    validateProviderMetadata(config.serverMetadata(), metadataNeedsOf(provider), provider.name);
+    return config;
   }
 }

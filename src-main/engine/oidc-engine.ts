@@ -21,6 +21,7 @@ import { LoopbackReceiver } from './callback/loopback-receiver.js';
 import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import type { CallbackReceiver } from './callback/callback-receiver.js';
 import type { DiscoveryCache } from './discovery.js';
+import { validateProviderMetadata } from './provider-metadata.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
@@ -202,6 +203,7 @@ export class OidcEngine {
   async deviceAuthorize(opts: DeviceAuthorizeOptions): Promise<AccountSummary> {
     const provider = this.userProvider(opts.provider);
     const config = await this.options.discovery.get(provider);
+    validateProviderMetadata(config.serverMetadata(), { flows: ['device_code'], openid: true }, provider.name);
     const scope = normaliseScope(opts.scope ?? provider.scope);
     let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
     try {

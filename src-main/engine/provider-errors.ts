@@ -5,6 +5,7 @@
  * `error` value (RFC 6749 §5.2) and the original as `cause`.
  */
 import { LatchkeyError } from '../errors.js';
+import { formatBytes, ResponseTooLargeError } from './provider-fetch.js';
 
 interface OAuthLikeError {
   name?: string;
@@ -48,6 +49,15 @@ function isTimeout(err: OAuthLikeError): boolean {
 export function providerFailure(err: unknown, what: string, provider: string): LatchkeyError {
   if (err instanceof LatchkeyError) return err;
   const e = (err ?? {}) as OAuthLikeError;
+  // openid-client wraps what the fetch threw (a parse error whose cause it is), so look down the chain.
+  const tooLarge = causeChain(e).find((c): c is ResponseTooLargeError => c instanceof ResponseTooLargeError);
+  if (tooLarge) {
+    return new LatchkeyError(
+      'provider_error',
+      `Provider "${provider}" sent a response larger than ${formatBytes(tooLarge.limitBytes)} during ${what} (from ${tooLarge.url}); Latchkey reads at most ${formatBytes(tooLarge.limitBytes)} of any provider response.`,
+      { cause: err },
+    );
+  }
   if (isTimeout(e)) {
     return new LatchkeyError('timeout', `Provider "${provider}" did not answer in time during ${what}. Try again later.`, {
       cause: err,

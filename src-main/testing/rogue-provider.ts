@@ -42,7 +42,18 @@ export const ROGUE_MODES = [
   'slow',
   /** A refresh answers 400 `invalid_grant` (the code exchange still works). */
   'refresh-invalid-grant',
+  /** The discovery document is valid JSON of {@link HUGE_RESPONSE_BYTES}, streamed without a Content-Length. */
+  'huge-discovery',
+  /** The token endpoint answers 200 with valid JSON of {@link HUGE_RESPONSE_BYTES}, streamed without a Content-Length. */
+  'huge-token',
+  /** The discovery document has only `issuer`: no endpoints, no `jwks_uri`. */
+  'bare-discovery',
+  /** The discovery document's `authorization_endpoint` is a `file:` URL. */
+  'file-authorization-endpoint',
 ] as const;
+
+/** 64 MiB: the size of the `huge-*` answers. */
+export const HUGE_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export type RogueMode = (typeof ROGUE_MODES)[number];
 
@@ -53,6 +64,8 @@ export interface RogueRequest {
   grantType?: string;
   /** The mode the request was answered in. */
   mode: RogueMode;
+  /** Bytes of a `huge-*` body the client took before it stopped reading (written with back-pressure). */
+  hugeBytesSent?: number;
 }
 
 export interface RogueProviderOptions {
@@ -144,7 +157,8 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
     res.end();
   };
 
-  const token = async (mode: RogueMode, body: URLSearchParams, res: ServerResponse) => {
+  const token = async (mode: RogueMode, body: URLSearchParams, res: ServerResponse, entry: RogueRequest) => {
+    if (mode === 'huge-token') return streamHugeJson(res, { access_token: 'huge', token_type: 'Bearer', expires_in: 3600 }, entry);
     if (mode === 'token-error') return json(res, 400, { error: 'invalid_grant', error_description: 'code expired' });
     if (mode === 'malformed-json') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -175,6 +189,9 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
     const handle = async () => {
       switch (url.pathname) {
         case '/.well-known/openid-configuration':
+          if (answeredIn === 'huge-discovery') return streamHugeJson(res, discoveryDocument(issuer), entry);
+          if (answeredIn === 'bare-discovery') return json(res, 200, { issuer });
+          if (answeredIn === 'file-authorization-endpoint') return json(res, 200, { ...discoveryDocument(issuer), authorization_endpoint: 'file:///etc/passwd' });
           return json(res, 200, discoveryDocument(issuer));
         case '/jwks':
           return json(res, 200, { keys: [publicJwk] });
@@ -184,11 +201,11 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
           const body = await readForm(req);
           const grantType = body.get('grant_type');
           if (grantType) entry.grantType = grantType;
-          if (answeredIn !== 'slow') return token(answeredIn, body, res);
+          if (answeredIn !== 'slow') return token(answeredIn, body, res, entry);
           // Held, then answered soundly; close() clears the timer and drops the socket so nothing outlives the test.
           const timer = setTimeout(() => {
             timers.delete(timer);
-            void token('ok', body, res).catch(() => res.destroy());
+            void token('ok', body, res, entry).catch(() => res.destroy());
           }, options.slowMs ?? 30_000);
           timers.add(timer);
           return;
@@ -233,6 +250,38 @@ function discoveryDocument(issuer: string) {
     scopes_supported: ['openid', 'email'],
     authorization_response_iss_parameter_supported: true,
   };
+}
+
+/**
+ * Sends `fields` plus a `padding` string, {@link HUGE_RESPONSE_BYTES} in all,
+ * in 64 KiB chunks that wait for the client to read (so the fixture itself
+ * never buffers more than a chunk or two); stops when the client goes away.
+ */
+async function streamHugeJson(res: ServerResponse, fields: Record<string, unknown>, entry: RogueRequest): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  const head = `${JSON.stringify(fields).slice(0, -1)},"padding":"`;
+  const chunk = 'x'.repeat(64 * 1024);
+  entry.hugeBytesSent = 0;
+  const send = (text: string): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (res.destroyed) return resolve(false);
+      entry.hugeBytesSent! += Buffer.byteLength(text);
+      if (res.write(text)) return resolve(true);
+      const done = (ok: boolean) => () => {
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = done(true);
+      const onClose = done(false);
+      res.once('drain', onDrain);
+      res.once('close', onClose);
+    });
+  if (!(await send(head))) return;
+  for (let sent = head.length; sent + chunk.length + 2 <= HUGE_RESPONSE_BYTES; sent += chunk.length) {
+    if (!(await send(chunk))) return;
+  }
+  res.end('"}');
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -7,6 +7,8 @@ import {
   envelopeHeader,
   parseEnvelope,
   serializeEnvelope,
+  verifyKeyCheck,
+  withKeyCheck,
   type Envelope,
 } from './envelope.js';
 
@@ -48,6 +50,16 @@ describe('vault envelope', () => {
       'Could not unlock the vault: wrong passphrase, or the vault file was altered.',
     );
     expectCode(() => decryptEnvelope(envelope, randomBytes(32)), 'vault_locked');
+  });
+
+  it('the key check tells the right key from a wrong one; with a verified key a failed decryption is damage', () => {
+    const params = withKeyCheck({ kind: 'passphrase' }, key);
+    expect(verifyKeyCheck(params, key)).toBe('match');
+    expect(verifyKeyCheck(params, randomBytes(32))).toBe('mismatch');
+    expect(verifyKeyCheck({ kind: 'passphrase' }, key)).toBe('absent');
+    const envelope = encryptEnvelope(plaintext, key, envelopeHeader(params, 1));
+    expectCode(() => decryptEnvelope({ ...envelope, revision: 2 }, key, true), 'vault_corrupt');
+    expectCode(() => decryptEnvelope({ ...envelope, revision: 2 }, key), 'vault_locked');
   });
 
   it('rejects files that are not envelopes before any crypto', () => {

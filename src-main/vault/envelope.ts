@@ -7,9 +7,12 @@
  *   additional authenticated data, in canonical JSON, so editing any of it
  *   (say, the kdf salt or the keyring account) fails authentication;
  * - anything that does not match the schema is `vault_corrupt` before any
- *   crypto runs.
+ *   crypto runs;
+ * - the key params carry a key check (`check`, an HMAC of a fixed label under
+ *   the master key), so a wrong key (a mistyped passphrase) is told apart from
+ *   an altered file before decryption: only the latter is damage.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import type { KeyParams } from './key-source.js';
@@ -74,6 +77,35 @@ function assertKey(key: Buffer): void {
   if (key.length !== KEY_BYTES) throw new LatchkeyError('internal', `Vault key must be ${KEY_BYTES} bytes.`);
 }
 
+const KEY_CHECK_LABEL = 'latchkey vault key check v1';
+const KEY_CHECK_BYTES = 16;
+
+/**
+ * The key check stored as `check` in the key params: it shows whether a key is
+ * the vault's without decrypting anything. It tells an attacker holding the
+ * file nothing the ciphertext does not (a guessed key can be tried on either).
+ */
+export function keyCheck(key: Buffer): string {
+  assertKey(key);
+  return createHmac('sha256', key).update(KEY_CHECK_LABEL).digest().subarray(0, KEY_CHECK_BYTES).toString('base64');
+}
+
+/** The key params with a key check for `key` added (vaults written before the check existed gain one). */
+export function withKeyCheck(params: KeyParams, key: Buffer): KeyParams {
+  return { ...params, check: keyCheck(key) };
+}
+
+/**
+ * `match` or `mismatch` when the header has a key check, `absent` when it has
+ * none (a vault written before the check existed, or a header stripped of it).
+ */
+export function verifyKeyCheck(params: KeyParams, key: Buffer): 'match' | 'mismatch' | 'absent' {
+  if (typeof params.check !== 'string') return 'absent';
+  const stored = Buffer.from(params.check, 'base64');
+  const expected = Buffer.from(keyCheck(key), 'base64');
+  return stored.length === expected.length && timingSafeEqual(stored, expected) ? 'match' : 'mismatch';
+}
+
 /** Makes a fresh header for `revision` of a vault whose key is found by `key`. */
 export function envelopeHeader(key: KeyParams, revision: number): EnvelopeHeader {
   return { format: VAULT_FORMAT, version: VAULT_FORMAT_VERSION, revision, cipher: VAULT_CIPHER, key };
@@ -96,10 +128,12 @@ export function encryptEnvelope(plaintext: Buffer, key: Buffer, header: Envelope
 
 /**
  * Decrypts and authenticates an envelope. A wrong key and an altered file look
- * the same to GCM, so both throw one error: `vault_locked` when the key came
- * from a passphrase (the likely cause is a typo), `vault_corrupt` otherwise.
+ * the same to GCM, so without a verified key (see {@link verifyKeyCheck}) both
+ * throw one error: `vault_locked` when the key came from a passphrase (the
+ * likely cause is a typo), `vault_corrupt` otherwise. With `keyVerified` the
+ * key is known to be right, so a failure is an altered file: `vault_corrupt`.
  */
-export function decryptEnvelope(envelope: Envelope, key: Buffer): Buffer {
+export function decryptEnvelope(envelope: Envelope, key: Buffer, keyVerified = false): Buffer {
   assertKey(key);
   const decipher = createDecipheriv(VAULT_CIPHER, key, Buffer.from(envelope.iv, 'base64'), {
     authTagLength: TAG_BYTES,
@@ -109,6 +143,9 @@ export function decryptEnvelope(envelope: Envelope, key: Buffer): Buffer {
   try {
     return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]);
   } catch (cause) {
+    if (keyVerified) {
+      throw new LatchkeyError('vault_corrupt', 'Could not decrypt the vault: its key is right, so the vault file was altered.', { cause });
+    }
     throw envelope.key.kind === 'passphrase'
       ? new LatchkeyError('vault_locked', 'Could not unlock the vault: wrong passphrase, or the vault file was altered.', { cause })
       : new LatchkeyError('vault_corrupt', 'Could not decrypt the vault: the vault file was altered, or its key does not match.', { cause });

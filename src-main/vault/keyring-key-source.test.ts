@@ -5,7 +5,7 @@
  */
 import { AsyncEntry } from '@napi-rs/keyring';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -66,7 +66,11 @@ describe.skipIf(!probe.ok)('KeyringKeySource with a real Secret Service', () => 
     await openVault(path);
     const params = await keyParamsOf(path);
     await new AsyncEntry(SERVICE, params.account as string).setPassword(Buffer.alloc(32, 1).toString('base64'));
-    await expect(openVault(path)).rejects.toMatchObject({ code: 'vault_corrupt' });
+    const before = await readFile(path);
+    await expect(openVault(path)).rejects.toMatchObject({ code: 'vault_corrupt', message: expect.stringContaining("is not this vault's key") });
+    // The key check tells it is the key, not the file: left as it was, and no broken copy beside it.
+    expect(await readFile(path)).toEqual(before);
+    expect((await readdir(join(path, '..'))).filter((n) => n.includes('.broken-'))).toEqual([]);
     await new KeyringKeySource({ service: SERVICE }).deleteKey(params);
   });
 });

@@ -10,6 +10,7 @@ import { KeyringKeySource } from './keyring-key-source.js';
 import { PassphraseKeySource } from './passphrase-key-source.js';
 import { tempDir } from './testing/temp-dir.js';
 import { resetVault, Vault } from './vault.js';
+import { decryptEnvelope, encryptEnvelope, envelopeHeader, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 
 const docSchema = z.object({
   counter: z.number().int(),
@@ -131,30 +132,60 @@ describe('Vault', () => {
   });
 
   describe('a vault that cannot be opened is never overwritten', () => {
-    it('wrong passphrase: vault_locked, file untouched, one copy kept however often it is retried', async () => {
+    it('wrong passphrase: vault_locked, file untouched and no broken copy, however often it is retried', async () => {
+      // Regression: the key check was not consulted, so a typo left a vault.json.broken-<time> copy that read as damage.
       const { path } = await newVault();
       const before = await readFile(path);
       for (let i = 0; i < 3; i++) {
         const err = await openVault(path, passphrase('wrong')).catch((e: unknown) => e);
         expect(err).toMatchObject({ code: 'vault_locked' });
         const message = (err as Error).message;
-        expect(message).toContain('Could not unlock the vault: wrong passphrase, or the vault file was altered.');
-        expect(message).toContain(path);
-        expect(message).toContain('latchkey vault reset');
+        expect(message).toContain('Could not unlock the vault: wrong passphrase.');
+        expect(message).not.toContain('vault reset');
       }
       expect(await readFile(path)).toEqual(before);
-      const copies = await brokenCopies(path);
-      expect(copies).toHaveLength(1);
-      expect(await readFile(copies[0]!)).toEqual(before);
+      expect(await brokenCopies(path)).toEqual([]);
       // The right passphrase still opens it.
       expect((await openVault(path)).read().accounts[0]?.id).toBe('alice');
     });
 
+    it('a vault written before the key check: wrong passphrase is ambiguous (copy kept); the next write adds the check', async () => {
+      const { path } = await newVault();
+      const legacy = editJson(await readFile(path), (e) => ({ ...e, key: Object.fromEntries(Object.entries(e.key as object).filter(([k]) => k !== 'check')) }));
+      // Re-encrypt without the check, as an older Latchkey wrote it: only the AAD changes, so decrypt and encrypt again.
+      const key = await new PassphraseKeySource(async () => 'correct horse battery staple').loadKey(JSON.parse(legacy.toString()).key);
+      const plain = decryptEnvelope(parseEnvelope(await readFile(path)), key);
+      const header = JSON.parse(legacy.toString()) as Envelope;
+      await writeFile(path, serializeEnvelope(encryptEnvelope(plain, key, envelopeHeader(header.key, header.revision))));
+      await expect(openVault(path, passphrase('wrong'))).rejects.toMatchObject({ code: 'vault_locked', message: expect.stringContaining('or the vault file was altered') });
+      expect(await brokenCopies(path)).toHaveLength(1);
+      const vault = await openVault(path);
+      await vault.update((d) => void (d.counter = 1));
+      expect(parseEnvelope(await readFile(path)).key.check).toEqual(expect.any(String));
+      const before = await readFile(path);
+      await expect(openVault(path, passphrase('wrong'))).rejects.toMatchObject({ code: 'vault_locked' });
+      expect(await readFile(path)).toEqual(before);
+      expect(await brokenCopies(path)).toHaveLength(1);
+    });
+
+    it('a changed kdf salt or key check is indistinguishable from a wrong passphrase: vault_locked, file untouched, no copy', async () => {
+      for (const edit of [
+        (k: object) => ({ ...k, salt: Buffer.alloc(16, 7).toString('base64') }),
+        (k: object) => ({ ...k, check: Buffer.alloc(16, 7).toString('base64') }),
+      ]) {
+        const { path } = await newVault();
+        const damaged = editJson(await readFile(path), (e) => ({ ...e, key: edit(e.key as object) }));
+        await writeFile(path, damaged);
+        await expect(openVault(path)).rejects.toMatchObject({ code: 'vault_locked' });
+        expect(await readFile(path)).toEqual(damaged);
+        expect(await brokenCopies(path)).toEqual([]);
+      }
+    });
+
     const tamperings: Array<[string, (raw: Buffer) => Buffer, string]> = [
-      ['a flipped ciphertext byte', (raw) => editJson(raw, (e) => ({ ...e, ciphertext: flipFirst(e.ciphertext as string) })), 'vault_locked'],
-      ['a flipped auth tag', (raw) => editJson(raw, (e) => ({ ...e, tag: flipFirst(e.tag as string) })), 'vault_locked'],
-      ['a changed kdf salt', (raw) => editJson(raw, (e) => ({ ...e, key: { ...(e.key as object), salt: Buffer.alloc(16, 7).toString('base64') } })), 'vault_locked'],
-      ['a rolled-back revision number', (raw) => editJson(raw, (e) => ({ ...e, revision: 1 })), 'vault_locked'],
+      ['a flipped ciphertext byte', (raw) => editJson(raw, (e) => ({ ...e, ciphertext: flipFirst(e.ciphertext as string) })), 'vault_corrupt'],
+      ['a flipped auth tag', (raw) => editJson(raw, (e) => ({ ...e, tag: flipFirst(e.tag as string) })), 'vault_corrupt'],
+      ['a rolled-back revision number', (raw) => editJson(raw, (e) => ({ ...e, revision: 1 })), 'vault_corrupt'],
       ['an absurd scrypt cost', (raw) => editJson(raw, (e) => ({ ...e, key: { ...(e.key as object), N: 2 ** 30 } })), 'vault_corrupt'],
       ['a truncated file', (raw) => raw.subarray(0, Math.floor(raw.length / 2)), 'vault_corrupt'],
       ['non-JSON garbage', () => Buffer.from('\x00\x01garbage\xff'), 'vault_corrupt'],

@@ -8,6 +8,9 @@
  *   in-memory document stays as it was;
  * - a file that cannot be opened (bad JSON, bad header, failed
  *   authentication, failed `parse`) is copied aside and never overwritten;
+ * - a wrong key, told by the header's key check, is not damage to the file:
+ *   no copy is made (`vault_locked` for a mistyped passphrase, `vault_corrupt`
+ *   for a key source that holds another key);
  * - the document handed out is deep-frozen, so callers change it only
  *   through `update`;
  * - nothing logged carries key material or plaintext: only paths and counts.
@@ -21,6 +24,8 @@ import {
   envelopeHeader,
   parseEnvelope,
   serializeEnvelope,
+  verifyKeyCheck,
+  withKeyCheck,
   type Envelope,
 } from './envelope.js';
 import type { KeyParams, KeySource, KeySourceKind } from './key-source.js';
@@ -94,7 +99,7 @@ export class Vault<T> {
     const source = await resolveSource(options, null);
     const { key, params } = await source.createKey();
     const doc = options.parse(options.initial());
-    const vault = new Vault<T>({ path: options.path, key, keyParams: params, parse: options.parse, doc, revision: 0 });
+    const vault = new Vault<T>({ path: options.path, key, keyParams: withKeyCheck(params, key), parse: options.parse, doc, revision: 0 });
     try {
       await vault.#write(vault.#doc, 1);
     } catch (err) {
@@ -113,12 +118,17 @@ export class Vault<T> {
     let envelope: Envelope;
     let key: Buffer;
     let doc: T;
+    let check: ReturnType<typeof verifyKeyCheck> | undefined;
     try {
       envelope = parseEnvelope(raw);
       key = await (await resolveSource(options, envelope.key)).loadKey(envelope.key);
-      const plaintext = decryptEnvelope(envelope, key);
+      check = verifyKeyCheck(envelope.key, key);
+      if (check === 'mismatch') throw wrongKey(envelope.key.kind);
+      const plaintext = decryptEnvelope(envelope, key, check === 'match');
       doc = parseDocument(plaintext, parse);
     } catch (err) {
+      // A wrong key says nothing about the file (an edited salt or check looks the same, and still leaves it intact).
+      if (check === 'mismatch') throw err;
       // An unreachable key source says nothing about the file; keep it as is and let the user fix the source.
       if (!(err instanceof LatchkeyError) || (err.code !== 'vault_corrupt' && err.code !== 'vault_locked')) throw err;
       const copy = await keepBrokenCopy(path, raw, now());
@@ -126,7 +136,9 @@ export class Vault<T> {
       throw new LatchkeyError(err.code, `${err.message} ${recoveryHint(err.code, path, copy)}`, { cause: err });
     }
     options.logger?.debug({ path, revision: envelope.revision }, 'opened vault');
-    return new Vault<T>({ path, key, keyParams: envelope.key, parse, doc, revision: envelope.revision });
+    // A vault from before the key check gains one with its next write.
+    const keyParams = check === 'absent' ? withKeyCheck(envelope.key, key) : envelope.key;
+    return new Vault<T>({ path, key, keyParams, parse, doc, revision: envelope.revision });
   }
 
   /** The current document, deep-frozen: change it only through {@link update}. */
@@ -239,6 +251,12 @@ function parseDocument<T>(plaintext: Buffer, parse: (raw: unknown) => T): T {
   } catch (cause) {
     throw new LatchkeyError('vault_corrupt', invalid, { cause });
   }
+}
+
+function wrongKey(kind: KeySourceKind): LatchkeyError {
+  return kind === 'passphrase'
+    ? new LatchkeyError('vault_locked', 'Could not unlock the vault: wrong passphrase. The vault file was not changed; try again.')
+    : new LatchkeyError('vault_corrupt', `Could not open the vault: the key in the ${kind} key source is not this vault's key (was it replaced?). The vault file was not changed.`);
 }
 
 function recoveryHint(code: 'vault_corrupt' | 'vault_locked', path: string, copy: string): string {
