@@ -35,7 +35,7 @@ describe('audit log file', () => {
     await log.append([1, 2, 3, 4].map(entry));
     const lines = (await readFile(path, 'utf8')).trim().split('\n');
     const cases: Array<[string, string[], number]> = [
-      ['edited', [lines[0]!, `${lines[1]!.slice(0, 20)}A${lines[1]!.slice(21)}`, lines[2]!, lines[3]!], 2],
+      ['edited', [lines[0]!, `${lines[1]!.slice(0, 20)}${lines[1]![20] === 'A' ? 'B' : 'A'}${lines[1]!.slice(21)}`, lines[2]!, lines[3]!], 2],
       ['removed', [lines[0]!, lines[2]!, lines[3]!], 2],
       ['reordered', [lines[0]!, lines[2]!, lines[1]!, lines[3]!], 2],
       ['foreign key', lines, 1],
