@@ -16,6 +16,7 @@ const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
 const name = z.string().min(1).max(64);
 const none = z.object({}).strict().optional();
+const url = z.string().min(1).max(2048);
 
 export const ADMIN_PARAMS = {
   /** Proves the connection belongs to the person (see owner-key.ts); every other admin method needs it. */
@@ -26,12 +27,26 @@ export const ADMIN_PARAMS = {
   'admin.providers.add': z
     .object({
       name,
-      issuer: z.string().min(1).max(2048),
+      /** Optional only for a plain OAuth 2.0 provider with endpoints given by hand, or a preset. */
+      issuer: z.string().min(1).max(2048).optional(),
       client_id: z.string().min(1).max(512),
       client_secret: z.string().min(1).max(4096).optional(),
       scope: z.string().max(2048).optional(),
       redirect: z.enum(['loopback', 'scheme']).optional(),
       service: z.boolean().optional(),
+      /** Present: a plain OAuth 2.0 provider (RFC 8414 metadata from `issuer`, or these endpoints). */
+      oauth2: z
+        .object({
+          authorization_endpoint: url.optional(),
+          token_endpoint: url.optional(),
+          device_authorization_endpoint: url.optional(),
+          revocation_endpoint: url.optional(),
+          userinfo_endpoint: url.optional(),
+          account_claim: z.string().min(1).max(64).optional(),
+        })
+        .strict()
+        .optional(),
+      preset: z.enum(['github']).optional(),
     })
     .strict(),
   'admin.providers.remove': z.object({ name, force: z.boolean().optional() }).strict(),
@@ -45,6 +60,8 @@ export const ADMIN_PARAMS = {
       login_hint: z.string().min(1).max(256).optional(),
       resource: z.string().url().max(2048).optional(),
       device: z.boolean().optional(),
+      /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
+      account_name: z.string().min(1).max(128).optional(),
     })
     .strict(),
   'admin.token': z

@@ -12,6 +12,8 @@ import { parseParams } from './rpc-protocol.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { toWireToken } from './wire-token.js';
+import { withGitHubPreset } from '../engine/github-preset.js';
+import type { OAuth2ProviderInput } from '../engine/oauth2-configuration.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
@@ -31,6 +33,17 @@ function entry<M extends AdminMethod>(method: M, handler: Handler<M>, options: {
   ];
 }
 
+/** The wire's snake_case OAuth 2.0 settings as the registry takes them. */
+function oauth2Input(w: NonNullable<z.output<(typeof ADMIN_PARAMS)['admin.providers.add']>['oauth2']>): OAuth2ProviderInput {
+  const input: OAuth2ProviderInput = {};
+  if (w.authorization_endpoint) input.authorizationEndpoint = w.authorization_endpoint;
+  if (w.token_endpoint) input.tokenEndpoint = w.token_endpoint;
+  if (w.device_authorization_endpoint) input.deviceAuthorizationEndpoint = w.device_authorization_endpoint;
+  if (w.revocation_endpoint) input.revocationEndpoint = w.revocation_endpoint;
+  if (w.userinfo_endpoint) input.userinfoEndpoint = w.userinfo_endpoint;
+  if (w.account_claim) input.accountClaim = w.account_claim;
+  return input;
+}
 
 export function adminMethods(core: AgentCore, ownerKey: string): Record<string, RpcMethodEntry> {
   const { engine } = core;
@@ -49,12 +62,14 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
     }),
     entry('admin.providers.list', async () => ({ providers: core.providers() })),
     entry('admin.providers.add', async (p) => {
-      const input: Parameters<AgentCore['addProvider']>[0] = { name: p.name, issuer: p.issuer, clientId: p.client_id };
+      const input: Parameters<AgentCore['addProvider']>[0] = { name: p.name, clientId: p.client_id };
+      if (p.issuer) input.issuer = p.issuer;
       if (p.client_secret) input.clientSecret = p.client_secret;
       if (p.scope !== undefined) input.scope = p.scope;
       if (p.redirect) input.redirect = p.redirect;
       if (p.service) input.service = true;
-      return { provider: await core.addProvider(input) };
+      if (p.oauth2) input.oauth2 = oauth2Input(p.oauth2);
+      return { provider: await core.addProvider(p.preset === 'github' ? withGitHubPreset(input) : input) };
     }),
     entry('admin.providers.remove', async (p) => {
       const { signedOut } = await core.removeProvider(p.name, p.force);
@@ -71,6 +86,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           const account = await engine.deviceAuthorize({
             ...(p.provider ? { provider: p.provider } : {}),
             ...(p.scope ? { scope: p.scope } : {}),
+            ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
             signal: ctx.signal,
             onUserCode: (info) => {
               const n: Record<string, unknown> = { user_code: info.userCode, verification_uri: info.verificationUri, expires_in: info.expiresIn };
@@ -87,6 +103,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           ...(p.prompt ? { prompt: p.prompt } : {}),
           ...(p.login_hint ? { loginHint: p.login_hint } : {}),
           ...(p.resource ? { resource: p.resource } : {}),
+          ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
           signal: ctx.signal,
           onAuthorizationUrl: (url) => ctx.notify(LOGIN_NOTIFICATIONS.authorizationUrl, { url }),
         });

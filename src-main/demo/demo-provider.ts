@@ -63,6 +63,11 @@ export interface DemoProviderOptions {
   devicePollInterval?: number;
   /** Extra clients, registered next to the two default ones. */
   clients?: ClientMetadata[];
+  /**
+   * Extra Koa middleware, run before the provider's own routes: test fixtures
+   * add what a real server has besides (an API, another metadata document).
+   */
+  middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<unknown>>;
   /** Private signing keys; default a fresh RSA key per start. Pass the same set to keep ID tokens verifiable across restarts. */
   jwks?: JWKS;
   /** Where provider errors and development notices go; default a redacting logger on stderr. */
@@ -149,6 +154,7 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
     const provider = routeProviderNotices(logger, () => new oidc.Provider(issuer, configuration));
     const recorder = createRecorder();
     provider.use(recordRequests(recorder.record, logger, options.devicePollInterval));
+    for (const middleware of options.middleware ?? []) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => logger.error({ err }, 'demo provider: internal error'));
     server.on('request', provider.callback());
     logger.debug({ issuer }, 'demo provider listening');

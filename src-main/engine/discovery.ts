@@ -8,6 +8,7 @@
 import * as oidc from 'openid-client';
 import { LatchkeyError } from '../errors.js';
 import type { ProviderRecord } from '../store/vault-document.js';
+import { configurationFromMetadata, readTokenErrorsAsErrors } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 
 export interface DiscoveryOptions {
@@ -50,7 +51,7 @@ export class DiscoveryCache {
 
   /** The openid-client configuration for a provider, discovered at most once per TTL. */
   get(provider: ProviderRecord): Promise<oidc.Configuration> {
-    const key = `${provider.issuer}\n${provider.clientId}\n${provider.clientSecret ?? ''}`;
+    const key = `${provider.issuer}\n${provider.clientId}\n${provider.clientSecret ?? ''}\n${provider.oauth2 ? JSON.stringify(provider.oauth2.metadata ?? 'rfc8414') : 'oidc'}`;
     const hit = this.entries.get(key);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.config;
     const config = this.discover(provider);
@@ -79,11 +80,16 @@ export class DiscoveryCache {
     };
     if (this.options.fetch) options[oidc.customFetch] = this.options.fetch;
     try {
-      const config = await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, options);
+      const plain = provider.oauth2;
+      // Plain OAuth 2.0: endpoints given by hand, else RFC 8414 metadata (`/.well-known/oauth-authorization-server`).
+      const config = plain?.metadata
+        ? configurationFromMetadata(provider.issuer, plain.metadata, provider.clientId, metadata, clientAuth)
+        : await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, plain ? { ...options, algorithm: 'oauth2' } : options);
       config.timeout = this.options.timeoutSeconds ?? 30;
+      if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', this.options.fetch);
       return config;
     } catch (err) {
-      throw providerFailure(err, 'discovery', provider.name);
+      throw providerFailure(err, provider.oauth2 ? 'discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server)' : 'discovery', provider.name);
     }
   }
 }

@@ -1,0 +1,96 @@
+/**
+ * Test-only: a plain OAuth 2.0 authorization server, the way GitHub and many
+ * developer services look to a client. It is the demo provider's
+ * `oidc-provider` with one more client, registered without `openid` among its
+ * scopes, so it never gets an ID token. oidc-provider (v9) serves its RFC 8414
+ * metadata at `/.well-known/oauth-authorization-server` itself, next to
+ * `openid-configuration`. Added is what such servers have besides:
+ * - a GitHub-style "who am I" API at `/user` (`{ login, id, name, email }`,
+ *   `401 Bad credentials` without a valid access token), and at
+ *   `/user-garbage` one that answers 200 with an HTML page, as a misconfigured
+ *   URL would.
+ * Two deviations can be asked for, each reproducing a real server's quirk:
+ * `tokenErrorsWithStatus200` (GitHub answers token errors with HTTP 200, where
+ * RFC 6749 §5.2 says 400) and `withoutRfc8414Metadata` (servers that publish
+ * only OpenID discovery).
+ */
+import { createHash } from 'node:crypto';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { startDemoProvider, type DemoProvider, type DemoProviderOptions } from '../demo/demo-provider.js';
+import { DEFAULT_SCHEME_REDIRECT_URI } from '../engine/callback/scheme-receiver.js';
+
+export const OAUTH2_CLIENT_ID = 'latchkey-oauth2';
+/** The scopes the plain OAuth 2.0 client may ask for: no `openid`. */
+export const OAUTH2_CLIENT_SCOPE = 'offline_access';
+
+export interface OAuth2ProviderOptions extends Pick<DemoProviderOptions, 'logger' | 'accessTokenTtl' | 'devicePollInterval'> {
+  /** Answer token endpoint errors with HTTP 200 and the error in the body, like GitHub. */
+  tokenErrorsWithStatus200?: boolean;
+  /** Serve no RFC 8414 metadata, only OpenID discovery. */
+  withoutRfc8414Metadata?: boolean;
+}
+
+export interface OAuth2Provider extends DemoProvider {
+  /** The GitHub-style user API. */
+  userEndpoint: string;
+  /** A "user API" that answers 200 with an HTML page. */
+  garbageUserEndpoint: string;
+}
+
+type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<unknown>;
+
+export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): Promise<OAuth2Provider> {
+  let demo: DemoProvider | undefined;
+  const middleware: Middleware[] = [(ctx, next) => userApi(ctx, next, demo!)];
+  if (options.tokenErrorsWithStatus200) middleware.push(tokenErrorsWithStatus200);
+  if (options.withoutRfc8414Metadata) middleware.push(withoutRfc8414Metadata);
+  demo = await startDemoProvider({
+    ...options,
+    clients: [
+      {
+        client_id: OAUTH2_CLIENT_ID,
+        client_name: 'Latchkey (plain OAuth 2.0)',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://127.0.0.1/callback', DEFAULT_SCHEME_REDIRECT_URI],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: ['code'],
+        scope: OAUTH2_CLIENT_SCOPE,
+      },
+    ],
+    middleware,
+  });
+  return { ...demo, userEndpoint: `${demo.issuer}/user`, garbageUserEndpoint: `${demo.issuer}/user-garbage` };
+}
+
+async function userApi(ctx: KoaContextWithOIDC, next: () => Promise<unknown>, demo: DemoProvider): Promise<unknown> {
+  if (ctx.method !== 'GET' || (ctx.path !== '/user' && ctx.path !== '/user-garbage')) return next();
+  if (ctx.path === '/user-garbage') {
+    ctx.type = 'html';
+    ctx.body = '<!DOCTYPE html><html><body>Welcome! Please sign in.</body></html>';
+    return;
+  }
+  const bearer = /^Bearer (\S+)$/i.exec(ctx.get('authorization'))?.[1];
+  const token = bearer ? await demo.provider.AccessToken.find(bearer) : undefined;
+  if (!token?.accountId || token.isExpired) {
+    ctx.status = 401;
+    ctx.body = { message: 'Bad credentials' };
+    return;
+  }
+  const login = token.accountId;
+  // GitHub's numeric user id; here a stable number derived from the login.
+  const id = createHash('sha256').update(login).digest().readUInt32BE(0);
+  ctx.body = { login, id, name: login.charAt(0).toUpperCase() + login.slice(1), email: `${login}@oauth2.latchkey.test`, avatar_url: null };
+}
+
+/** GitHub's quirk: token endpoint errors (e.g. `authorization_pending` while polling) come with HTTP 200. */
+const tokenErrorsWithStatus200: Middleware = async (ctx, next) => {
+  await next();
+  const body = ctx.body as { error?: unknown } | undefined;
+  if (ctx.oidc?.route === 'token' && ctx.status === 400 && typeof body?.error === 'string') ctx.status = 200;
+};
+
+const withoutRfc8414Metadata: Middleware = async (ctx, next) => {
+  if (ctx.path === '/.well-known/oauth-authorization-server') ctx.status = 404;
+  else await next();
+};
