@@ -68,6 +68,8 @@ export interface DemoProviderOptions {
    * add what a real server has besides (an API, another metadata document).
    */
   middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<unknown>>;
+  /** Endpoint paths other than oidc-provider's defaults, to lay a test server out like a real one. */
+  routes?: Configuration['routes'];
   /** Private signing keys; default a fresh RSA key per start. Pass the same set to keep ID tokens verifiable across restarts. */
   jwks?: JWKS;
   /** Where provider errors and development notices go; default a redacting logger on stderr. */
@@ -227,6 +229,7 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
       email: ['email', 'email_verified'],
     },
     responseTypes: ['code'],
+    ...(options.routes ? { routes: options.routes } : {}),
     async findAccount(_ctx, id) {
       return { accountId: id, claims: () => demoUserClaims(id) as { sub: string } };
     },

@@ -13,14 +13,15 @@ import { DiscoveryCache } from './discovery.js';
 import { OidcEngine, type AuthorizeOptions } from './oidc-engine.js';
 import { addProvider, type AddProviderInput } from './provider-registry.js';
 import { approveDeviceCode, CHROMIUM_MISSING, chromiumAvailable, launchBrowser, signInAtProvider } from '../testing/browser.js';
-import { OAUTH2_CLIENT_ID, startOAuth2Provider, type OAuth2Provider } from '../testing/oauth2-provider.js';
+import { GITHUB_LIKE_CLIENT_SECRET, OAUTH2_CLIENT_ID, startOAuth2Provider, type OAuth2Provider } from '../testing/oauth2-provider.js';
+import { withGitHubPreset } from './github-preset.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP plain OAuth 2.0 engine tests: ${CHROMIUM_MISSING}`);
 
 describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authorization server and browser', () => {
   let server: OAuth2Provider;
-  /** Answers token errors with HTTP 200, as GitHub does. */
+  /** Laid out like GitHub (Enterprise Server): its paths, its user API, token errors with HTTP 200. */
   let github: OAuth2Provider;
   let browser: Browser;
   const captured = captureLog();
@@ -29,7 +30,7 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
   beforeAll(async () => {
     [server, github, browser] = await Promise.all([
       startOAuth2Provider({ logger: captured.logger }),
-      startOAuth2Provider({ logger: captured.logger, tokenErrorsWithStatus200: true, devicePollInterval: 1 }),
+      startOAuth2Provider({ logger: captured.logger, layout: 'github', devicePollInterval: 1 }),
       launchBrowser(),
     ]);
   });
@@ -39,12 +40,12 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
     await github?.close();
   });
 
-  async function setup(provider: Omit<AddProviderInput, 'name' | 'clientId'>) {
+  async function setup(provider: Omit<AddProviderInput, 'name' | 'clientId'> & { clientId?: string }) {
     const store = new MemoryStore(emptyVaultDocument());
     const discovery = new DiscoveryCache({ timeoutSeconds: 10 });
     const schemeRouter = new SchemeCallbackRouter();
     const engine = new OidcEngine({ store, discovery, schemeRouter, logger: captured.logger, callbackTimeoutMs: 30_000 });
-    const summary = await addProvider(store, discovery, { name: 'plain', clientId: OAUTH2_CLIENT_ID, ...provider });
+    const summary = await addProvider(store, discovery, { ...provider, name: 'plain', clientId: provider.clientId ?? OAUTH2_CLIENT_ID });
     return { store, discovery, schemeRouter, engine, summary };
   }
 
@@ -141,17 +142,29 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
     expect((await ctx.engine.signOut({})).revoked).toContain('refresh token');
   });
 
-  it('signs in with the device grant at a server that answers authorization_pending with HTTP 200 (GitHub)', async () => {
+  it('GitHub preset: web flow with the client secret; the account is the login; no revocation, as at GitHub', async () => {
+    const ctx = await setup(withGitHubPreset({ name: 'plain', clientId: OAUTH2_CLIENT_ID, issuer: github.issuer, clientSecret: GITHUB_LIKE_CLIENT_SECRET }));
+    expect(ctx.summary).toMatchObject({ protocol: 'oauth2', issuer: github.issuer, scope: '', userinfoEndpoint: `${github.issuer}/api/v3/user`, hasClientSecret: true });
+    const { account, authorizationUrl } = await signIn(ctx, { login: 'dave', prompt: undefined, scope: 'email' });
+    expect(authorizationUrl.pathname).toBe('/login/oauth/authorize');
+    expect(account).toMatchObject({ subject: 'dave', username: 'dave', name: 'Dave' });
+    expect((await ctx.engine.getToken({ account: 'dave' })).accessToken).toBe(ctx.store.read().accounts[0]!.tokens[0]!.accessToken);
+    const out = await ctx.engine.signOut({});
+    expect(out.revoked).toEqual([]);
+    expect(out.warnings).toEqual([expect.stringContaining('does not support token revocation')]);
+  });
+
+  it('GitHub preset: device grant at a server that answers authorization_pending with HTTP 200', async () => {
     // The quirk is real here: a token request for an unknown device code gets its error with status 200.
-    const quirk = await fetch(`${github.issuer}/token`, {
+    const quirk = await fetch(`${github.issuer}/login/oauth/access_token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'nope', client_id: OAUTH2_CLIENT_ID }),
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'nope', client_id: OAUTH2_CLIENT_ID, client_secret: GITHUB_LIKE_CLIENT_SECRET }),
     });
     expect(quirk.status).toBe(200);
     expect(await quirk.json()).toMatchObject({ error: 'invalid_grant' });
 
-    const ctx = await setup({ oauth2: { ...(await endpointsOf(github)), userinfoEndpoint: github.userEndpoint, accountClaim: 'login' } });
+    const ctx = await setup(withGitHubPreset({ name: 'plain', clientId: OAUTH2_CLIENT_ID, issuer: github.issuer, clientSecret: GITHUB_LIKE_CLIENT_SECRET }));
     github.stats.reset();
     let approval: Promise<unknown> | undefined;
     const account = await ctx.engine.deviceAuthorize({
@@ -169,6 +182,9 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
     });
     await approval;
     expect(account).toMatchObject({ subject: 'carol', username: 'carol' });
+    // Asked for offline_access, as a GitHub App with expiring user tokens gets a refresh token: refresh works too.
+    const refreshed = await ctx.engine.getToken({ minTtl: 7200 });
+    secrets.add(refreshed.accessToken);
     expect(github.stats.tokenRequests.filter((r) => r.grant_type === 'urn:ietf:params:oauth:grant-type:device_code').length).toBeGreaterThan(1);
     expect(ctx.store.read().accounts[0]!.refreshToken).toBeTruthy();
   });
@@ -218,7 +234,7 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
   it('never writes tokens or codes to the log', () => {
     const log = captured.text();
     expect(secrets.size).toBeGreaterThan(3);
-    for (const s of secrets) expect(log).not.toContain(s);
+    for (const s of [...secrets, GITHUB_LIKE_CLIENT_SECRET]) expect(log).not.toContain(s);
     expect(log).not.toMatch(/[?&]code=[A-Za-z0-9_-]{10,}/);
   });
 });

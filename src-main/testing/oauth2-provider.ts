@@ -9,10 +9,11 @@
  *   `401 Bad credentials` without a valid access token), and at
  *   `/user-garbage` one that answers 200 with an HTML page, as a misconfigured
  *   URL would.
- * Two deviations can be asked for, each reproducing a real server's quirk:
+ * Deviations that can be asked for, each reproducing a real server's quirk:
  * `tokenErrorsWithStatus200` (GitHub answers token errors with HTTP 200, where
- * RFC 6749 §5.2 says 400) and `withoutRfc8414Metadata` (servers that publish
- * only OpenID discovery).
+ * RFC 6749 §5.2 says 400), `withoutRfc8414Metadata` (servers that publish only
+ * OpenID discovery) and `layout: 'github'` (GitHub's paths and client secret).
+ * Everything else is the demo provider's configuration.
  */
 import { createHash } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -20,10 +21,21 @@ import { startDemoProvider, type DemoProvider, type DemoProviderOptions } from '
 import { DEFAULT_SCHEME_REDIRECT_URI } from '../engine/callback/scheme-receiver.js';
 
 export const OAUTH2_CLIENT_ID = 'latchkey-oauth2';
-/** The scopes the plain OAuth 2.0 client may ask for: no `openid`. */
-export const OAUTH2_CLIENT_SCOPE = 'offline_access';
+/**
+ * The scopes the plain OAuth 2.0 client may ask for: no `openid`. oidc-provider
+ * refuses a request that ends with no scope granted (GitHub does not), so a
+ * sign-in asks for at least one of these.
+ */
+export const OAUTH2_CLIENT_SCOPE = 'email offline_access';
 
 export interface OAuth2ProviderOptions extends Pick<DemoProviderOptions, 'logger' | 'accessTokenTtl' | 'devicePollInterval'> {
+  /**
+   * `github`: laid out like GitHub (Enterprise Server) for the GitHub preset:
+   * its endpoint paths, the user API at `/api/v3/user`, token errors with HTTP
+   * 200, and a confidential client ({@link GITHUB_LIKE_CLIENT_SECRET}, sent in
+   * the body) as GitHub's web flow needs.
+   */
+  layout?: 'github';
   /** Answer token endpoint errors with HTTP 200 and the error in the body, like GitHub. */
   tokenErrorsWithStatus200?: boolean;
   /** Serve no RFC 8414 metadata, only OpenID discovery. */
@@ -31,18 +43,30 @@ export interface OAuth2ProviderOptions extends Pick<DemoProviderOptions, 'logger
 }
 
 export interface OAuth2Provider extends DemoProvider {
-  /** The GitHub-style user API. */
+  /** The GitHub-style user API (`/user`, or `/api/v3/user` in the GitHub layout). */
   userEndpoint: string;
   /** A "user API" that answers 200 with an HTML page. */
   garbageUserEndpoint: string;
 }
 
+/** Test only, like the demo's service secret. */
+export const GITHUB_LIKE_CLIENT_SECRET = 'github-like-secret-not-for-production';
+/** GitHub's paths (docs: "Authorizing OAuth apps"). */
+const GITHUB_ROUTES = {
+  authorization: '/login/oauth/authorize',
+  token: '/login/oauth/access_token',
+  device_authorization: '/login/device/code',
+  code_verification: '/login/device',
+};
+
 type Middleware = (ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<unknown>;
 
 export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): Promise<OAuth2Provider> {
   let demo: DemoProvider | undefined;
-  const middleware: Middleware[] = [(ctx, next) => userApi(ctx, next, demo!)];
-  if (options.tokenErrorsWithStatus200) middleware.push(tokenErrorsWithStatus200);
+  const github = options.layout === 'github';
+  const userPath = github ? '/api/v3/user' : '/user';
+  const middleware: Middleware[] = [(ctx, next) => userApi(ctx, next, demo!, userPath)];
+  if (options.tokenErrorsWithStatus200 || github) middleware.push(tokenErrorsWithStatus200);
   if (options.withoutRfc8414Metadata) middleware.push(withoutRfc8414Metadata);
   demo = await startDemoProvider({
     ...options,
@@ -51,7 +75,7 @@ export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): 
         client_id: OAUTH2_CLIENT_ID,
         client_name: 'Latchkey (plain OAuth 2.0)',
         application_type: 'native',
-        token_endpoint_auth_method: 'none',
+        ...(github ? { client_secret: GITHUB_LIKE_CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_post' } : { token_endpoint_auth_method: 'none' }),
         redirect_uris: ['http://127.0.0.1/callback', DEFAULT_SCHEME_REDIRECT_URI],
         grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
@@ -59,12 +83,13 @@ export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): 
       },
     ],
     middleware,
+    ...(github ? { routes: GITHUB_ROUTES } : {}),
   });
-  return { ...demo, userEndpoint: `${demo.issuer}/user`, garbageUserEndpoint: `${demo.issuer}/user-garbage` };
+  return { ...demo, userEndpoint: `${demo.issuer}${userPath}`, garbageUserEndpoint: `${demo.issuer}/user-garbage` };
 }
 
-async function userApi(ctx: KoaContextWithOIDC, next: () => Promise<unknown>, demo: DemoProvider): Promise<unknown> {
-  if (ctx.method !== 'GET' || (ctx.path !== '/user' && ctx.path !== '/user-garbage')) return next();
+async function userApi(ctx: KoaContextWithOIDC, next: () => Promise<unknown>, demo: DemoProvider, userPath: string): Promise<unknown> {
+  if (ctx.method !== 'GET' || (ctx.path !== userPath && ctx.path !== '/user-garbage')) return next();
   if (ctx.path === '/user-garbage') {
     ctx.type = 'html';
     ctx.body = '<!DOCTYPE html><html><body>Welcome! Please sign in.</body></html>';
