@@ -11,6 +11,7 @@
  *   OAuth-app tokens carry no `expires_in` and do not expire (GitHub removes
  *   tokens unused for a year), hence {@link GITHUB_TOKEN_LIFETIME_SECONDS};
  * - no RFC 7009 revocation endpoint;
+ * - granted scopes come back comma-separated (`"repo,gist"`);
  * - the user is `GET https://api.github.com/user` (`/api/v3/user` on GitHub
  *   Enterprise Server), keyed by `login`.
  * Token endpoint errors come with HTTP 200; oauth2-configuration.ts reads them
@@ -45,6 +46,7 @@ export function withGitHubPreset(input: AddProviderInput): AddProviderInput {
       userinfoEndpoint: `${api}/user`,
       accountClaim: 'login',
       assumedTokenLifetimeSeconds: GITHUB_TOKEN_LIFETIME_SECONDS,
+      scopeDelimiter: ',',
     },
   };
 }

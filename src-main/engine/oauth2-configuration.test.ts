@@ -90,6 +90,7 @@ describe('the GitHub preset', () => {
         userinfoEndpoint: 'https://api.github.com/user',
         accountClaim: 'login',
         assumedTokenLifetimeSeconds: GITHUB_TOKEN_LIFETIME_SECONDS,
+        scopeDelimiter: ',',
       },
     });
   });

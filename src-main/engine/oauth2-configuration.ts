@@ -113,8 +113,9 @@ export function readTokenErrorsAsErrors(tokenEndpoint: string, fetchImpl: oidc.C
 export interface OAuth2ProviderInput extends OAuth2EndpointsInput {
   userinfoEndpoint?: string;
   accountClaim?: string;
-  /** See `assumedTokenLifetimeSeconds` in store/vault-document.ts; set by presets. */
+  /** See `assumedTokenLifetimeSeconds` and `scopeDelimiter` in store/vault-document.ts; set by presets. */
   assumedTokenLifetimeSeconds?: number;
+  scopeDelimiter?: ',';
 }
 
 /**
@@ -135,7 +136,13 @@ export function oauth2SettingsFrom(input: OAuth2ProviderInput, issuer: string | 
     settings.accountClaim = input.accountClaim;
   }
   if (input.assumedTokenLifetimeSeconds !== undefined) settings.assumedTokenLifetimeSeconds = input.assumedTokenLifetimeSeconds;
+  if (input.scopeDelimiter) settings.scopeDelimiter = input.scopeDelimiter;
   return { settings, issuer: issuer ?? issuerFromMetadata(metadata!) };
+}
+
+/** The `scope` of a token response as RFC 6749 §3.3 spells it (space-separated), for providers that use commas. */
+export function grantedScopeOf(provider: ProviderRecord, scope: string | undefined): string | undefined {
+  return scope && provider.oauth2?.scopeDelimiter === ',' ? scope.replaceAll(',', ' ') : scope;
 }
 
 /** Default scope for a plain OAuth 2.0 provider: `offline_access` where offered (for a refresh token), else none. */

@@ -142,13 +142,17 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
     expect((await ctx.engine.signOut({})).revoked).toContain('refresh token');
   });
 
-  it('GitHub preset: web flow with the client secret; the account is the login; no revocation, as at GitHub', async () => {
+  it('GitHub preset: web flow with the client secret; the account is the login; comma-separated scopes; no revocation, as at GitHub', async () => {
     const ctx = await setup(withGitHubPreset({ name: 'plain', clientId: OAUTH2_CLIENT_ID, issuer: github.issuer, clientSecret: GITHUB_LIKE_CLIENT_SECRET }));
     expect(ctx.summary).toMatchObject({ protocol: 'oauth2', issuer: github.issuer, scope: '', userinfoEndpoint: `${github.issuer}/api/v3/user`, hasClientSecret: true });
-    const { account, authorizationUrl } = await signIn(ctx, { login: 'dave', prompt: undefined, scope: 'email' });
+    const { account, authorizationUrl } = await signIn(ctx, { login: 'dave', scope: 'email offline_access' });
     expect(authorizationUrl.pathname).toBe('/login/oauth/authorize');
-    expect(account).toMatchObject({ subject: 'dave', username: 'dave', name: 'Dave' });
+    // The server answered `"scope": "email,offline_access"`, as GitHub does; the account holds both scopes.
+    expect(account).toMatchObject({ subject: 'dave', username: 'dave', name: 'Dave', scope: 'email offline_access' });
     expect((await ctx.engine.getToken({ account: 'dave' })).accessToken).toBe(ctx.store.read().accounts[0]!.tokens[0]!.accessToken);
+    const narrowed = await ctx.engine.getToken({ account: 'dave', scope: 'email' });
+    expect(narrowed.scope).toBe('email');
+    secrets.add(narrowed.accessToken);
     const out = await ctx.engine.signOut({});
     expect(out.revoked).toEqual([]);
     expect(out.warnings).toEqual([expect.stringContaining('does not support token revocation')]);

@@ -22,7 +22,7 @@ import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import type { CallbackReceiver } from './callback/callback-receiver.js';
 import type { DiscoveryCache } from './discovery.js';
 import { assertAccountNaming, identifyOAuth2Account, type AccountIdentity } from './oauth2-account.js';
-import { isPlainOAuth2 } from './oauth2-configuration.js';
+import { grantedScopeOf, isPlainOAuth2 } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
@@ -241,7 +241,7 @@ export class OidcEngine {
       ? await identifyOAuth2Account(provider, config, tokens.access_token, accountName)
       : await this.identifyOidcAccount(provider, config, tokens);
     const now = this.now();
-    const grantedScope = normaliseScope(tokens.scope ?? requestedScope);
+    const grantedScope = normaliseScope(grantedScopeOf(provider, tokens.scope) ?? requestedScope);
     const id = accountIdFor(provider.name, provider.issuer, who.subject);
     const doc = await this.store.update((d) => {
       const previous = d.accounts.find((a) => a.id === id);
@@ -406,7 +406,7 @@ export class OidcEngine {
       tokenType: tokens.token_type ?? 'Bearer',
       expiresAt: expiresAtFrom(tokens.expires_in, now),
       // Some providers omit `scope` when it equals the request (RFC 6749 §5.1).
-      scope: tokens.scope ? normaliseScope(tokens.scope) : key.scope,
+      scope: tokens.scope ? normaliseScope(grantedScopeOf(provider, tokens.scope)) : key.scope,
       ...(key.resource ? { resource: key.resource } : {}),
       ...(key.appId ? { appId: key.appId } : {}),
       obtainedAt: now,

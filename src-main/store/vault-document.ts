@@ -33,6 +33,8 @@ export const OAuth2SettingsSchema = z.object({
    * have none and do not expire; without this, 5 minutes are assumed.
    */
   assumedTokenLifetimeSeconds: z.number().int().positive().optional(),
+  /** GitHub lists granted scopes comma-separated in token responses (RFC 6749 §3.3 says space). */
+  scopeDelimiter: z.literal(',').optional(),
 });
 export type OAuth2Settings = z.infer<typeof OAuth2SettingsSchema>;
 

@@ -32,7 +32,7 @@ export interface OAuth2ProviderOptions extends Pick<DemoProviderOptions, 'logger
   /**
    * `github`: laid out like GitHub (Enterprise Server) for the GitHub preset:
    * its endpoint paths, the user API at `/api/v3/user`, token errors with HTTP
-   * 200, and a confidential client ({@link GITHUB_LIKE_CLIENT_SECRET}, sent in
+   * 200, granted scopes comma-separated, and a confidential client ({@link GITHUB_LIKE_CLIENT_SECRET}, sent in
    * the body) as GitHub's web flow needs.
    */
   layout?: 'github';
@@ -67,6 +67,7 @@ export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): 
   const userPath = github ? '/api/v3/user' : '/user';
   const middleware: Middleware[] = [(ctx, next) => userApi(ctx, next, demo!, userPath)];
   if (options.tokenErrorsWithStatus200 || github) middleware.push(tokenErrorsWithStatus200);
+  if (github) middleware.push(commaSeparatedScope);
   if (options.withoutRfc8414Metadata) middleware.push(withoutRfc8414Metadata);
   demo = await startDemoProvider({
     ...options,
@@ -118,4 +119,11 @@ const tokenErrorsWithStatus200: Middleware = async (ctx, next) => {
 const withoutRfc8414Metadata: Middleware = async (ctx, next) => {
   if (ctx.path === '/.well-known/oauth-authorization-server') ctx.status = 404;
   else await next();
+};
+
+/** GitHub's quirk: the granted `scope` of a token response is comma-separated. */
+const commaSeparatedScope: Middleware = async (ctx, next) => {
+  await next();
+  const body = ctx.body as { access_token?: unknown; scope?: unknown } | undefined;
+  if (ctx.oidc?.route === 'token' && typeof body?.access_token === 'string' && typeof body.scope === 'string') body.scope = body.scope.split(' ').join(',');
 };
