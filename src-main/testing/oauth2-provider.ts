@@ -9,10 +9,10 @@
  *   `401 Bad credentials` without a valid access token), and at
  *   `/user-garbage` one that answers 200 with an HTML page, as a misconfigured
  *   URL would.
- * Deviations that can be asked for, each reproducing a real server's quirk:
- * `tokenErrorsWithStatus200` (GitHub answers token errors with HTTP 200, where
- * RFC 6749 §5.2 says 400), `withoutRfc8414Metadata` (servers that publish only
- * OpenID discovery) and `layout: 'github'` (GitHub's paths and client secret).
+ * Deviations that can be asked for, each reproducing real servers:
+ * `layout: 'github'` (GitHub's paths, client secret and quirks: token errors
+ * with HTTP 200 where RFC 6749 §5.2 says 400, comma-separated scopes) and
+ * `withoutRfc8414Metadata` (servers that publish only OpenID discovery).
  * Everything else is the demo provider's configuration.
  */
 import { createHash } from 'node:crypto';
@@ -31,13 +31,12 @@ export const OAUTH2_CLIENT_SCOPE = 'email offline_access';
 export interface OAuth2ProviderOptions extends Pick<DemoProviderOptions, 'logger' | 'accessTokenTtl' | 'devicePollInterval'> {
   /**
    * `github`: laid out like GitHub (Enterprise Server) for the GitHub preset:
-   * its endpoint paths, the user API at `/api/v3/user`, token errors with HTTP
-   * 200, granted scopes comma-separated, and a confidential client ({@link GITHUB_LIKE_CLIENT_SECRET}, sent in
-   * the body) as GitHub's web flow needs.
+   * its endpoint paths, the user API at `/api/v3/user`, token errors with
+   * HTTP 200, granted scopes comma-separated, and a confidential client
+   * ({@link GITHUB_LIKE_CLIENT_SECRET}, sent in the body) as GitHub's web
+   * flow needs.
    */
   layout?: 'github';
-  /** Answer token endpoint errors with HTTP 200 and the error in the body, like GitHub. */
-  tokenErrorsWithStatus200?: boolean;
   /** Serve no RFC 8414 metadata, only OpenID discovery. */
   withoutRfc8414Metadata?: boolean;
 }
@@ -66,11 +65,13 @@ export async function startOAuth2Provider(options: OAuth2ProviderOptions = {}): 
   const github = options.layout === 'github';
   const userPath = github ? '/api/v3/user' : '/user';
   const middleware: Middleware[] = [(ctx, next) => userApi(ctx, next, demo!, userPath)];
-  if (options.tokenErrorsWithStatus200 || github) middleware.push(tokenErrorsWithStatus200);
-  if (github) middleware.push(commaSeparatedScope);
+  if (github) middleware.push(tokenErrorsWithStatus200, commaSeparatedScope);
   if (options.withoutRfc8414Metadata) middleware.push(withoutRfc8414Metadata);
+  const { logger, accessTokenTtl, devicePollInterval } = options;
   demo = await startDemoProvider({
-    ...options,
+    ...(logger ? { logger } : {}),
+    ...(accessTokenTtl ? { accessTokenTtl } : {}),
+    ...(devicePollInterval ? { devicePollInterval } : {}),
     clients: [
       {
         client_id: OAUTH2_CLIENT_ID,
