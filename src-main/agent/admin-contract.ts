@@ -18,6 +18,7 @@ const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
 const name = z.string().min(1).max(64);
 const none = z.object({}).strict().optional();
+const url = z.string().min(1).max(2048);
 
 export const ADMIN_PARAMS = {
   /** Proves the connection belongs to the person (see owner-key.ts); every other admin method needs it. */
@@ -28,7 +29,7 @@ export const ADMIN_PARAMS = {
   'admin.providers.add': z
     .object({
       name,
-      /** Required unless `preset` builds it. */
+      /** Required unless `preset` builds it, or a plain OAuth 2.0 provider's endpoints are given by hand. */
       issuer: z.string().min(1).max(2048).optional(),
       client_id: z.string().min(1).max(512),
       client_secret: z.string().min(1).max(4096).optional(),
@@ -36,7 +37,7 @@ export const ADMIN_PARAMS = {
       redirect: z.enum(['loopback', 'scheme']).optional(),
       service: z.boolean().optional(),
       refresh_without_consent: z.boolean().optional(),
-      preset: z.enum(PRESET_NAMES).optional(),
+      preset: z.enum([...PRESET_NAMES, 'github']).optional(),
       preset_options: z
         .object({
           tenant: z.string().min(1).max(256).optional(),
@@ -45,6 +46,18 @@ export const ADMIN_PARAMS = {
           audience: z.string().min(1).max(2048).optional(),
           realm: z.string().min(1).max(256).optional(),
           base_url: z.string().min(1).max(2048).optional(),
+        })
+        .strict()
+        .optional(),
+      /** Present: a plain OAuth 2.0 provider (RFC 8414 metadata from `issuer`, or these endpoints). */
+      oauth2: z
+        .object({
+          authorization_endpoint: url.optional(),
+          token_endpoint: url.optional(),
+          device_authorization_endpoint: url.optional(),
+          revocation_endpoint: url.optional(),
+          userinfo_endpoint: url.optional(),
+          account_claim: z.string().min(1).max(64).optional(),
         })
         .strict()
         .optional(),
@@ -61,6 +74,8 @@ export const ADMIN_PARAMS = {
       login_hint: z.string().min(1).max(256).optional(),
       resource: z.string().url().max(2048).optional(),
       device: z.boolean().optional(),
+      /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
+      account_name: z.string().min(1).max(128).optional(),
     })
     .strict(),
   'admin.token': z

@@ -16,6 +16,8 @@ import { toWireToken } from './wire-token.js';
 import { applyPreset } from '../engine/provider-presets.js';
 import type { AddProviderInput } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
+import { withGitHubPreset } from '../engine/github-preset.js';
+import type { OAuth2ProviderInput } from '../engine/oauth2-configuration.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
@@ -35,6 +37,17 @@ function entry<M extends AdminMethod>(method: M, handler: Handler<M>, options: {
   ];
 }
 
+/** The wire's snake_case OAuth 2.0 settings as the registry takes them. */
+function oauth2Input(w: NonNullable<z.output<(typeof ADMIN_PARAMS)['admin.providers.add']>['oauth2']>): OAuth2ProviderInput {
+  const input: OAuth2ProviderInput = {};
+  if (w.authorization_endpoint) input.authorizationEndpoint = w.authorization_endpoint;
+  if (w.token_endpoint) input.tokenEndpoint = w.token_endpoint;
+  if (w.device_authorization_endpoint) input.deviceAuthorizationEndpoint = w.device_authorization_endpoint;
+  if (w.revocation_endpoint) input.revocationEndpoint = w.revocation_endpoint;
+  if (w.userinfo_endpoint) input.userinfoEndpoint = w.userinfo_endpoint;
+  if (w.account_claim) input.accountClaim = w.account_claim;
+  return input;
+}
 
 export function adminMethods(core: AgentCore, ownerKey: string): Record<string, RpcMethodEntry> {
   const { engine } = core;
@@ -54,20 +67,28 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
     }),
     entry('admin.providers.list', async () => ({ providers: core.providers() })),
     entry('admin.providers.add', async (p) => {
-      const input: Omit<AddProviderInput, 'issuer'> = { name: p.name, clientId: p.client_id };
+      const input: AddProviderInput = { name: p.name, clientId: p.client_id };
+      if (p.issuer) input.issuer = p.issuer;
       if (p.client_secret) input.clientSecret = p.client_secret;
       if (p.scope !== undefined) input.scope = p.scope;
       if (p.redirect) input.redirect = p.redirect;
       if (p.service) input.service = true;
       if (p.refresh_without_consent) input.refreshWithoutConsent = true;
+      if (p.oauth2) input.oauth2 = oauth2Input(p.oauth2);
+      // GitHub speaks plain OAuth 2.0 and has its own preset builder; the OpenID Connect presets share one.
+      if (p.preset === 'github') {
+        if (p.preset_options) throw new LatchkeyError('usage', '--preset github takes no --tenant, --domain, --realm or similar; for GitHub Enterprise Server give --issuer.');
+        return { provider: await core.addProvider(withGitHubPreset(input)) };
+      }
       if (p.preset) {
+        if (p.oauth2) throw new LatchkeyError('usage', `--preset ${p.preset} is an OpenID Connect provider: drop --oauth2 and the endpoint options.`);
         const o = p.preset_options ?? {};
         const options = { tenant: o.tenant, domain: o.domain, authorizationServer: o.authorization_server, audience: o.audience, realm: o.realm, baseUrl: o.base_url };
-        return { provider: await core.addProvider(applyPreset({ ...input, preset: p.preset, options, ...(p.issuer ? { issuer: p.issuer } : {}) })) };
+        return { provider: await core.addProvider(applyPreset({ ...input, preset: p.preset, options })) };
       }
       if (p.preset_options) throw new LatchkeyError('usage', 'Options such as --tenant, --domain or --realm go with --preset.');
-      if (!p.issuer) throw new LatchkeyError('usage', 'Give the provider\'s --issuer, or a --preset.');
-      return { provider: await core.addProvider({ ...input, issuer: p.issuer }) };
+      if (!p.issuer && !p.oauth2) throw new LatchkeyError('usage', 'Give the provider\'s --issuer, or a --preset.');
+      return { provider: await core.addProvider(input) };
     }),
     entry('admin.providers.remove', async (p) => {
       const { signedOut } = await core.removeProvider(p.name, p.force);
@@ -86,6 +107,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           const account = await engine.deviceAuthorize({
             ...(p.provider ? { provider: p.provider } : {}),
             ...(p.scope ? { scope: p.scope } : {}),
+            ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
             signal: ctx.signal,
             onWarning,
             onUserCode: (info) => {
@@ -103,6 +125,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           ...(p.prompt ? { prompt: p.prompt } : {}),
           ...(p.login_hint ? { loginHint: p.login_hint } : {}),
           ...(p.resource ? { resource: p.resource } : {}),
+          ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
           signal: ctx.signal,
           onAuthorizationUrl: (url) => ctx.notify(LOGIN_NOTIFICATIONS.authorizationUrl, { url }),
           onWarning,

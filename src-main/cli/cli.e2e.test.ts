@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { approveDeviceCode, chromiumAvailable, launchBrowser, signInAtProvider } from '../testing/browser.js';
+import { captureLog } from '../testing/capture-log.js';
+import { OAUTH2_CLIENT_ID, startOAuth2Provider } from '../testing/oauth2-provider.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ENTRY = join(ROOT, 'dist/src-main/cli/entry.js');
@@ -322,6 +324,47 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
       expect(r.stderr, args.join(' ')).toMatch(message);
     }
     expect((await home.run(['--help'])).stdout).toContain('Quick start');
+  });
+
+  it('plain OAuth 2.0: provider add --oauth2, list shows the protocol, accounts named by userinfo or by --account-name', async () => {
+    const server = await startOAuth2Provider({ logger: captureLog().logger });
+    try {
+      const add = await home.run(['provider', 'add', 'plain', '--oauth2', '--issuer', server.issuer, '--client-id', OAUTH2_CLIENT_ID, '--userinfo-endpoint', server.userEndpoint, '--account-claim', 'login']);
+      expect(add.code, add.stderr).toBe(0);
+      expect(add.stderr).toContain('plain OAuth 2.0');
+      const list = await home.run(['provider', 'list']);
+      expect(list.stdout).toMatch(/^NAME +ISSUER +CLIENT ID +PROTOCOL/);
+      expect(list.stdout).toMatch(/\nplain +http:\/\/127\.0\.0\.1:\d+ +latchkey-oauth2 +oauth2 +user /);
+      expect(list.stdout).toMatch(/\ndemo +\S+ +latchkey-demo +oidc /);
+
+      const login = await home.run(['login', '--provider', 'plain', '--scope', 'email'], { LATCHKEY_TEST_LOGIN: 'heidi' });
+      expect(login.code, login.stderr).toBe(0);
+      expect(login.stdout).toContain('heidi@oauth2.latchkey.test');
+      const token = await home.run(['token', '--account', 'heidi']);
+      expect(token.code, token.stderr).toBe(0);
+      seenTokens.push(token.stdout.trim());
+
+      const byHand = await home.run(['provider', 'add', 'byhand', '--oauth2', '--authorization-endpoint', `${server.issuer}/auth`, '--token-endpoint', `${server.issuer}/token`, '--client-id', OAUTH2_CLIENT_ID]);
+      expect(byHand.code, byHand.stderr).toBe(0);
+      expect(byHand.stderr).toContain('--account-name NAME');
+      const unnamed = await home.run(['login', '--provider', 'byhand', '--scope', 'email'], { BROWSER: 'false' });
+      expect(unnamed.code).toBe(2);
+      expect(unnamed.stderr).toContain('latchkey login --provider byhand --account-name NAME');
+
+      const cases: Array<[string[], RegExp]> = [
+        [['provider', 'add', 'y', '--issuer', 'https://idp.example.com', '--client-id', 'y', '--userinfo-endpoint', 'https://api.example.com/me'], /add --oauth2/],
+        [['provider', 'add', 'y', '--oauth2', '--client-id', 'y', '--authorization-endpoint', 'https://idp.example.com/a', '--token-endpoint', 'http://idp.example.com/t'], /--token-endpoint: .* must use https/],
+        [['provider', 'add', 'y', '--oauth2', '--client-id', 'y', '--authorization-endpoint', 'https://idp.example.com/a'], /both --authorization-endpoint and --token-endpoint/],
+        [['provider', 'add', 'y', '--preset', 'gitlab', '--client-id', 'y'], /Allowed choices are github/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await home.run(args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr, args.join(' ')).toMatch(message);
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('never writes tokens, codes or verifiers to the agent log', async () => {

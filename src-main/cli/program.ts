@@ -9,6 +9,7 @@ import { LatchkeyError } from '../errors.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-connection.js';
 import { runLogin } from './login-command.js';
+import type { AdminParams } from '../agent/admin-contract.js';
 import { accountLabel, relativeTime, table, type CliIO } from './output.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
@@ -22,24 +23,6 @@ export interface CliContext {
   readStdin: () => Promise<string>;
   /** Moves a broken vault aside (`latchkey vault reset`). */
   resetVault: () => Promise<string | undefined>;
-}
-
-interface ProviderAddOptions {
-  issuer?: string;
-  clientId: string;
-  clientSecret?: string;
-  scope?: string;
-  redirect: 'loopback' | 'scheme';
-  service?: boolean;
-  refreshWithoutConsent?: boolean;
-  preset?: PresetName;
-  tenant?: string;
-  domain?: string;
-  authorizationServer?: string;
-  audience?: string;
-  realm?: string;
-  baseUrl?: string;
-  json?: boolean;
 }
 
 function seconds(value: string): number {
@@ -62,6 +45,48 @@ function urlArg(value: string): string {
   } catch {
     throw new InvalidArgumentError('expected an absolute URL.');
   }
+}
+
+interface ProviderAddOptions {
+  issuer?: string;
+  clientId: string;
+  clientSecret?: string;
+  scope?: string;
+  redirect: 'loopback' | 'scheme';
+  service?: boolean;
+  oauth2?: boolean;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  deviceAuthorizationEndpoint?: string;
+  revocationEndpoint?: string;
+  userinfoEndpoint?: string;
+  accountClaim?: string;
+  refreshWithoutConsent?: boolean;
+  preset?: PresetName | 'github';
+  tenant?: string;
+  domain?: string;
+  authorizationServer?: string;
+  audience?: string;
+  realm?: string;
+  baseUrl?: string;
+  json?: boolean;
+}
+
+/** The `--oauth2` options as wire params; the endpoint options without `--oauth2` are a mistake worth naming. */
+function oauth2Params(o: ProviderAddOptions): AdminParams<'admin.providers.add'>['oauth2'] {
+  const wire = {
+    ...(o.authorizationEndpoint ? { authorization_endpoint: o.authorizationEndpoint } : {}),
+    ...(o.tokenEndpoint ? { token_endpoint: o.tokenEndpoint } : {}),
+    ...(o.deviceAuthorizationEndpoint ? { device_authorization_endpoint: o.deviceAuthorizationEndpoint } : {}),
+    ...(o.revocationEndpoint ? { revocation_endpoint: o.revocationEndpoint } : {}),
+    ...(o.userinfoEndpoint ? { userinfo_endpoint: o.userinfoEndpoint } : {}),
+    ...(o.accountClaim ? { account_claim: o.accountClaim } : {}),
+  };
+  if (o.oauth2) return wire;
+  if (Object.keys(wire).length && !o.preset) {
+    throw new LatchkeyError('usage', 'The endpoint options (--authorization-endpoint, --userinfo-endpoint, …) are for plain OAuth 2.0 providers: add --oauth2.');
+  }
+  return Object.keys(wire).length ? wire : undefined;
 }
 
 export function buildProgram(ctx: CliContext): Command {
@@ -140,13 +165,20 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .addOption(new Option('--redirect <mode>', 'how the browser returns to Latchkey').choices(['loopback', 'scheme']).default('loopback'))
     .option('--service', 'a service profile: tokens via client credentials, no user sign-in')
     .option('--refresh-without-consent', 'the provider issues refresh tokens without prompt=consent: do not ask for consent at every sign-in')
-    .addOption(new Option('--preset <name>', 'fill in what a known provider needs (see the README)').choices([...PRESET_NAMES]))
+    .addOption(new Option('--preset <name>', 'fill in what a known provider needs (see the README)').choices([...PRESET_NAMES, 'github']))
     .option('--tenant <id>', 'microsoft: the Directory (tenant) ID')
     .option('--domain <host>', 'okta, auth0: your org\'s domain, e.g. dev-123456.okta.com')
     .option('--authorization-server <id>', 'okta: a custom authorization server id (default "default"), or "org"')
     .option('--audience <api>', 'auth0: the API identifier to get access tokens for')
     .option('--realm <name>', 'keycloak: the realm')
     .option('--base-url <url>', 'keycloak, gitlab (self-managed): the server URL', urlArg)
+    .option('--oauth2', 'plain OAuth 2.0, no OpenID Connect: RFC 8414 metadata from --issuer, or the endpoints below')
+    .option('--authorization-endpoint <url>', '(--oauth2) the authorization endpoint, given by hand', urlArg)
+    .option('--token-endpoint <url>', '(--oauth2) the token endpoint, given by hand', urlArg)
+    .option('--device-authorization-endpoint <url>', '(--oauth2) the device authorization endpoint (RFC 8628)', urlArg)
+    .option('--revocation-endpoint <url>', '(--oauth2) the token revocation endpoint (RFC 7009)', urlArg)
+    .option('--userinfo-endpoint <url>', '(--oauth2) a URL answering the signed-in user as JSON; it names the account', urlArg)
+    .option('--account-claim <member>', '(--oauth2) the member of that JSON that names the account (default: sub, id, login or email)')
     .option('--json', 'print JSON')
     .action(async (name: string, o: ProviderAddOptions) => {
       let secret = o.clientSecret;
@@ -154,6 +186,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       const presetOptions = Object.fromEntries(
         Object.entries({ tenant: o.tenant, domain: o.domain, authorization_server: o.authorizationServer, audience: o.audience, realm: o.realm, base_url: o.baseUrl }).filter(([, v]) => v !== undefined),
       );
+      const oauth2 = oauth2Params(o);
       const params = {
         name,
         client_id: o.clientId,
@@ -163,12 +196,18 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         ...(o.scope ? { scope: o.scope } : {}),
         ...(o.service ? { service: true } : {}),
         ...(o.refreshWithoutConsent ? { refresh_without_consent: true } : {}),
+        ...(oauth2 ? { oauth2 } : {}),
         ...(o.preset ? { preset: o.preset } : {}),
         ...(Object.keys(presetOptions).length ? { preset_options: presetOptions } : {}),
       };
       const { provider: p } = await withAgent((c) => c.call('admin.providers.add', params));
       if (o.json) return json(p);
-      io.stderr.write(`Added provider "${p.name}" (${p.issuer})${p.preset ? ` from preset ${p.preset}` : ''}, ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope}", ${p.redirect} redirect`}.\n`);
+      io.stderr.write(
+        `Added provider "${p.name}" (${p.issuer}, ${p.protocol === 'oauth2' ? 'plain OAuth 2.0' : 'OpenID Connect'})${p.preset ? ` from preset ${p.preset}` : ''}, ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope || '(none)'}", ${p.redirect} redirect`}.\n`,
+      );
+      if (p.protocol === 'oauth2' && p.kind === 'user' && !p.userinfoEndpoint) {
+        io.stderr.write(`Without a userinfo endpoint Latchkey cannot tell who signs in: name the account at sign-in, e.g. latchkey login --provider ${p.name} --account-name NAME\n`);
+      }
     });
   provider
     .command('list')
@@ -180,8 +219,8 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       if (providers.length === 0) return void io.stderr.write('No providers yet. Add one with `latchkey provider add`, or run `latchkey demo`.\n');
       out(
         table([
-          ['NAME', 'ISSUER', 'CLIENT ID', 'KIND', 'REDIRECT', 'REFRESH', 'ACCOUNTS'],
-          ...providers.map((p) => [p.name, p.issuer, p.clientId, p.kind, p.kind === 'service' ? '-' : p.redirect, p.kind === 'service' ? '-' : p.refreshWithoutConsent ? 'without consent' : 'prompt=consent', String(p.accounts)]),
+          ['NAME', 'ISSUER', 'CLIENT ID', 'PROTOCOL', 'KIND', 'REDIRECT', 'REFRESH', 'ACCOUNTS'],
+          ...providers.map((p) => [p.name, p.issuer, p.clientId, p.protocol, p.kind, p.kind === 'service' ? '-' : p.redirect, p.kind === 'service' ? '-' : p.refreshWithoutConsent ? 'without consent' : 'prompt=consent', String(p.accounts)]),
         ]),
       );
     });
@@ -206,8 +245,9 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .option('--resource <uri>', 'target API (RFC 8707 resource indicator)', urlArg)
     .option('--no-browser', 'print the sign-in URL instead of opening a browser')
     .option('--device', 'sign in on another device with a code (for SSH and headless sessions)')
+    .option('--account-name <name>', 'name the account (plain OAuth 2.0 providers without a userinfo endpoint)')
     .option('--json', 'print the account as JSON')
-    .action(async (o: { provider?: string; scope?: string; maxAge?: number; prompt?: 'none'; loginHint?: string; resource?: string; browser: boolean; device?: boolean; json?: boolean }) => {
+    .action(async (o: { provider?: string; scope?: string; maxAge?: number; prompt?: 'none'; loginHint?: string; resource?: string; browser: boolean; device?: boolean; accountName?: string; json?: boolean }) => {
       const params = {
         ...(o.provider ? { provider: o.provider } : {}),
         ...(o.scope ? { scope: o.scope } : {}),
@@ -216,6 +256,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         ...(o.loginHint ? { login_hint: o.loginHint } : {}),
         ...(o.resource ? { resource: o.resource } : {}),
         ...(o.device ? { device: true } : {}),
+        ...(o.accountName !== undefined ? { account_name: o.accountName } : {}),
       };
       await withAgent((c) => runLogin(c, io, { params, noBrowser: !o.browser, json: Boolean(o.json) }));
     });

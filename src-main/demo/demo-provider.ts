@@ -77,9 +77,12 @@ export interface DemoProviderOptions {
   /**
    * Koa middleware run before oidc-provider's own (it must be given here: the
    * server composes the middleware once, at start). Tests use it to reproduce
-   * how another provider reads a request, e.g. Google's `access_type`.
+   * how another provider reads a request (e.g. Google's `access_type`) or to add
+   * what a real server has besides (an API, another metadata document).
    */
-  middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<void>>;
+  middleware?: Array<(ctx: KoaContextWithOIDC, next: () => Promise<unknown>) => Promise<unknown>>;
+  /** Endpoint paths other than oidc-provider's defaults, to lay a test server out like a real one. */
+  routes?: Configuration['routes'];
   /** Private signing keys; default a fresh RSA key per start. Pass the same set to keep ID tokens verifiable across restarts. */
   jwks?: JWKS;
   /** Where provider errors and development notices go; default a redacting logger on stderr. */
@@ -240,6 +243,7 @@ function demoConfiguration(oidc: OidcProviderModule, port: number, options: Demo
     },
     responseTypes: ['code'],
     ...(options.extraParams ? { extraParams: options.extraParams } : {}),
+    ...(options.routes ? { routes: options.routes } : {}),
     async findAccount(_ctx, id) {
       return { accountId: id, claims: () => demoUserClaims(id) as { sub: string } };
     },

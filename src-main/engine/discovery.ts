@@ -12,6 +12,7 @@
 import * as oidc from 'openid-client';
 import { LatchkeyError } from '../errors.js';
 import type { ProviderRecord } from '../store/vault-document.js';
+import { configurationFromMetadata, readTokenErrorsAsErrors } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 import { limitResponseSize, MAX_PROVIDER_RESPONSE_BYTES } from './provider-fetch.js';
 import { validateProviderMetadata, type MetadataNeeds } from './provider-metadata.js';
@@ -28,8 +29,11 @@ export interface DiscoveryOptions {
 }
 
 /** What a provider record's flows need from its metadata: sign-in and refresh for people, client credentials for services. */
-export function metadataNeedsOf(provider: Pick<ProviderRecord, 'kind'>): MetadataNeeds {
-  return provider.kind === 'service' ? { flows: ['client_credentials'], openid: false } : { flows: ['authorization_code', 'refresh_token'], openid: true };
+export function metadataNeedsOf(provider: Pick<ProviderRecord, 'kind' | 'oauth2'>): MetadataNeeds {
+  if (provider.kind === 'service') return { flows: ['client_credentials'], openid: false };
+  // Endpoints given by hand have no response_types_supported to check; their URLs are still checked.
+  if (provider.oauth2?.metadata) return { flows: [], openid: false };
+  return { flows: ['authorization_code', 'refresh_token'], openid: !provider.oauth2 };
 }
 
 export function isLoopbackUrl(url: URL): boolean {
@@ -66,7 +70,7 @@ export class DiscoveryCache {
 
   /** The openid-client configuration for a provider, discovered at most once per TTL. */
   get(provider: ProviderRecord): Promise<oidc.Configuration> {
-    const key = `${provider.issuer}\n${provider.clientId}\n${provider.clientSecret ?? ''}`;
+    const key = `${provider.issuer}\n${provider.clientId}\n${provider.clientSecret ?? ''}\n${provider.oauth2 ? JSON.stringify(provider.oauth2.metadata ?? 'rfc8414') : 'oidc'}`;
     const hit = this.entries.get(key);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.config;
     const config = this.discover(provider);
@@ -97,10 +101,15 @@ export class DiscoveryCache {
     options[oidc.customFetch] = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
     let config: oidc.Configuration;
     try {
-      config = await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, options);
+      const plain = provider.oauth2;
+      // Plain OAuth 2.0: endpoints given by hand, else RFC 8414 metadata (`/.well-known/oauth-authorization-server`).
+      config = plain?.metadata
+        ? configurationFromMetadata(provider.issuer, plain.metadata, provider.clientId, metadata, clientAuth)
+        : await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, plain ? { ...options, algorithm: 'oauth2' } : options);
       config.timeout = this.options.timeoutSeconds ?? 30;
+      if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', options[oidc.customFetch]);
     } catch (err) {
-      throw providerFailure(err, 'discovery', provider.name);
+      throw providerFailure(err, provider.oauth2 ? 'discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server)' : 'discovery', provider.name);
     }
     validateProviderMetadata(config.serverMetadata(), metadataNeedsOf(provider), provider.name);
     return config;

@@ -22,6 +22,8 @@ import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import type { CallbackReceiver } from './callback/callback-receiver.js';
 import type { DiscoveryCache } from './discovery.js';
 import { validateProviderMetadata } from './provider-metadata.js';
+import { assertAccountNaming, identifyOAuth2Account, type AccountIdentity } from './oauth2-account.js';
+import { grantedScopeOf, isPlainOAuth2 } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
@@ -53,6 +55,8 @@ export interface AuthorizeOptions {
   prompt?: string;
   loginHint?: string;
   resource?: string;
+  /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
+  accountName?: string;
   signal?: AbortSignal;
   /** Called with the authorization URL; the caller opens the browser or prints it. */
   onAuthorizationUrl: (url: string) => void | Promise<void>;
@@ -63,6 +67,8 @@ export interface AuthorizeOptions {
 export interface DeviceAuthorizeOptions {
   provider?: string;
   scope?: string;
+  /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
+  accountName?: string;
   signal?: AbortSignal;
   onUserCode: (info: { userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number }) => void | Promise<void>;
   onWarning?: (warning: SignInWarning) => void;
@@ -153,6 +159,12 @@ export class OidcEngine {
   /** Authorization code + PKCE in the system browser; returns the signed-in account. */
   async authorize(opts: AuthorizeOptions): Promise<AccountSummary> {
     const provider = this.userProvider(opts.provider);
+    // Plain OAuth 2.0 has no ID token: no nonce, no max_age (oidc-provider refuses both without `openid`).
+    const plain = isPlainOAuth2(provider);
+    assertAccountNaming(provider, opts.accountName);
+    if (plain && opts.maxAge !== undefined) {
+      throw new LatchkeyError('usage', `--max-age needs OpenID Connect; provider "${provider.name}" is plain OAuth 2.0.`);
+    }
     const config = await this.options.discovery.get(provider);
     const receiver: CallbackReceiver =
       provider.redirect === 'scheme' ? this.options.schemeRouter.receiver() : await LoopbackReceiver.start();
@@ -160,16 +172,16 @@ export class OidcEngine {
       const scope = normaliseScope(opts.scope ?? provider.scope);
       const codeVerifier = oidc.randomPKCECodeVerifier();
       const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
+      const nonce = plain ? undefined : oidc.randomNonce();
       const prompt = signInPrompt(provider, scope, opts.prompt);
       const params: Record<string, string> = {
         ...provider.authorizationParams,
         redirect_uri: receiver.redirectUri,
-        scope,
+        ...(scope ? { scope } : {}),
         code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
         state,
-        nonce,
+        ...(nonce ? { nonce } : {}),
       };
       if (opts.maxAge !== undefined) params.max_age = String(opts.maxAge);
       if (prompt) params.prompt = prompt;
@@ -183,7 +195,7 @@ export class OidcEngine {
       this.log.info({ provider: provider.name, redirect: provider.redirect, scope }, 'authorization request started');
       await opts.onAuthorizationUrl(url.href);
       const callbackUrl = await callback;
-      const checks: oidc.AuthorizationCodeGrantChecks = { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce };
+      const checks: oidc.AuthorizationCodeGrantChecks = { pkceCodeVerifier: codeVerifier, expectedState: state, ...(nonce ? { expectedNonce: nonce } : {}) };
       if (opts.maxAge !== undefined) checks.maxAge = opts.maxAge;
       let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
       try {
@@ -191,7 +203,7 @@ export class OidcEngine {
       } catch (err) {
         throw providerFailure(err, 'sign-in', provider.name);
       }
-      const account = await this.saveSignIn(provider, config, tokens, scope, opts.resource);
+      const account = await this.saveSignIn(provider, config, tokens, scope, opts.resource, opts.accountName);
       this.warnIfNotRefreshable({ provider, scope, prompt, promptChosen: Boolean(opts.prompt), device: false, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
       return account;
     } finally {
@@ -202,12 +214,13 @@ export class OidcEngine {
   /** Device authorization grant (RFC 8628) for sessions without a local browser. */
   async deviceAuthorize(opts: DeviceAuthorizeOptions): Promise<AccountSummary> {
     const provider = this.userProvider(opts.provider);
+    assertAccountNaming(provider, opts.accountName);
     const config = await this.options.discovery.get(provider);
-    validateProviderMetadata(config.serverMetadata(), { flows: ['device_code'], openid: true }, provider.name);
+    validateProviderMetadata(config.serverMetadata(), { flows: ['device_code'], openid: !provider.oauth2 }, provider.name);
     const scope = normaliseScope(opts.scope ?? provider.scope);
     let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
     try {
-      const device = await oidc.initiateDeviceAuthorization(config, { scope });
+      const device = await oidc.initiateDeviceAuthorization(config, scope ? { scope } : {});
       const info: Parameters<DeviceAuthorizeOptions['onUserCode']>[0] = {
         userCode: device.user_code,
         verificationUri: device.verification_uri,
@@ -219,7 +232,7 @@ export class OidcEngine {
     } catch (err) {
       throw providerFailure(err, 'device sign-in', provider.name);
     }
-    const account = await this.saveSignIn(provider, config, tokens, scope, undefined);
+    const account = await this.saveSignIn(provider, config, tokens, scope, undefined, opts.accountName);
     this.warnIfNotRefreshable({ provider, scope, prompt: undefined, promptChosen: false, device: true, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
     return account;
   }
@@ -248,28 +261,28 @@ export class OidcEngine {
     tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
     requestedScope: string,
     resource: string | undefined,
+    accountName: string | undefined,
   ): Promise<AccountSummary> {
-    const claims = tokens.claims();
-    if (!claims) throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned no ID token; Latchkey needs OpenID Connect.`);
-    const userinfo = await this.fetchUserInfo(provider, config, tokens.access_token, claims.sub);
+    // Named before anything is stored: a userinfo answer that names no one leaves the vault as it was.
+    const who = isPlainOAuth2(provider)
+      ? await identifyOAuth2Account(provider, config, tokens.access_token, accountName)
+      : await this.identifyOidcAccount(provider, config, tokens);
     const now = this.now();
-    const grantedScope = normaliseScope(tokens.scope ?? requestedScope);
-    const id = accountIdFor(provider.name, provider.issuer, claims.sub);
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const pick = (k: string) => str(userinfo?.[k]) ?? str(claims[k]);
+    const grantedScope = normaliseScope(grantedScopeOf(provider, tokens.scope) ?? requestedScope);
+    const id = accountIdFor(provider.name, provider.issuer, who.subject);
     const doc = await this.store.update((d) => {
       const previous = d.accounts.find((a) => a.id === id);
       const account: AccountRecord = {
         id,
         provider: provider.name,
-        subject: claims.sub,
-        claims: {},
+        subject: who.subject,
+        claims: who.claims,
         status: 'active',
         scope: grantedScope,
         tokens: upsertToken([], {
           accessToken: tokens.access_token,
           tokenType: tokens.token_type ?? 'Bearer',
-          expiresAt: expiresAtFrom(tokens.expires_in, now),
+          expiresAt: expiresAtFrom(tokens.expires_in ?? provider.oauth2?.assumedTokenLifetimeSeconds, now),
           scope: grantedScope,
           ...(resource ? { resource } : {}),
           obtainedAt: now,
@@ -277,17 +290,32 @@ export class OidcEngine {
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,
       };
-      for (const [field, claim] of [['name', 'name'], ['email', 'email'], ['preferredUsername', 'preferred_username'], ['picture', 'picture']] as const) {
-        const value = pick(claim);
-        if (value) account.claims[field] = value;
-      }
-      account.authTime = typeof claims.auth_time === 'number' ? claims.auth_time : Math.floor(now / 1000);
+      account.authTime = who.authTime ?? Math.floor(now / 1000);
       if (tokens.refresh_token) account.refreshToken = tokens.refresh_token;
       if (tokens.id_token) account.idToken = tokens.id_token;
       d.accounts = [...d.accounts.filter((a) => a.id !== id), account];
     });
     this.log.info({ provider: provider.name, account: id, scope: grantedScope, refreshable: Boolean(tokens.refresh_token) }, 'signed in');
     return summariseAccount(doc.accounts.find((a) => a.id === id)!);
+  }
+
+  /** The ID token names the account; userinfo (when offered) fills in the profile. */
+  private async identifyOidcAccount(
+    provider: ProviderRecord,
+    config: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+  ): Promise<AccountIdentity> {
+    const claims = tokens.claims();
+    if (!claims) throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned no ID token; Latchkey needs OpenID Connect (or add the provider with --oauth2).`);
+    const userinfo = await this.fetchUserInfo(provider, config, tokens.access_token, claims.sub);
+    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+    const who: AccountIdentity = { subject: claims.sub, claims: {} };
+    for (const [field, claim] of [['name', 'name'], ['email', 'email'], ['preferredUsername', 'preferred_username'], ['picture', 'picture']] as const) {
+      const value = str(userinfo?.[claim]) ?? str(claims[claim]);
+      if (value) who.claims[field] = value;
+    }
+    if (typeof claims.auth_time === 'number') who.authTime = claims.auth_time;
+    return who;
   }
 
   private async fetchUserInfo(
@@ -403,7 +431,7 @@ export class OidcEngine {
       tokenType: tokens.token_type ?? 'Bearer',
       expiresAt: expiresAtFrom(tokens.expires_in, now),
       // Some providers omit `scope` when it equals the request (RFC 6749 §5.1).
-      scope: tokens.scope ? normaliseScope(tokens.scope) : key.scope,
+      scope: tokens.scope ? normaliseScope(grantedScopeOf(provider, tokens.scope)) : key.scope,
       ...(key.resource ? { resource: key.resource } : {}),
       ...(key.appId ? { appId: key.appId } : {}),
       obtainedAt: now,
@@ -524,7 +552,8 @@ export class OidcEngine {
         try {
           const config = await this.options.discovery.get(provider);
           await this.revokeAll(config, account, result);
-          if (config.serverMetadata().end_session_endpoint) {
+          // RP-initiated logout is OpenID Connect; an RFC 8414 document may list it all the same.
+          if (config.serverMetadata().end_session_endpoint && !isPlainOAuth2(provider)) {
             const params: Record<string, string> = { client_id: provider.clientId };
             if (account.idToken) params.id_token_hint = account.idToken;
             result.endSessionUrl = oidc.buildEndSessionUrl(config, params).href;

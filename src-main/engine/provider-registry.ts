@@ -7,12 +7,14 @@
 import { LatchkeyError } from '../errors.js';
 import { PROVIDER_NAME, type DocumentStore, type ProviderRecord, type VaultDocument } from '../store/vault-document.js';
 import { parseIssuerUrl, type DiscoveryCache } from './discovery.js';
+import { defaultOAuth2Scope, oauth2SettingsFrom, type OAuth2ProviderInput } from './oauth2-configuration.js';
 import { OidcEngine } from './oidc-engine.js';
 import { isValidScope, normaliseScope } from './scope.js';
 
 export interface AddProviderInput {
   name: string;
-  issuer: string;
+  /** Optional only for a plain OAuth 2.0 provider whose endpoints are given by hand. */
+  issuer?: string;
   clientId: string;
   clientSecret?: string;
   scope?: string;
@@ -27,6 +29,8 @@ export interface AddProviderInput {
   preset?: string;
   /** Replace a provider of the same name instead of failing. */
   replace?: boolean;
+  /** A plain OAuth 2.0 provider (no OpenID Connect, no ID token). */
+  oauth2?: OAuth2ProviderInput;
 }
 
 /** A provider as shown to people: everything but the secret. */
@@ -38,6 +42,9 @@ export interface ProviderSummary {
   scope: string;
   redirect: 'loopback' | 'scheme';
   kind: 'user' | 'service';
+  /** `oauth2`: plain OAuth 2.0, accounts named by `userinfoEndpoint` or at sign-in. */
+  protocol: 'oidc' | 'oauth2';
+  userinfoEndpoint?: string;
   demo: boolean;
   /** Whether sign-ins that ask for offline access skip `prompt=consent` (see engine/offline-access.ts). */
   refreshWithoutConsent: boolean;
@@ -55,6 +62,8 @@ export function summariseProvider(p: ProviderRecord, doc: VaultDocument): Provid
     scope: p.scope,
     redirect: p.redirect,
     kind: p.kind,
+    protocol: p.oauth2 ? 'oauth2' : 'oidc',
+    ...(p.oauth2?.userinfoEndpoint ? { userinfoEndpoint: p.oauth2.userinfoEndpoint } : {}),
     demo: Boolean(p.demo),
     refreshWithoutConsent: Boolean(p.refreshWithoutConsent),
     authorizationParams: { ...p.authorizationParams },
@@ -77,8 +86,10 @@ export async function addProvider(
   if (!PROVIDER_NAME.test(input.name)) {
     throw new LatchkeyError('usage', `Provider name "${input.name}" must be 1-32 lowercase letters, digits, "-" or "_", starting with a letter or digit.`);
   }
+  const oauth2 = input.oauth2 ? oauth2SettingsFrom(input.oauth2, input.issuer?.trim()) : undefined;
   // Kept as typed (after validation): the discovery document's `issuer` must match it exactly.
-  const issuer = input.issuer.trim();
+  const issuer = oauth2?.issuer ?? input.issuer?.trim() ?? '';
+  if (!issuer) throw new LatchkeyError('usage', 'An issuer is required (--issuer).');
   parseIssuerUrl(issuer);
   if (!input.clientId.trim()) throw new LatchkeyError('usage', 'A client id is required (--client-id).');
   if (input.service && !input.clientSecret) {
@@ -105,11 +116,16 @@ export async function addProvider(
   if (input.refreshWithoutConsent) record.refreshWithoutConsent = true;
   if (input.authorizationParams && Object.keys(input.authorizationParams).length) record.authorizationParams = { ...input.authorizationParams };
   if (input.preset) record.preset = input.preset;
-  // Live check: the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
+  if (oauth2) record.oauth2 = oauth2.settings;
+  // Live check (for endpoints given by hand there is nothing to ask before the first sign-in): the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
   const config = await discovery.get(record);
-  record.scope = input.scope !== undefined ? normaliseScope(input.scope) : record.kind === 'service' ? '' : OidcEngine.defaultScope(config.serverMetadata());
-  if (record.kind === 'user' && !record.scope.split(' ').includes('openid')) {
+  const defaultScope = oauth2 ? defaultOAuth2Scope(config.serverMetadata()) : OidcEngine.defaultScope(config.serverMetadata());
+  record.scope = input.scope !== undefined ? normaliseScope(input.scope) : record.kind === 'service' ? '' : defaultScope;
+  if (oauth2 && record.scope.split(' ').includes('openid')) {
+    throw new LatchkeyError('usage', 'A plain OAuth 2.0 provider is signed in to without OpenID Connect: drop "openid" from --scope, or add the provider without --oauth2.');
+  }
+  if (record.kind === 'user' && !oauth2 && !record.scope.split(' ').includes('openid')) {
     throw new LatchkeyError('usage', 'A sign-in provider needs the "openid" scope; add it to --scope.');
   }
   const doc = await store.update((d) => {

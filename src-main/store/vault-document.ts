@@ -8,6 +8,36 @@ import { z } from 'zod';
 
 export const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
+/**
+ * A plain OAuth 2.0 provider's settings (no OpenID Connect, so no ID token).
+ * The record's `issuer` then names the authorization server: its RFC 8414
+ * metadata is discovered from it, unless `metadata` gives the endpoints by hand.
+ */
+export const OAuth2SettingsSchema = z.object({
+  /** Endpoints given by hand, under their RFC 8414 §2 metadata names. */
+  metadata: z
+    .object({
+      authorization_endpoint: z.string().url(),
+      token_endpoint: z.string().url(),
+      device_authorization_endpoint: z.string().url().optional(),
+      revocation_endpoint: z.string().url().optional(),
+    })
+    .optional(),
+  /** A URL answering the signed-in user as JSON (GitHub's `/user` style); it names the account. */
+  userinfoEndpoint: z.string().url().optional(),
+  /** Which member of that JSON names the account; default the first present of `sub`, `id`, `login`, `email`. */
+  accountClaim: z.string().min(1).optional(),
+  /**
+   * Seconds an access token is taken to live when the token response has no
+   * `expires_in` (RFC 6749 §5.1 only recommends it). GitHub OAuth-app tokens
+   * have none and do not expire; without this, 5 minutes are assumed.
+   */
+  assumedTokenLifetimeSeconds: z.number().int().positive().optional(),
+  /** GitHub lists granted scopes comma-separated in token responses (RFC 6749 §3.3 says space). */
+  scopeDelimiter: z.literal(',').optional(),
+});
+export type OAuth2Settings = z.infer<typeof OAuth2SettingsSchema>;
+
 export const ProviderRecordSchema = z.object({
   name: z.string().regex(PROVIDER_NAME),
   issuer: z.string().url(),
@@ -31,6 +61,8 @@ export const ProviderRecordSchema = z.object({
   authorizationParams: z.record(z.string(), z.string()).optional(),
   /** The preset that filled this provider in (engine/provider-presets.ts), for display. */
   preset: z.string().optional(),
+  /** Present for plain OAuth 2.0 providers; absent for OpenID Connect ones. */
+  oauth2: OAuth2SettingsSchema.optional(),
   createdAt: z.number(),
 });
 export type ProviderRecord = z.infer<typeof ProviderRecordSchema>;
