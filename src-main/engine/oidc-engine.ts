@@ -142,7 +142,9 @@ export class OidcEngine {
     const provider = this.userProvider(opts.provider);
     const config = await this.options.discovery.get(provider);
     const receiver: CallbackReceiver =
-      provider.redirect === 'scheme' ? this.options.schemeRouter.receiver() : await LoopbackReceiver.start();
+      provider.redirect === 'scheme'
+        ? this.options.schemeRouter.receiver()
+        : await LoopbackReceiver.start(provider.loopbackPort ? { port: provider.loopbackPort } : {});
     try {
       const scope = normaliseScope(opts.scope ?? provider.scope);
       const codeVerifier = oidc.randomPKCECodeVerifier();

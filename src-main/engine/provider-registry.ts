@@ -17,6 +17,8 @@ export interface AddProviderInput {
   clientSecret?: string;
   scope?: string;
   redirect?: 'loopback' | 'scheme';
+  /** See ProviderRecord.loopbackPort. */
+  loopbackPort?: number;
   service?: boolean;
   demo?: boolean;
   /** Replace a provider of the same name instead of failing. */
@@ -87,6 +89,12 @@ export async function addProvider(
     createdAt: now,
   };
   if (input.clientSecret) record.clientSecret = input.clientSecret;
+  if (input.loopbackPort !== undefined) {
+    if (!Number.isInteger(input.loopbackPort) || input.loopbackPort < 1 || input.loopbackPort > 65535) {
+      throw new LatchkeyError('usage', `Loopback port ${input.loopbackPort} is not a port number (1-65535).`);
+    }
+    record.loopbackPort = input.loopbackPort;
+  }
   if (input.demo) record.demo = true;
   // Live check: the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
