@@ -70,7 +70,7 @@ export class DiscoveryCache {
     const issuer = parseIssuerUrl(provider.issuer);
     const metadata: Partial<oidc.ClientMetadata> = {};
     if (provider.clientSecret) metadata.client_secret = provider.clientSecret;
-    const clientAuth = provider.clientSecret ? undefined : oidc.None();
+    const clientAuth = provider.clientSecret ? clientSecretAuth(provider.clientSecret) : oidc.None();
     const options: oidc.DiscoveryRequestOptions = {
       timeout: this.options.timeoutSeconds ?? 30,
       // openid-client skips ID token signature checks on token endpoint responses by default
@@ -86,4 +86,20 @@ export class DiscoveryCache {
       throw providerFailure(err, 'discovery', provider.name);
     }
   }
+}
+
+/**
+ * Client secret authentication: HTTP Basic, which RFC 6749 §2.3.1 requires
+ * every provider to accept (openid-client's default, the POST body, is refused
+ * by providers that enforce the registered method, e.g. Glewlwyd); the POST
+ * body only where the provider lists it and not Basic.
+ */
+export function clientSecretAuth(secret: string): oidc.ClientAuth {
+  const basic = oidc.ClientSecretBasic(secret);
+  const post = oidc.ClientSecretPost(secret);
+  return (as, client, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported;
+    const usePost = methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+    return (usePost ? post : basic)(as, client, body, headers);
+  };
 }
