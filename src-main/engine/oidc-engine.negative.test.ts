@@ -68,6 +68,33 @@ describe('sign-in against a misbehaving provider', () => {
     expect(r.unchanged).toBe(true);
   });
 
+  it('a browser that cannot be opened fails the sign-in with that error, and the abandoned callback wait is not an unhandled rejection', async () => {
+    rogue.setMode('ok');
+    const store = new MemoryStore(emptyVaultDocument());
+    const discovery = new DiscoveryCache({ timeoutSeconds: 5 });
+    await addProvider(store, discovery, { name: 'rogue', issuer: rogue.issuer, clientId: 'rogue-client', scope: 'openid email' });
+    const engine = new OidcEngine({ store, discovery, schemeRouter: new SchemeCallbackRouter(), logger: silentLogger(), callbackTimeoutMs: 50 });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(
+        engine.authorize({
+          provider: 'rogue',
+          // Slower than the callback timeout, then failing: both the timeout and the close reject the wait.
+          onAuthorizationUrl: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            throw new Error('no browser here');
+          },
+        }),
+      ).rejects.toThrow('no browser here');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('gives up on a provider that does not answer, within the request timeout', async () => {
     const r = await attempt('slow', 1);
     expect(r.error).toMatchObject({ code: 'timeout' });

@@ -167,6 +167,8 @@ export class OidcEngine {
       if (opts.signal) waitOptions.signal = opts.signal;
       if (this.options.callbackTimeoutMs) waitOptions.timeoutMs = this.options.callbackTimeoutMs;
       const callback = receiver.waitForCallback(state, waitOptions);
+      // Awaited below; if opening the browser fails first, its timeout or cancellation must not go unhandled.
+      callback.catch(() => undefined);
       this.log.info({ provider: provider.name, redirect: provider.redirect, scope }, 'authorization request started');
       await opts.onAuthorizationUrl(url.href);
       const callbackUrl = await callback;
