@@ -473,7 +473,7 @@ export class OidcEngine {
       if (provider) {
         try {
           const config = await this.options.discovery.get(provider);
-          await this.revokeAll(config, account, result);
+          await this.revokeAll(config, account, result, Boolean(provider.clientSecret));
           if (config.serverMetadata().end_session_endpoint) {
             const params: Record<string, string> = { client_id: provider.clientId };
             if (account.idToken) params.id_token_hint = account.idToken;
@@ -491,9 +491,16 @@ export class OidcEngine {
     });
   }
 
-  private async revokeAll(config: oidc.Configuration, account: AccountRecord, result: SignOutResult): Promise<void> {
-    if (!config.serverMetadata().revocation_endpoint) {
+  private async revokeAll(config: oidc.Configuration, account: AccountRecord, result: SignOutResult, confidential: boolean): Promise<void> {
+    const metadata = config.serverMetadata();
+    if (!metadata.revocation_endpoint) {
       result.warnings.push('The provider does not support token revocation; tokens stay valid there until they expire.');
+      return;
+    }
+    // RFC 8414 §2: a provider whose revocation endpoint lists no "none" wants client authentication (e.g. Glewlwyd), which a public client cannot give.
+    const methods = metadata.revocation_endpoint_auth_methods_supported;
+    if (!confidential && methods && !methods.includes('none')) {
+      result.warnings.push('The provider accepts token revocation only from confidential clients; tokens stay valid there until they expire.');
       return;
     }
     const revoke = async (token: string, hint: string, label: string) => {
