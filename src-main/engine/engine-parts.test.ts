@@ -122,4 +122,12 @@ describe('client secret authentication', () => {
     expect(await authFor(['client_secret_basic', 'client_secret_post'])).toEqual({ authorization: basic, secretInBody: null });
     expect(await authFor(['client_secret_post', 'none'])).toEqual({ authorization: null, secretInBody: 's3cret' });
   });
+
+  it('form-encodes Basic credentials (RFC 6749 §2.3.1) but leaves unreserved "-", "." and "_" as they are', async () => {
+    const headers = new Headers();
+    await clientSecretAuth('a-b.c_d:e f')({ issuer: 'https://op.example' }, { client_id: 'svc-1' }, new URLSearchParams(), headers);
+    const [id, secret] = Buffer.from(headers.get('authorization')!.replace(/^Basic /, ''), 'base64').toString().split(':');
+    expect(id).toBe('svc-1');
+    expect(secret).toBe('a-b.c_d%3Ae+f');
+  });
 });
