@@ -258,7 +258,8 @@ export class OidcEngine {
         const value = pick(claim);
         if (value) account.claims[field] = value;
       }
-      account.authTime = typeof claims.auth_time === 'number' ? claims.auth_time : Math.floor(now / 1000);
+      // An auth_time of 0 (Glewlwyd, from its token endpoint) says nothing: count it like a missing one, as now.
+      account.authTime = typeof claims.auth_time === 'number' && claims.auth_time > 0 ? claims.auth_time : Math.floor(now / 1000);
       if (tokens.refresh_token) account.refreshToken = tokens.refresh_token;
       if (tokens.id_token) account.idToken = tokens.id_token;
       d.accounts = [...d.accounts.filter((a) => a.id !== id), account];
