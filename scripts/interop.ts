@@ -7,9 +7,12 @@
  */
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser } from '../src-main/testing/browser.js';
 import { glewlwydFixture } from '../src-main/testing/interop/glewlwyd.js';
+import { lemonldapFixture } from '../src-main/testing/interop/lemonldap.js';
 import { countOutcomes, formatMatrix, runMatrix } from '../src-main/testing/interop/matrix.js';
 
-const fixtures = [glewlwydFixture];
+// LATCHKEY_INTEROP_ONLY=name runs one provider (a case-insensitive prefix of its name).
+const only = process.env.LATCHKEY_INTEROP_ONLY?.toLowerCase();
+const fixtures = [glewlwydFixture, lemonldapFixture].filter((f) => !only || f.name.toLowerCase().startsWith(only));
 
 async function main(): Promise<number> {
   if (!chromiumAvailable()) {

@@ -182,7 +182,8 @@ export function signOutAtProvider(target: BrowserTarget, endSessionUrl: string, 
     let previous: string | undefined;
     for (let step = 0; step < MAX_STEPS; step++) {
       const kind = await nextPage(page, left, deadline, pages, previous);
-      if (kind === DONE || kind === 'logged-out') return { finalUrl: page.url() };
+      // A login page right after the confirmation also says the session is gone (LemonLDAP::NG shows its portal).
+      if (kind === DONE || kind === 'logged-out' || (kind === 'login' && previous === 'logout')) return { finalUrl: page.url() };
       if (kind !== 'logout' || !pages.confirmLogout) throw new Error(`Unexpected page while signing out (${kind}): ${await describe(page)}`);
       await pages.confirmLogout(page);
       previous = kind;
@@ -203,13 +204,18 @@ async function driveSignIn(page: Page, authorizationUrl: string, options: SignIn
 
   let redirectUrl: string | undefined;
   let finished = false;
-  const onResponse = (response: Response) => {
-    const location = response.headers()['location'];
-    if (redirectUrl || !location || response.status() < 300 || response.status() > 399 || !isRedirect(location)) return;
+  const onLocation = (status: number, location: string | undefined) => {
+    if (redirectUrl || !location || status < 300 || status > 399 || !isRedirect(location)) return;
     redirectUrl = location;
     // Chromium cannot open a private-use scheme (the navigation is aborted): the redirect itself is the hand-off.
     if (!/^https?:/i.test(location)) finished = true;
   };
+  const onResponse = (response: Response) => onLocation(response.status(), response.headers()['location']);
+  // A form POST answered with a redirect to a private-use scheme (LemonLDAP::NG after its login form) is
+  // aborted without any Playwright `response`; the DevTools protocol still reports its headers.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.responseReceivedExtraInfo', (event) => onLocation(event.statusCode, event.headers['location'] ?? event.headers['Location']));
   // A loopback redirect really loads: done once the app under test has answered (or refused) it.
   const onRequestDone = (request: Request) => {
     if (redirectUrl && same(request.url(), redirectUrl)) finished = true;
@@ -248,6 +254,7 @@ async function driveSignIn(page: Page, authorizationUrl: string, options: SignIn
     page.off('response', onResponse);
     page.off('requestfinished', onRequestDone);
     page.off('requestfailed', onRequestDone);
+    await cdp.detach().catch(() => undefined);
   }
 }
 
