@@ -36,6 +36,11 @@ function scopeArg(value: string): string {
   return trimmed;
 }
 
+function portArg(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 1 to 65535.');
+  return Number(value);
+}
+
 function urlArg(value: string): string {
   try {
     new URL(value);
@@ -119,12 +124,13 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .option('--client-secret <secret>', 'client secret for confidential clients; "-" reads it from stdin (safer than argv)')
     .option('--scope <scopes>', 'default scopes (default: what the provider supports of "openid profile email offline_access")', scopeArg)
     .addOption(new Option('--redirect <mode>', 'how the browser returns to Latchkey').choices(['loopback', 'scheme']).default('loopback'))
+    .option('--loopback-port <port>', 'a fixed port for the loopback redirect, for providers that cannot allow any port', portArg)
     .option('--service', 'a service profile: tokens via client credentials, no user sign-in')
     .option('--json', 'print JSON')
-    .action(async (name: string, o: { issuer: string; clientId: string; clientSecret?: string; scope?: string; redirect: 'loopback' | 'scheme'; service?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: { issuer: string; clientId: string; clientSecret?: string; scope?: string; redirect: 'loopback' | 'scheme'; loopbackPort?: number; service?: boolean; json?: boolean }) => {
       let secret = o.clientSecret;
       if (secret === '-') secret = (await ctx.readStdin()).replace(/\r?\n$/, '');
-      const params = { name, issuer: o.issuer, client_id: o.clientId, redirect: o.redirect, ...(secret ? { client_secret: secret } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.service ? { service: true } : {}) };
+      const params = { name, issuer: o.issuer, client_id: o.clientId, redirect: o.redirect, ...(secret ? { client_secret: secret } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.loopbackPort ? { loopback_port: o.loopbackPort } : {}), ...(o.service ? { service: true } : {}) };
       const { provider: p } = await withAgent((c) => c.call('admin.providers.add', params));
       if (o.json) return json(p);
       io.stderr.write(`Added provider "${p.name}" (${p.issuer}), ${p.kind === 'service' ? 'service profile' : `scopes "${p.scope}", ${p.redirect} redirect`}.\n`);

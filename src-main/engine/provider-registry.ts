@@ -33,6 +33,8 @@ export interface ProviderSummary {
   hasClientSecret: boolean;
   scope: string;
   redirect: 'loopback' | 'scheme';
+  /** Set when the provider needs a fixed loopback port (it matches redirect URIs exactly). */
+  loopbackPort?: number;
   kind: 'user' | 'service';
   demo: boolean;
   accounts: number;
@@ -46,6 +48,7 @@ export function summariseProvider(p: ProviderRecord, doc: VaultDocument): Provid
     hasClientSecret: Boolean(p.clientSecret),
     scope: p.scope,
     redirect: p.redirect,
+    ...(p.loopbackPort ? { loopbackPort: p.loopbackPort } : {}),
     kind: p.kind,
     demo: Boolean(p.demo),
     accounts: doc.accounts.filter((a) => a.provider === p.name).length,
