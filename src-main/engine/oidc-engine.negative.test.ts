@@ -41,7 +41,7 @@ describe('sign-in against a misbehaving provider', () => {
         (account) => ({ account, error: undefined }),
         (error: unknown) => ({ account: undefined, error: error as { code: string; message: string; providerError?: string } }),
       );
-    return { ...outcome, elapsedMs: Date.now() - started, unchanged: JSON.stringify(store.read()) === before };
+    return { ...outcome, elapsedMs: Date.now() - started, unchanged: JSON.stringify(store.read()) === before, authTime: store.read().accounts[0]?.authTime };
   }
 
   it('accepts a well-formed response (the fixture itself is sound)', async () => {
@@ -93,6 +93,14 @@ describe('sign-in against a misbehaving provider', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('counts an ID token auth_time of 0 (Glewlwyd) as unknown: the account was authenticated at sign-in, not in 1970', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const r = await attempt('auth-time-zero');
+    expect(r.error).toBeUndefined();
+    expect(r.account?.subject).toBe('mallory');
+    expect(r.authTime).toBeGreaterThanOrEqual(before);
   });
 
   it('gives up on a provider that does not answer, within the request timeout', async () => {
