@@ -33,6 +33,9 @@ async function main(): Promise<number> {
   }
 }
 
+// Interrupted: exit normally, so each provider process is killed on the way out (see ServerProcess).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -21,13 +21,12 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { act, type ProviderPages } from '../browser.js';
 import { GLEWLWYD_OIDC_DEFAULTS } from './glewlwyd-oidc-defaults.js';
-import { fetchJson, freePort, missingFile, ServerProcess, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { fetchJson, freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
 
 const BINARY = '/usr/bin/glewlwyd';
 const INIT_SQL = '/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz';
@@ -73,7 +72,7 @@ export const glewlwydFixture: ProviderFixture = {
 };
 
 async function startGlewlwyd(): Promise<InteropProvider> {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-glewlwyd-'));
+  const { dir, remove } = throwAwayDir('latchkey-glewlwyd-');
   let server: ServerProcess | undefined;
   try {
     const [port, loopbackPort] = [await freePort(), await freePort()];
@@ -149,12 +148,12 @@ async function startGlewlwyd(): Promise<InteropProvider> {
       unsupported: {},
       close: async () => {
         await running.stop();
-        rmSync(dir, { recursive: true, force: true });
+        remove();
       },
     };
   } catch (err) {
     await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     throw err;
   }
 }

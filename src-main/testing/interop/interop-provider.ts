@@ -4,8 +4,10 @@
  * process plumbing the fixtures share.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProviderPages } from '../browser.js';
 
@@ -81,14 +83,15 @@ export class ServerProcess {
     args: readonly string[],
     options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
-    this.child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so stopping it also stops the workers it forks (LemonLDAP::NG's FastCGI server).
+    this.child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8000);
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
     // Never leave a provider running: if this process ends without stop(), take the child along.
-    const killOnExit = () => this.child.kill('SIGKILL');
+    const killOnExit = () => this.signalGroup('SIGKILL');
     process.once('exit', killOnExit);
     this.child.on('exit', () => {
       this.exited = true;
@@ -118,13 +121,32 @@ export class ServerProcess {
   async stop(): Promise<void> {
     if (this.exited || this.child.exitCode !== null) return;
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
+    this.signalGroup('SIGTERM');
     const killed = await Promise.race([gone.then(() => true), sleep(3000).then(() => false)]);
     if (!killed) {
-      this.child.kill('SIGKILL');
+      this.signalGroup('SIGKILL');
       await gone;
     }
   }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    try {
+      if (this.child.pid) process.kill(-this.child.pid, signal);
+    } catch {
+      this.child.kill(signal);
+    }
+  }
+}
+
+/** A temp dir that is removed when this process exits, even when interrupted; the returned function removes it now. */
+export function throwAwayDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const remove = () => {
+    process.off('exit', remove);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', remove);
+  return { dir, remove };
 }
 
 /** `fetch` that answers with the body parsed as JSON, or throws with the status and body. */

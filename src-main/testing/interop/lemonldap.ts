@@ -18,13 +18,12 @@
  *   the temp dir.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { chownSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { act, type ProviderPages } from '../browser.js';
-import { freePort, missingFile, ServerProcess, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
 import { SCHEME_REDIRECT_URI } from './glewlwyd.js';
 
 const FASTCGI_SERVER = '/usr/sbin/llng-fastcgi-server';
@@ -71,11 +70,11 @@ export const lemonldapFixture: ProviderFixture = {
 };
 
 async function startLemonldap(): Promise<InteropProvider> {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-lemonldap-'));
+  const { dir, remove } = throwAwayDir('latchkey-lemonldap-');
   const servers: ServerProcess[] = [];
   const stop = async () => {
     for (const s of servers.reverse()) await s.stop();
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   };
   try {
     const [port, loopbackPort] = [await freePort(), await freePort()];
