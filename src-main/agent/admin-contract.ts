@@ -35,6 +35,7 @@ export const ADMIN_PARAMS = {
       client_secret: z.string().min(1).max(4096).optional(),
       scope: z.string().max(2048).optional(),
       redirect: z.enum(['loopback', 'scheme']).optional(),
+      loopback_port: z.number().int().min(1).max(65535).optional(),
       service: z.boolean().optional(),
       refresh_without_consent: z.boolean().optional(),
       preset: z.enum([...PRESET_NAMES, 'github']).optional(),

@@ -76,6 +76,20 @@ describe('agent owner methods', () => {
     expect(everything).not.toMatch(/refresh_?token"\s*:/i);
   });
 
+  it('adds a provider with a fixed loopback port (for providers that match redirect URIs exactly) and refuses a port that is not one', async () => {
+    const added = await client.call<AdminResults['admin.providers.add']>('admin.providers.add', {
+      name: 'pinned',
+      issuer: demo.issuer,
+      client_id: 'latchkey-demo',
+      loopback_port: 48123,
+    });
+    expect(added.provider).toMatchObject({ name: 'pinned', redirect: 'loopback', loopbackPort: 48123 });
+    for (const loopback_port of [0, 70000, 1.5]) {
+      await expect(client.call('admin.providers.add', { name: 'bad', issuer: demo.issuer, client_id: 'x', loopback_port })).rejects.toMatchObject({ code: 'usage' });
+    }
+    await client.call('admin.providers.remove', { name: 'pinned' });
+  });
+
   it('refuses duplicate names, the reserved demo name and unknown providers with typed errors', async () => {
     await expect(
       client.call('admin.providers.add', { name: 'svc', issuer: demo.issuer, client_id: 'x' }),

@@ -72,6 +72,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       if (p.client_secret) input.clientSecret = p.client_secret;
       if (p.scope !== undefined) input.scope = p.scope;
       if (p.redirect) input.redirect = p.redirect;
+      if (p.loopback_port !== undefined) input.loopbackPort = p.loopback_port;
       if (p.service) input.service = true;
       if (p.refresh_without_consent) input.refreshWithoutConsent = true;
       if (p.oauth2) input.oauth2 = oauth2Input(p.oauth2);

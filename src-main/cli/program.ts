@@ -38,6 +38,11 @@ function scopeArg(value: string): string {
   return trimmed;
 }
 
+function portArg(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 1 to 65535.');
+  return Number(value);
+}
+
 function urlArg(value: string): string {
   try {
     new URL(value);
@@ -53,6 +58,7 @@ interface ProviderAddOptions {
   clientSecret?: string;
   scope?: string;
   redirect: 'loopback' | 'scheme';
+  loopbackPort?: number;
   service?: boolean;
   oauth2?: boolean;
   authorizationEndpoint?: string;
@@ -163,6 +169,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .option('--client-secret <secret>', 'client secret for confidential clients; "-" reads it from stdin (safer than argv)')
     .option('--scope <scopes>', 'default scopes (default: what the provider supports of "openid profile email offline_access")', scopeArg)
     .addOption(new Option('--redirect <mode>', 'how the browser returns to Latchkey').choices(['loopback', 'scheme']).default('loopback'))
+    .option('--loopback-port <port>', 'a fixed port for the loopback redirect, for providers that cannot allow any port', portArg)
     .option('--service', 'a service profile: tokens via client credentials, no user sign-in')
     .option('--refresh-without-consent', 'the provider issues refresh tokens without prompt=consent: do not ask for consent at every sign-in')
     .addOption(new Option('--preset <name>', 'fill in what a known provider needs (see the README)').choices([...PRESET_NAMES, 'github']))
@@ -194,6 +201,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         ...(o.issuer ? { issuer: o.issuer } : {}),
         ...(secret ? { client_secret: secret } : {}),
         ...(o.scope ? { scope: o.scope } : {}),
+        ...(o.loopbackPort ? { loopback_port: o.loopbackPort } : {}),
         ...(o.service ? { service: true } : {}),
         ...(o.refreshWithoutConsent ? { refresh_without_consent: true } : {}),
         ...(oauth2 ? { oauth2 } : {}),

@@ -90,7 +90,7 @@ export class DiscoveryCache {
     const issuer = parseIssuerUrl(provider.issuer);
     const metadata: Partial<oidc.ClientMetadata> = {};
     if (provider.clientSecret) metadata.client_secret = provider.clientSecret;
-    const clientAuth = provider.clientSecret ? undefined : oidc.None();
+    const clientAuth = provider.clientSecret ? clientSecretAuth(provider.clientSecret) : oidc.None();
     const options: oidc.DiscoveryRequestOptions = {
       timeout: this.options.timeoutSeconds ?? 30,
       // openid-client skips ID token signature checks on token endpoint responses by default
@@ -114,4 +114,32 @@ export class DiscoveryCache {
     validateProviderMetadata(config.serverMetadata(), metadataNeedsOf(provider), provider.name);
     return config;
   }
+}
+
+/**
+ * application/x-www-form-urlencoded as WHATWG URL defines it, which RFC 6749
+ * §2.3.1 asks for in Basic credentials. openid-client's own Basic also encodes
+ * unreserved "-", "." and "_" (%2D…), which providers that do not decode the
+ * credentials (Glewlwyd) then refuse; this leaves them as they are.
+ */
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+/**
+ * Client secret authentication: HTTP Basic, which RFC 6749 §2.3.1 requires
+ * every provider to accept (openid-client's default, the POST body, is refused
+ * by providers that enforce the registered method, e.g. Glewlwyd); the POST
+ * body only where the provider lists it and not Basic.
+ */
+export function clientSecretAuth(secret: string): oidc.ClientAuth {
+  const basic: oidc.ClientAuth = (_as, client, _body, headers) => {
+    headers.set('authorization', `Basic ${Buffer.from(`${formEncode(client.client_id)}:${formEncode(secret)}`).toString('base64')}`);
+  };
+  const post = oidc.ClientSecretPost(secret);
+  return (as, client, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported;
+    const usePost = methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+    return (usePost ? post : basic)(as, client, body, headers);
+  };
 }

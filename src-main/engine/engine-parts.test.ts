@@ -3,6 +3,7 @@ import { isSubsetScope, isValidScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { accountIdFor, selectAccount } from './accounts.js';
 import { browserCommand } from './browser-launcher.js';
+import { clientSecretAuth } from './discovery.js';
 import { findFittingToken, upsertToken, MAX_TOKENS_PER_ACCOUNT } from './token-cache.js';
 import { emptyVaultDocument, type AccessTokenRecord, type AccountRecord } from '../store/vault-document.js';
 
@@ -108,5 +109,30 @@ describe('browser command', () => {
     expect(browserCommand(url, {}, 'win32')).toEqual(['rundll32', 'url.dll,FileProtocolHandler', url]);
     expect(browserCommand(url, { BROWSER: 'firefox --new-window' }, 'linux')).toEqual(['firefox', '--new-window', url]);
     expect(browserCommand(url, { BROWSER: 'w3m %s' }, 'linux')).toEqual(['w3m', url]);
+  });
+});
+
+describe('client secret authentication', () => {
+  const authFor = async (methods: string[] | undefined) => {
+    const body = new URLSearchParams();
+    const headers = new Headers();
+    const as = { issuer: 'https://op.example', ...(methods ? { token_endpoint_auth_methods_supported: methods } : {}) };
+    await clientSecretAuth('s3cret')(as, { client_id: 'svc' }, body, headers);
+    return { authorization: headers.get('authorization'), secretInBody: body.get('client_secret') };
+  };
+
+  it('uses HTTP Basic, which every provider must accept (RFC 6749 §2.3.1), unless the provider lists only the POST body', async () => {
+    const basic = `Basic ${Buffer.from('svc:s3cret').toString('base64')}`;
+    expect(await authFor(undefined)).toEqual({ authorization: basic, secretInBody: null });
+    expect(await authFor(['client_secret_basic', 'client_secret_post'])).toEqual({ authorization: basic, secretInBody: null });
+    expect(await authFor(['client_secret_post', 'none'])).toEqual({ authorization: null, secretInBody: 's3cret' });
+  });
+
+  it('form-encodes Basic credentials (RFC 6749 §2.3.1) but leaves unreserved "-", "." and "_" as they are', async () => {
+    const headers = new Headers();
+    await clientSecretAuth('a-b.c_d:e f')({ issuer: 'https://op.example' }, { client_id: 'svc-1' }, new URLSearchParams(), headers);
+    const [id, secret] = Buffer.from(headers.get('authorization')!.replace(/^Basic /, ''), 'base64').toString().split(':');
+    expect(id).toBe('svc-1');
+    expect(secret).toBe('a-b.c_d%3Ae+f');
   });
 });

@@ -41,7 +41,7 @@ describe('sign-in against a misbehaving provider', () => {
         (account) => ({ account, error: undefined }),
         (error: unknown) => ({ account: undefined, error: error as { code: string; message: string; providerError?: string } }),
       );
-    return { ...outcome, elapsedMs: Date.now() - started, unchanged: JSON.stringify(store.read()) === before };
+    return { ...outcome, elapsedMs: Date.now() - started, unchanged: JSON.stringify(store.read()) === before, authTime: store.read().accounts[0]?.authTime };
   }
 
   it('accepts a well-formed response (the fixture itself is sound)', async () => {
@@ -66,6 +66,41 @@ describe('sign-in against a misbehaving provider', () => {
     expect(r.account).toBeUndefined();
     expect(r.error).toMatchObject({ code, message: expect.stringMatching(message) });
     expect(r.unchanged).toBe(true);
+  });
+
+  it('a browser that cannot be opened fails the sign-in with that error, and the abandoned callback wait is not an unhandled rejection', async () => {
+    rogue.setMode('ok');
+    const store = new MemoryStore(emptyVaultDocument());
+    const discovery = new DiscoveryCache({ timeoutSeconds: 5 });
+    await addProvider(store, discovery, { name: 'rogue', issuer: rogue.issuer, clientId: 'rogue-client', scope: 'openid email' });
+    const engine = new OidcEngine({ store, discovery, schemeRouter: new SchemeCallbackRouter(), logger: silentLogger(), callbackTimeoutMs: 50 });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(
+        engine.authorize({
+          provider: 'rogue',
+          // Slower than the callback timeout, then failing: both the timeout and the close reject the wait.
+          onAuthorizationUrl: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            throw new Error('no browser here');
+          },
+        }),
+      ).rejects.toThrow('no browser here');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('counts an ID token auth_time of 0 (Glewlwyd) as unknown: the account was authenticated at sign-in, not in 1970', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const r = await attempt('auth-time-zero');
+    expect(r.error).toBeUndefined();
+    expect(r.account?.subject).toBe('mallory');
+    expect(r.authTime).toBeGreaterThanOrEqual(before);
   });
 
   it('gives up on a provider that does not answer, within the request timeout', async () => {

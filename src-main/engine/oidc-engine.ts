@@ -167,7 +167,9 @@ export class OidcEngine {
     }
     const config = await this.options.discovery.get(provider);
     const receiver: CallbackReceiver =
-      provider.redirect === 'scheme' ? this.options.schemeRouter.receiver() : await LoopbackReceiver.start();
+      provider.redirect === 'scheme'
+        ? this.options.schemeRouter.receiver()
+        : await LoopbackReceiver.start(provider.loopbackPort ? { port: provider.loopbackPort } : {});
     try {
       const scope = normaliseScope(opts.scope ?? provider.scope);
       const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -192,6 +194,8 @@ export class OidcEngine {
       if (opts.signal) waitOptions.signal = opts.signal;
       if (this.options.callbackTimeoutMs) waitOptions.timeoutMs = this.options.callbackTimeoutMs;
       const callback = receiver.waitForCallback(state, waitOptions);
+      // Awaited below; if opening the browser fails first, its timeout or cancellation must not go unhandled.
+      callback.catch(() => undefined);
       this.log.info({ provider: provider.name, redirect: provider.redirect, scope }, 'authorization request started');
       await opts.onAuthorizationUrl(url.href);
       const callbackUrl = await callback;
@@ -314,7 +318,8 @@ export class OidcEngine {
       const value = str(userinfo?.[claim]) ?? str(claims[claim]);
       if (value) who.claims[field] = value;
     }
-    if (typeof claims.auth_time === 'number') who.authTime = claims.auth_time;
+    // An auth_time of 0 (Glewlwyd, from its token endpoint) says nothing: count it like a missing one, as now.
+    if (typeof claims.auth_time === 'number' && claims.auth_time > 0) who.authTime = claims.auth_time;
     return who;
   }
 
@@ -551,7 +556,7 @@ export class OidcEngine {
       if (provider) {
         try {
           const config = await this.options.discovery.get(provider);
-          await this.revokeAll(config, account, result);
+          await this.revokeAll(config, account, result, Boolean(provider.clientSecret));
           // RP-initiated logout is OpenID Connect; an RFC 8414 document may list it all the same.
           if (config.serverMetadata().end_session_endpoint && !isPlainOAuth2(provider)) {
             const params: Record<string, string> = { client_id: provider.clientId };
@@ -570,9 +575,16 @@ export class OidcEngine {
     });
   }
 
-  private async revokeAll(config: oidc.Configuration, account: AccountRecord, result: SignOutResult): Promise<void> {
-    if (!config.serverMetadata().revocation_endpoint) {
+  private async revokeAll(config: oidc.Configuration, account: AccountRecord, result: SignOutResult, confidential: boolean): Promise<void> {
+    const metadata = config.serverMetadata();
+    if (!metadata.revocation_endpoint) {
       result.warnings.push('The provider does not support token revocation; tokens stay valid there until they expire.');
+      return;
+    }
+    // RFC 8414 §2: a provider whose revocation endpoint lists no "none" wants client authentication (e.g. Glewlwyd), which a public client cannot give.
+    const methods = metadata.revocation_endpoint_auth_methods_supported;
+    if (!confidential && methods && !methods.includes('none')) {
+      result.warnings.push('The provider accepts token revocation only from confidential clients; tokens stay valid there until they expire.');
       return;
     }
     const revoke = async (token: string, hint: string, label: string) => {

@@ -19,6 +19,8 @@ export interface AddProviderInput {
   clientSecret?: string;
   scope?: string;
   redirect?: 'loopback' | 'scheme';
+  /** See ProviderRecord.loopbackPort. */
+  loopbackPort?: number;
   service?: boolean;
   demo?: boolean;
   /** See ProviderRecord: the provider issues refresh tokens without prompt=consent. */
@@ -41,6 +43,8 @@ export interface ProviderSummary {
   hasClientSecret: boolean;
   scope: string;
   redirect: 'loopback' | 'scheme';
+  /** Set when the provider needs a fixed loopback port (it matches redirect URIs exactly). */
+  loopbackPort?: number;
   kind: 'user' | 'service';
   /** `oauth2`: plain OAuth 2.0, accounts named by `userinfoEndpoint` or at sign-in. */
   protocol: 'oidc' | 'oauth2';
@@ -61,6 +65,7 @@ export function summariseProvider(p: ProviderRecord, doc: VaultDocument): Provid
     hasClientSecret: Boolean(p.clientSecret),
     scope: p.scope,
     redirect: p.redirect,
+    ...(p.loopbackPort ? { loopbackPort: p.loopbackPort } : {}),
     kind: p.kind,
     protocol: p.oauth2 ? 'oauth2' : 'oidc',
     ...(p.oauth2?.userinfoEndpoint ? { userinfoEndpoint: p.oauth2.userinfoEndpoint } : {}),
@@ -112,6 +117,12 @@ export async function addProvider(
     createdAt: now,
   };
   if (input.clientSecret) record.clientSecret = input.clientSecret;
+  if (input.loopbackPort !== undefined) {
+    if (!Number.isInteger(input.loopbackPort) || input.loopbackPort < 1 || input.loopbackPort > 65535) {
+      throw new LatchkeyError('usage', `Loopback port ${input.loopbackPort} is not a port number (1-65535).`);
+    }
+    record.loopbackPort = input.loopbackPort;
+  }
   if (input.demo) record.demo = true;
   if (input.refreshWithoutConsent) record.refreshWithoutConsent = true;
   if (input.authorizationParams && Object.keys(input.authorizationParams).length) record.authorizationParams = { ...input.authorizationParams };

@@ -47,6 +47,12 @@ export const ProviderRecordSchema = z.object({
   /** Default scope; may be empty for a service profile. */
   scope: z.string(),
   redirect: z.enum(['loopback', 'scheme']),
+  /**
+   * A fixed loopback port, for providers that match redirect URIs exactly and
+   * so cannot allow any port as RFC 8252 §7.3 asks (e.g. Glewlwyd). Unset: a
+   * port chosen by the OS for each sign-in.
+   */
+  loopbackPort: z.number().int().min(1).max(65535).optional(),
   /** `service` profiles use the client credentials grant instead of a user sign-in. */
   kind: z.enum(['user', 'service']),
   /** Set for the built-in demo provider, which the agent starts itself. */

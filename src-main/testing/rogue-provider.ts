@@ -50,6 +50,8 @@ export const ROGUE_MODES = [
   'bare-discovery',
   /** The discovery document's `authorization_endpoint` is a `file:` URL. */
   'file-authorization-endpoint',
+  /** ID token `auth_time` is 0, as Glewlwyd's token endpoint sends it (otherwise sound). */
+  'auth-time-zero',
 ] as const;
 
 /** 64 MiB: the size of the `huge-*` answers. */
@@ -113,7 +115,7 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
 
   const idToken = (mode: RogueMode, nonce: string | undefined) => {
     const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = { email: 'mallory@rogue.test', auth_time: now };
+    const claims: Record<string, unknown> = { email: 'mallory@rogue.test', auth_time: mode === 'auth-time-zero' ? 0 : now };
     if (nonce !== undefined) claims.nonce = mode === 'wrong-nonce' ? 'not-the-nonce' : nonce;
     const key: KeyObject = mode === 'bad-signature' ? evil.privateKey : good.privateKey;
     return new SignJWT(claims)

@@ -39,6 +39,16 @@ describe('loopback receiver (RFC 8252 §7.3)', () => {
     await expect(fetch(`${receiver.redirectUri}?state=s`)).rejects.toThrow();
   });
 
+  it('listens on a registered port for providers that match redirect URIs exactly, and reports a port in use', async () => {
+    const first = await LoopbackReceiver.start();
+    const port = Number(new URL(first.redirectUri).port);
+    await first.close();
+    const pinned = await LoopbackReceiver.start({ port });
+    expect(pinned.redirectUri).toBe(`http://127.0.0.1:${port}/callback`);
+    await expect(LoopbackReceiver.start({ port })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('loopback port') });
+    await pinned.close();
+  });
+
   it('can be cancelled', async () => {
     const receiver = await LoopbackReceiver.start();
     const controller = new AbortController();

@@ -29,8 +29,8 @@ export class LoopbackReceiver implements CallbackReceiver {
     readonly redirectUri: string,
   ) {}
 
-  /** Starts listening on 127.0.0.1 with a port chosen by the OS. */
-  static async start(options: { path?: string; host?: string } = {}): Promise<LoopbackReceiver> {
+  /** Starts listening on 127.0.0.1 with a port chosen by the OS, or `port` for a provider that registered one. */
+  static async start(options: { path?: string; host?: string; port?: number } = {}): Promise<LoopbackReceiver> {
     const path = options.path ?? '/callback';
     const host = options.host ?? '127.0.0.1';
     let receiver!: LoopbackReceiver;
@@ -40,7 +40,7 @@ export class LoopbackReceiver implements CallbackReceiver {
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new LatchkeyError('internal', `Could not open a loopback port: ${err.message}`, { cause: err })));
-      server.listen({ host, port: 0 }, resolve);
+      server.listen({ host, port: options.port ?? 0 }, resolve);
     });
     const { port } = server.address() as AddressInfo;
     receiver = new LoopbackReceiver(server, `http://${host}:${port}${path}`);
