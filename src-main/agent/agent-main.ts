@@ -133,10 +133,21 @@ export function defaultPrompter(paths: LatchkeyPaths, env: Env, interactive: boo
 }
 
 /** `latchkey agent --foreground`: runs until stopped by a signal or `latchkey agent stop`. */
-export async function runAgentProcess(options: { env: Env; paths: LatchkeyPaths; backgroundChild: boolean }): Promise<void> {
+export async function runAgentProcess(options: {
+  env: Env;
+  paths: LatchkeyPaths;
+  backgroundChild: boolean;
+  /** The vault passphrase the CLI asked for on its terminal (see cli/agent-passphrase.ts). */
+  passphrase?: () => Promise<string>;
+}): Promise<void> {
   let agent: RunningAgent;
   try {
-    agent = await startAgent({ env: options.env, paths: options.paths, interactive: !options.backgroundChild && Boolean(process.stdin.isTTY) });
+    agent = await startAgent({
+      env: options.env,
+      paths: options.paths,
+      interactive: !options.backgroundChild && Boolean(process.stdin.isTTY),
+      ...(options.passphrase ? { vault: { passphrase: options.passphrase } } : {}),
+    });
   } catch (err) {
     // The CLI that started us in the background reads this line from the log to explain the failure.
     if (options.backgroundChild) process.stderr.write(`${STARTUP_FAILURE_MARKER}${JSON.stringify(toWireError(err))}\n`);

@@ -1,0 +1,163 @@
+/**
+ * The first minutes on a fresh machine, as a person (or a script) meets them:
+ * no keyring, no display, mistyped input. The real CLI process in an
+ * environment built from scratch — no D-Bus session, no $DISPLAY — and, for
+ * the person, a real pseudo-terminal. Requires `npm run build`.
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CliHome, cliBuilt, terminalAvailable, waitFor } from '../testing/cli-home.js';
+
+if (!cliBuilt) console.warn('SKIP CLI first-run tests: dist/ is missing; run `npm run build` (npm test does).');
+if (!terminalAvailable()) console.warn('SKIP CLI first-run terminal tests: `script` (util-linux) is not installed.');
+
+/** What a person picks for a new vault on a machine without a keyring. */
+const CHOSEN = 'a long enough passphrase';
+
+async function withHome<T>(options: Parameters<typeof CliHome.create>[0], fn: (home: CliHome) => Promise<T>): Promise<T> {
+  const home = await CliHome.create(options);
+  try {
+    return await fn(home);
+  } finally {
+    await home.cleanup();
+  }
+}
+
+async function agentStopped(home: CliHome): Promise<void> {
+  expect((await home.run(['agent', 'stop'])).code).toBe(0);
+  await waitFor(() => !existsSync(home.path('agent.sock')), 'the agent to stop');
+}
+
+describe.skipIf(!cliBuilt)('latchkey on a machine without a keyring', () => {
+  it('without a terminal: one short message naming LATCHKEY_PASSPHRASE_FILE and `agent --foreground`, exit 5, nothing written', async () => {
+    await withHome({ passphraseFile: false }, async (home) => {
+      for (const env of [{}, { LATCHKEY_KEY_SOURCE: 'passphrase' }]) {
+        const r = await home.run(['demo'], env);
+        expect(r.code, JSON.stringify(env)).toBe(5);
+        expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+        expect(r.stderr).toMatch(/^latchkey: .*LATCHKEY_PASSPHRASE_FILE.*`latchkey agent --foreground`/);
+        expect(r.stderr).not.toMatch(/DBus|D-Bus|dbus/);
+        expect(existsSync(home.path('vault.json'))).toBe(false);
+        expect(existsSync(home.path('agent.sock'))).toBe(false);
+      }
+    });
+  });
+
+  it.skipIf(!terminalAvailable())('on a terminal: offers a passphrase vault (typed twice, not echoed, minimum length) and says where the choice is recorded', async () => {
+    await withHome({ passphraseFile: false }, async (home) => {
+      const first = await home.runInTerminal(['demo'], [
+        ['New vault passphrase', 'tiny-pw'],
+        ['Repeat', 'tiny-pw'],
+        ['New vault passphrase', CHOSEN],
+        ['Repeat', 'a different one entirely'],
+        ['New vault passphrase', CHOSEN],
+        ['Repeat', CHOSEN],
+      ]);
+      expect(first.code, first.stdout).toBe(0);
+      expect(first.stdout).toContain('No OS keyring (Secret Service) is available here');
+      expect(first.stdout).toContain('too short: use at least 12 characters');
+      expect(first.stdout).toContain('The passphrases do not match');
+      expect(first.stdout).toContain(`the choice is recorded in ${home.path('vault.json')}`);
+      expect(first.stdout).toMatch(/Demo provider running at/);
+      for (const typed of ['tiny-pw', CHOSEN]) expect(first.stdout).not.toContain(typed);
+      const header = JSON.parse(await readFile(home.path('vault.json'), 'utf8'));
+      expect(header.key).toMatchObject({ kind: 'passphrase', kdf: 'scrypt' });
+      expect(await readFile(home.path('agent.log'), 'utf8')).not.toContain(CHOSEN);
+
+      // Later starts of the agent ask for that passphrase: on a terminal…
+      await agentStopped(home);
+      const before = await readFile(home.path('vault.json'));
+      const wrong = await home.runInTerminal(['provider', 'list'], [['Vault passphrase: ', 'not the passphrase at all']]);
+      expect(wrong.code, wrong.stdout).toBe(5);
+      expect(wrong.stdout).toMatch(/wrong passphrase/i);
+      expect(await readFile(home.path('vault.json'))).toEqual(before);
+      const again = await home.runInTerminal(['provider', 'list'], [['Vault passphrase: ', CHOSEN]]);
+      expect(again.code, again.stdout).toBe(0);
+      expect(again.stdout).toMatch(/demo\s+http:\/\/127\.0\.0\.1/);
+
+      // …and without one, the short message.
+      await agentStopped(home);
+      const script = await home.run(['provider', 'list']);
+      expect(script.code).toBe(5);
+      expect(script.stderr).toMatch(/^latchkey: The vault is protected by a passphrase: set LATCHKEY_PASSPHRASE_FILE .*`latchkey agent --foreground`/);
+      const file = join(home.dir, 'chosen');
+      await writeFile(file, `${CHOSEN}\n`, { mode: 0o600 });
+      expect((await home.run(['provider', 'list'], { LATCHKEY_PASSPHRASE_FILE: file })).code).toBe(0);
+    });
+  });
+});
+
+describe.skipIf(!cliBuilt)('latchkey input errors', () => {
+  const big = 'a'.repeat(100_000);
+
+  it('oversized values: exit 2, one sentence naming the option and its limit, no agent started and nothing written', async () => {
+    await withHome({}, async (home) => {
+      const cases: Array<[string[], string]> = [
+        [['provider', 'add', big, '--issuer', 'https://idp.example.com', '--client-id', 'x'], 'The provider name is too long: at most 64 characters.'],
+        [['provider', 'add', 'work', '--issuer', `https://idp.example.com/${big}`, '--client-id', 'x'], '--issuer is too long: at most 2048 characters.'],
+        [['provider', 'add', 'work', '--issuer', 'https://idp.example.com', '--client-id', big], '--client-id is too long: at most 512 characters.'],
+        [['token', '--account', big], '--account is too long: at most 256 characters.'],
+        [['logout', '--account', big], '--account is too long: at most 256 characters.'],
+        [['handle-url', `dev.latchkey.app:/callback?state=x&pad=${big}`], 'The callback URL is too long: at most 8192 characters.'],
+      ];
+      for (const [args, sentence] of cases) {
+        const r = await home.run(args);
+        expect(r.code, sentence).toBe(2);
+        expect(r.stderr).toBe(`latchkey: ${sentence}\n`);
+        expect(r.stdout).toBe('');
+      }
+      expect(existsSync(home.path('vault.json'))).toBe(false);
+      expect(existsSync(home.path('agent.log'))).toBe(false);
+    });
+  });
+
+  it('LATCHKEY_HOME naming a regular file: a clear message and exit 2', async () => {
+    await withHome({}, async (home) => {
+      const file = join(home.dir, 'not-a-directory');
+      await writeFile(file, 'x');
+      for (const [args, at] of [[['status'], file], [['demo'], file], [['token'], join(file, 'latchkey')], [['agent', '--foreground'], file]] as const) {
+        const r = await home.run([...args], { LATCHKEY_HOME: at });
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr).toMatch(new RegExp(`^latchkey: LATCHKEY_HOME \\(${at}\\) (is a file|cannot be created: ${file} is a file), not a directory\\. Point LATCHKEY_HOME at a directory\\.\\n$`));
+      }
+      expect(await readFile(file, 'utf8')).toBe('x');
+    });
+  });
+
+  it('one error style: the argument parser speaks as `latchkey:` too', async () => {
+    await withHome({}, async (home) => {
+      for (const args of [['frobnicate'], ['login', '--prompt', 'sometimes'], ['provider', 'add', 'x', '--issuer', 'not a url', '--client-id', 'y']]) {
+        const r = await home.run(args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr, args.join(' ')).toMatch(/^latchkey: /);
+        expect(r.stderr).not.toMatch(/^error:/m);
+      }
+    });
+  });
+
+  it('handle-url with a URL that is not a Latchkey callback is a usage error (exit 2), agent or not', async () => {
+    await withHome({}, async (home) => {
+      const r = await home.run(['handle-url', 'https://example.com/']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('latchkey: The URL is not a Latchkey sign-in callback (expected dev.latchkey.app:/callback).\n');
+    });
+  });
+
+  it('an invalid config.json: `latchkey status` reports it and exits 2, running agent or not', async () => {
+    await withHome({}, async (home) => {
+      expect((await home.run(['status'])).code).toBe(0);
+      expect((await home.run(['provider', 'list'])).code).toBe(0);
+      await writeFile(home.path('config.json'), JSON.stringify({ minTtl: 5 }));
+      const running = await home.run(['status']);
+      expect(running.code).toBe(2);
+      expect(running.stdout).toMatch(/^Agent: +running/);
+      expect(running.stderr).toMatch(/^latchkey: .*config\.json is not valid: .*unknown setting "minTtl"/);
+      await agentStopped(home);
+      const stopped = await home.run(['status']);
+      expect(stopped.code).toBe(2);
+      expect(stopped.stderr).toContain('unknown setting "minTtl"');
+    });
+  });
+});
