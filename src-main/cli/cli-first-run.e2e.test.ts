@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CliHome, cliBuilt, terminalAvailable, waitFor } from '../testing/cli-home.js';
 
@@ -86,7 +88,7 @@ describe.skipIf(!cliBuilt)('latchkey on a machine without a keyring', () => {
       await writeFile(file, `${CHOSEN}\n`, { mode: 0o600 });
       expect((await home.run(['provider', 'list'], { LATCHKEY_PASSPHRASE_FILE: file })).code).toBe(0);
     });
-  });
+  }, 180_000); // four agent starts, each deriving the key with scrypt
 });
 
 describe.skipIf(!cliBuilt)('latchkey input errors', () => {
@@ -159,5 +161,60 @@ describe.skipIf(!cliBuilt)('latchkey input errors', () => {
       expect(stopped.code).toBe(2);
       expect(stopped.stderr).toContain('unknown setting "minTtl"');
     });
+  });
+});
+
+describe.skipIf(!cliBuilt)('latchkey sign-in and providers, in words a person can act on', () => {
+  it('no display and no $BROWSER: login prints the URL at once and mentions --device; Ctrl-C prints "Sign-in cancelled."', async () => {
+    await withHome({}, async (home) => {
+      expect((await home.run(['demo'])).code).toBe(0);
+      const login = home.start(['login', '--provider', 'demo'], { BROWSER: '' });
+      await waitFor(() => login.output.stderr.includes('Waiting for you'), 'the waiting message');
+      expect(login.output.stderr).toMatch(/^No display here to open a browser on\. Open this URL in a browser on this machine to sign in:\n\n {2}http:\/\/127\.0\.0\.1:\d+\/auth\?/);
+      expect(login.output.stderr).toContain('`latchkey login --device`');
+      expect(login.output.stderr).not.toContain('Opened your browser');
+      login.kill('SIGINT');
+      const done = await login.done;
+      expect(done.code).toBe(130);
+      expect(done.stderr).toMatch(/latchkey: Sign-in cancelled\.\n$/);
+      expect(done.stderr).not.toContain('admin.login');
+    });
+  });
+
+  it('discovery: failures name the URL and HTTP status, a mismatch names both issuers, a trailing slash is the same provider', async () => {
+    const other = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer: 'https://elsewhere.example', authorization_endpoint: 'https://elsewhere.example/auth' }));
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      await withHome({}, async (home) => {
+        expect((await home.run(['demo'])).code).toBe(0);
+        const issuer = (JSON.parse((await home.run(['status', '--json'])).stdout) as { demo: { issuer: string } }).demo.issuer;
+        const add = (name: string, at: string, clientId = 'latchkey-demo') => home.run(['provider', 'add', name, '--issuer', at, '--client-id', clientId]);
+
+        const missing = await add('nowhere', `${issuer}/nope`);
+        expect(missing.code).toBe(4);
+        expect(missing.stderr).toBe(`latchkey: Provider "nowhere" answered HTTP 404 at ${issuer}/nope/.well-known/openid-configuration during discovery at ${issuer}/nope.\n`);
+
+        const mismatch = await add('impostor', `http://127.0.0.1:${(other.address() as AddressInfo).port}`);
+        expect(mismatch.code).toBe(4);
+        expect(mismatch.stderr).toContain('its discovery document names "https://elsewhere.example", you gave "http://127.0.0.1:');
+
+        const wellKnown = await add('wk', `${issuer}/.well-known/openid-configuration`);
+        expect(wellKnown.code).toBe(2);
+        expect(wellKnown.stderr).toContain(`add the provider with --issuer ${issuer}.`);
+
+        const twin = await add('twin', `${issuer}/`);
+        expect(twin.code).toBe(2);
+        expect(twin.stderr).toContain(`Provider "demo" is already ${issuer} with client id latchkey-demo`);
+
+        expect((await add('slash', `${issuer}/`, 'latchkey-service')).code).toBe(0);
+        const listed = JSON.parse((await home.run(['provider', 'list', '--json'])).stdout) as Array<{ name: string; issuer: string }>;
+        expect(listed.map((p) => [p.name, p.issuer])).toEqual([['demo', issuer], ['slash', issuer]]);
+      });
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
   });
 });

@@ -83,7 +83,7 @@ export class DiscoveryCache {
       config.timeout = this.options.timeoutSeconds ?? 30;
       return config;
     } catch (err) {
-      throw providerFailure(err, 'discovery', provider.name);
+      throw providerFailure(err, `discovery at ${issuer.href}`, provider.name);
     }
   }
 }

@@ -91,6 +91,7 @@ export async function addProvider(
   // Live check: the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
   const config = await discovery.get(record);
+  adoptDiscoveredIssuer(record, config.serverMetadata().issuer, store.read().providers);
   record.scope = input.scope !== undefined ? normaliseScope(input.scope) : record.kind === 'service' ? '' : OidcEngine.defaultScope(config.serverMetadata());
   if (record.kind === 'user' && !record.scope.split(' ').includes('openid')) {
     throw new LatchkeyError('usage', 'A sign-in provider needs the "openid" scope; add it to --scope.');
@@ -99,6 +100,23 @@ export async function addProvider(
     d.providers = [...d.providers.filter((p) => p.name !== record.name), record];
   });
   return summariseProvider(record, doc);
+}
+
+/**
+ * Stores the issuer as the discovery document spells it (OIDC Discovery §4.3
+ * compares them as URLs, so `https://idp/` and `https://idp` are one issuer),
+ * refuses a discovery document's URL given as the issuer, and refuses a
+ * second provider that would be the same as an existing one under another name.
+ */
+function adoptDiscoveredIssuer(record: ProviderRecord, discovered: string, existing: readonly ProviderRecord[]): void {
+  if (new URL(discovered).href !== new URL(record.issuer).href) {
+    throw new LatchkeyError('usage', `${record.issuer} names the issuer "${discovered}"; add the provider with --issuer ${discovered}.`);
+  }
+  record.issuer = discovered;
+  const same = existing.find((p) => p.name !== record.name && p.issuer === discovered && p.clientId === record.clientId && p.kind === record.kind && p.redirect === record.redirect);
+  if (same) {
+    throw new LatchkeyError('already_exists', `Provider "${same.name}" is already ${discovered} with client id ${record.clientId}; use it, or remove it first.`);
+  }
 }
 
 /** Removes a provider; refuses while accounts use it unless `force` (then the caller signs them out first). */
