@@ -218,3 +218,33 @@ describe.skipIf(!cliBuilt)('latchkey sign-in and providers, in words a person ca
     }
   });
 });
+
+describe.skipIf(!cliBuilt)('latchkey agent --foreground', () => {
+  const ready = /Latchkey agent ready \(pid \d+\)/;
+
+  it.skipIf(!terminalAvailable())('prints readable log lines on a terminal, JSON with --log-format json', async () => {
+    await withHome({}, async (home) => {
+      const onTerminal = home.startInTerminal(['agent', '--foreground']);
+      await waitFor(() => ready.test(onTerminal.output.stdout), 'the agent to be ready');
+      await agentStopped(home);
+      const text = (await onTerminal.done).stdout;
+      expect(text).toMatch(/^\d\d:\d\d:\d\d INFO  agent ready socket=\S+ keySource=passphrase consent="policy → terminal"\r?$/m);
+      expect(text).not.toContain('{"level"');
+
+      const asJson = home.startInTerminal(['agent', '--foreground', '--log-format', 'json']);
+      await waitFor(() => ready.test(asJson.output.stdout), 'the agent to be ready');
+      await agentStopped(home);
+      expect((await asJson.done).stdout).toMatch(/^\{"level":30,.*"msg":"agent ready"\}\r?$/m);
+    });
+  }, 120_000);
+
+  it('writes JSON lines when its stderr is not a terminal', async () => {
+    await withHome({}, async (home) => {
+      const piped = home.start(['agent', '--foreground']);
+      await waitFor(() => ready.test(piped.output.stderr), 'the agent to be ready');
+      await agentStopped(home);
+      const lines = (await piped.done).stderr.split('\n').filter((l) => l.startsWith('{'));
+      expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('agent ready');
+    });
+  });
+});

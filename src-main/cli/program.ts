@@ -18,7 +18,7 @@ export interface CliContext {
   io: CliIO;
   paths: LatchkeyPaths;
   /** Runs the agent in this process (`latchkey agent --foreground`). */
-  runAgent: (options: { backgroundChild: boolean; passphrase?: () => Promise<string> }) => Promise<void>;
+  runAgent: (options: { backgroundChild: boolean; passphrase?: () => Promise<string>; logFormat?: 'text' | 'json' }) => Promise<void>;
   /** Reads all of stdin (for `--client-secret -`). */
   readStdin: () => Promise<string>;
   /** Moves a broken vault aside (`latchkey vault reset`). */
@@ -95,9 +95,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .description('Run the Latchkey agent, which owns the vault (started automatically when needed)')
     .argument('[action]', '"start" (default) or "stop"', 'start')
     .option('--foreground', 'run in this terminal instead of the background')
+    .addOption(new Option('--log-format <format>', 'with --foreground: log lines as text (default on a terminal) or json').choices(['text', 'json']))
     .addOption(new Option('--background-child').hideHelp())
     .addOption(new Option('--passphrase-stdin', 'the CLI that starts the agent passes the vault passphrase on stdin').hideHelp())
-    .action(async (action: string, opts: { foreground?: boolean; backgroundChild?: boolean; passphraseStdin?: boolean }) => {
+    .action(async (action: string, opts: { foreground?: boolean; backgroundChild?: boolean; passphraseStdin?: boolean; logFormat?: 'text' | 'json' }) => {
       if (action === 'stop') {
         const stopped = await withAgent((c) => c.call('admin.stop', {}), false).catch((err) => {
           if (err instanceof LatchkeyError && err.code === 'agent_unavailable') return undefined;
@@ -111,7 +112,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         await assertDataHomeUsable(paths.home, io.env);
         const passphrase = opts.passphraseStdin ? await ctx.readStdin() : await passphraseForAgent(paths, io.env, terminalOf(io));
         const given = passphrase === undefined ? {} : { passphrase: async () => passphrase.replace(/\r?\n$/, '') };
-        return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given });
+        return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given, ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) });
       }
       const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
       if (running) {

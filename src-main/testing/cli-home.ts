@@ -84,11 +84,11 @@ export class CliHome {
   }
 
   /**
-   * Runs the CLI on a pseudo-terminal (util-linux `script`), as a person at a
+   * Starts the CLI on a pseudo-terminal (util-linux `script`), as a person at a
    * terminal would, typing each answer once its prompt is on screen. `stdout`
    * holds everything the terminal showed; `stderr` is empty.
    */
-  runInTerminal(args: string[], answers: Array<[prompt: string | RegExp, answer: string]>, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  startInTerminal(args: string[], answers: Array<[prompt: string | RegExp, answer: string]> = [], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess & { output: CliRun; done: Promise<CliRun> } {
     const command = [process.execPath, CLI_ENTRY, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
     const child = withOutput(spawn('script', ['-qfec', command, '/dev/null'], { env: { ...this.env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] }));
     let seen = 0;
@@ -103,7 +103,12 @@ export class CliHome {
       pending.shift();
       child.stdin!.write(`${next[1]}\r`);
     });
-    return bounded(child).finally(() => child.stdin!.destroy());
+    void child.done.finally(() => child.stdin!.destroy());
+    return child;
+  }
+
+  runInTerminal(args: string[], answers: Array<[prompt: string | RegExp, answer: string]>, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+    return bounded(this.startInTerminal(args, answers, extraEnv));
   }
 
   async cleanup(): Promise<void> {
