@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { chromiumAvailable } from '../testing/browser.js';
 import { CliHome, cliBuilt, terminalAvailable, waitFor } from '../testing/cli-home.js';
 
 if (!cliBuilt) console.warn('SKIP CLI first-run tests: dist/ is missing; run `npm run build` (npm test does).');
@@ -247,4 +248,24 @@ describe.skipIf(!cliBuilt)('latchkey agent --foreground', () => {
       expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('agent ready');
     });
   });
+});
+
+describe.skipIf(!cliBuilt || !chromiumAvailable())('latchkey after the agent restarts', () => {
+  it('the demo provider forgot its sign-ins: the account shows "sign-in needed" at once, token exits 3, login fixes it', async () => {
+    await withHome({}, async (home) => {
+      expect((await home.run(['demo'])).code).toBe(0);
+      expect((await home.run(['login', '--provider', 'demo'])).code).toBe(0);
+      expect((await home.run(['accounts'])).stdout).toMatch(/demo\s+Demo User <demo@demo\.latchkey\.test>\s+signed in/);
+      await agentStopped(home);
+
+      expect((await home.run(['accounts'])).stdout).toMatch(/demo\s+Demo User <demo@demo\.latchkey\.test>\s+sign-in needed/);
+      const token = await home.run(['token']);
+      expect(token.code).toBe(3);
+      expect(token.stdout).toBe('');
+      expect(token.stderr).toContain('latchkey login');
+      expect((await home.run(['login', '--provider', 'demo'])).code).toBe(0);
+      expect((await home.run(['accounts'])).stdout).toMatch(/signed in/);
+      expect((await home.run(['token'])).code).toBe(0);
+    });
+  }, 120_000);
 });
