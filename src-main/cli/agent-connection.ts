@@ -13,7 +13,7 @@ import { ADMIN_PARAMS, STARTUP_FAILURE_MARKER, type AdminMethod, type AdminParam
 import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
 import { connectOwner } from '../agent/owner-key.js';
 import { passphraseForAgent, type Terminal } from './agent-passphrase.js';
-import { assertDataHomeUsable, parseCliInput } from './input-errors.js';
+import { assertPathsUsable, parseCliInput } from './input-errors.js';
 
 export interface AdminClient {
   call<M extends AdminMethod>(
@@ -72,7 +72,7 @@ export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions
   } catch (err) {
     if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable') throw err;
     // No agent here may be because the data directory cannot exist: say that rather than "not running".
-    await assertDataHomeUsable(paths.home, options.env ?? process.env);
+    await assertPathsUsable(paths, options.env ?? process.env);
     if (!options.autoStart) throw err;
   }
   await startBackgroundAgent(paths, options);
@@ -81,7 +81,7 @@ export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions
 
 /** Starts `latchkey agent --foreground` detached, logging to the data dir, and waits until it answers. */
 export async function startBackgroundAgent(paths: LatchkeyPaths, options: Omit<ConnectOptions, 'autoStart'> = {}): Promise<number> {
-  await assertDataHomeUsable(paths.home, options.env ?? process.env);
+  await assertPathsUsable(paths, options.env ?? process.env);
   const passphrase = await passphraseForAgent(paths, options.env ?? process.env, options.terminal);
   await mkdir(paths.home, { recursive: true, mode: 0o700 });
   const log = await open(paths.log, 'a', 0o600);

@@ -116,7 +116,7 @@ describe.skipIf(!cliBuilt)('latchkey input errors', () => {
     });
   });
 
-  it('LATCHKEY_HOME naming a regular file: a clear message and exit 2', async () => {
+  it('LATCHKEY_HOME naming a regular file, or paths too long: a clear message and exit 2, nothing created', async () => {
     await withHome({}, async (home) => {
       const file = join(home.dir, 'not-a-directory');
       await writeFile(file, 'x');
@@ -126,6 +126,14 @@ describe.skipIf(!cliBuilt)('latchkey input errors', () => {
         expect(r.stderr).toMatch(new RegExp(`^latchkey: LATCHKEY_HOME \\(${at}\\) (is a file|cannot be created: ${file} is a file), not a directory\\. Point LATCHKEY_HOME at a directory\\.\\n$`));
       }
       expect(await readFile(file, 'utf8')).toBe('x');
+
+      const long = await home.run(['demo'], { LATCHKEY_HOME: join(home.dir, 'a'.repeat(5000)) });
+      expect(long.code).toBe(2);
+      expect(long.stderr).toMatch(/^latchkey: LATCHKEY_HOME \(.{60}…\) is too long: at most 1024 characters, 255 bytes per name\. Point LATCHKEY_HOME at a shorter path\.\n$/);
+      const socket = await home.run(['demo'], { LATCHKEY_SOCKET: join(home.dir, 's'.repeat(200)) });
+      expect(socket.code).toBe(2);
+      expect(socket.stderr).toMatch(/^latchkey: The agent socket path .* is too long: at most 10[37] bytes\. Use a shorter LATCHKEY_SOCKET\.\n$/);
+      expect(existsSync(home.path('vault.json'))).toBe(false);
     });
   });
 
@@ -172,7 +180,7 @@ describe.skipIf(!cliBuilt)('latchkey sign-in and providers, in words a person ca
       const login = home.start(['login', '--provider', 'demo'], { BROWSER: '' });
       await waitFor(() => login.output.stderr.includes('Waiting for you'), 'the waiting message');
       expect(login.output.stderr).toMatch(/^No display here to open a browser on\. Open this URL in a browser on this machine to sign in:\n\n {2}http:\/\/127\.0\.0\.1:\d+\/auth\?/);
-      expect(login.output.stderr).toContain('`latchkey login --device`');
+      expect(login.output.stderr).toContain('Or sign in on another device with a code: `latchkey login --provider demo --device`.');
       expect(login.output.stderr).not.toContain('Opened your browser');
       login.kill('SIGINT');
       const done = await login.done;

@@ -4,9 +4,10 @@
  * (exit 2), never a raw validation array.
  */
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 
 /** How each admin parameter is spelled on the command line. */
 const OPTION_OF: Record<string, string> = {
@@ -50,16 +51,32 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** Longest Unix socket path (sun_path: 108 bytes on Linux, 104 on macOS, with the NUL). */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107;
+const MAX_PATH_CHARS = 1024;
+const MAX_NAME_BYTES = 255;
+
 /**
- * Checks the data directory can be one: it, or its nearest existing parent,
- * must be a directory. Otherwise `mkdir` fails later with a raw EEXIST/ENOTDIR.
+ * Checks, before anything is created, that the paths the environment names
+ * can exist: the data directory (`LATCHKEY_HOME`), or its nearest existing
+ * parent, is a directory; no path or name is longer than the system allows;
+ * the socket path fits a Unix socket address. Otherwise `mkdir` and `listen`
+ * fail later with a raw EEXIST/ENOTDIR/ENAMETOOLONG.
  */
-export async function assertDataHomeUsable(home: string, env: NodeJS.ProcessEnv): Promise<void> {
+export async function assertPathsUsable(paths: LatchkeyPaths, env: NodeJS.ProcessEnv): Promise<void> {
+  const home = paths.home;
+  const named = env.LATCHKEY_HOME ? `LATCHKEY_HOME (${home.length > 80 ? `${home.slice(0, 60)}…` : home})` : `The data directory ${home}`;
+  if (home.length > MAX_PATH_CHARS || home.split(sep).some((name) => Buffer.byteLength(name) > MAX_NAME_BYTES)) {
+    throw new LatchkeyError('config_invalid', `${named} is too long: at most ${MAX_PATH_CHARS} characters, ${MAX_NAME_BYTES} bytes per name. Point LATCHKEY_HOME at a shorter path.`);
+  }
+  if (process.platform !== 'win32' && Buffer.byteLength(paths.socket) > MAX_SOCKET_PATH_BYTES) {
+    const which = env.LATCHKEY_SOCKET ? 'LATCHKEY_SOCKET' : env.LATCHKEY_HOME ? 'LATCHKEY_HOME' : 'XDG_RUNTIME_DIR';
+    throw new LatchkeyError('config_invalid', `The agent socket path ${paths.socket.length > 80 ? `${paths.socket.slice(0, 60)}…` : paths.socket} is too long: at most ${MAX_SOCKET_PATH_BYTES} bytes. Use a shorter ${which}.`);
+  }
   for (let path = resolve(home); ; path = dirname(path)) {
     const info = await stat(path).catch(() => undefined);
     if (info?.isDirectory()) return;
     if (info) {
-      const named = env.LATCHKEY_HOME ? `LATCHKEY_HOME (${home})` : `The data directory ${home}`;
       const because = path === resolve(home) ? 'is a file, not a directory' : `cannot be created: ${path} is a file, not a directory`;
       throw new LatchkeyError('config_invalid', `${named} ${because}. Point LATCHKEY_HOME at a directory.`);
     }

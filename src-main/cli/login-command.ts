@@ -50,7 +50,7 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
     if (noDisplay) {
       io.stderr.write(
         `No display here to open a browser on. Open this URL in a browser on this machine to sign in:\n\n  ${url}\n\n` +
-          'Or sign in on another device with a code: `latchkey login --device`.\n',
+          `Or sign in on another device with a code: \`latchkey login${options.params.provider ? ` --provider ${options.params.provider}` : ''} --device\`.\n`,
       );
       return;
     }

@@ -8,7 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { LatchkeyError } from '../errors.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { agentOnDemand, startBackgroundAgent, type AdminClient } from './agent-connection.js';
-import { assertDataHomeUsable } from './input-errors.js';
+import { assertPathsUsable } from './input-errors.js';
 import { runLogin } from './login-command.js';
 import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
 import { passphraseForAgent } from './agent-passphrase.js';
@@ -109,7 +109,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       }
       if (action !== 'start') throw new LatchkeyError('usage', `Unknown agent action "${action}"; use "start" or "stop".`);
       if (opts.foreground) {
-        await assertDataHomeUsable(paths.home, io.env);
+        await assertPathsUsable(paths, io.env);
         const passphrase = opts.passphraseStdin ? await ctx.readStdin() : await passphraseForAgent(paths, io.env, terminalOf(io));
         const given = passphrase === undefined ? {} : { passphrase: async () => passphrase.replace(/\r?\n$/, '') };
         return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given, ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) });
