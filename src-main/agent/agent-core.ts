@@ -161,6 +161,7 @@ export class AgentCore {
       const port = this.options.config.demoPort;
       try {
         this.demo = await startDemoProvider({ port, logger: this.options.logger });
+        await this.forgetDemoSessions();
       } catch (err) {
         const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
         throw new LatchkeyError(
@@ -178,6 +179,27 @@ export class AgentCore {
         ? this.providers().find((p) => p.name === 'demo')!
         : await this.addProvider({ name: 'demo', issuer: this.demo.issuer, clientId: DEMO_CLIENT_ID, demo: true, replace: true });
     return { issuer: this.demo.issuer, provider };
+  }
+
+  /**
+   * A freshly started demo provider keeps its grants in memory, so it knows
+   * none from before: every token it issued earlier is dead. Say so now
+   * ("sign-in needed", as the README promises) instead of showing the account
+   * as signed in and handing out a token the provider no longer accepts.
+   */
+  private async forgetDemoSessions(): Promise<void> {
+    const names = new Set(this.store.read().providers.filter((p) => p.demo).map((p) => p.name));
+    if (!this.store.read().accounts.some((a) => names.has(a.provider) && a.status === 'active')) return;
+    await this.store.update((d) => {
+      for (const a of d.accounts.filter((x) => names.has(x.provider) && x.status === 'active')) {
+        a.status = 'sign_in_needed';
+        a.lastError = 'The demo provider restarted and forgot its sign-ins.';
+        a.tokens = [];
+        delete a.refreshToken;
+        a.updatedAt = (this.options.now ?? Date.now)();
+      }
+    });
+    this.options.logger.info('demo provider restarted: its accounts need a new sign-in');
   }
 
   private async stopDemo(): Promise<void> {

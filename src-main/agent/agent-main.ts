@@ -7,7 +7,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { toWireError } from '../errors.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { createLogger, textDestination, type Logger } from '../log/logger.js';
+
+export type LogFormat = 'text' | 'json';
 import { loadConfig } from '../platform/config.js';
 import type { Env, LatchkeyPaths } from '../platform/paths.js';
 import { STARTUP_FAILURE_MARKER } from './admin-contract.js';
@@ -33,6 +35,8 @@ export interface StartAgentOptions {
   env: Env;
   paths: LatchkeyPaths;
   logger?: Logger;
+  /** `text` for a person at a terminal; default `json` (the log file, pipes). */
+  logFormat?: LogFormat;
   /** May the key source ask on this terminal (passphrase)? */
   interactive?: boolean;
   limits?: Partial<RpcLimits>;
@@ -64,7 +68,9 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
   const lock = await acquireAgentLock(paths.lock, { agentAnswers: () => agentAnswersAt(paths.socket) });
   try {
     const config = await loadConfig(paths.config);
-    const logger = options.logger ?? createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel });
+    const logger =
+      options.logger ??
+      createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel, ...(options.logFormat === 'text' ? { destination: textDestination(process.stderr) } : {}) });
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
     // Checked now so a broken policy file stops the start with a clear error; read again at each prompt.
     await loadPolicy(paths.policy);
@@ -136,10 +142,24 @@ export function defaultPrompter(paths: LatchkeyPaths, env: Env, interactive: boo
 }
 
 /** `latchkey agent --foreground`: runs until stopped by a signal or `latchkey agent stop`. */
-export async function runAgentProcess(options: { env: Env; paths: LatchkeyPaths; backgroundChild: boolean }): Promise<void> {
+export async function runAgentProcess(options: {
+  env: Env;
+  paths: LatchkeyPaths;
+  backgroundChild: boolean;
+  /** The vault passphrase the CLI asked for on its terminal (see cli/agent-passphrase.ts). */
+  passphrase?: () => Promise<string>;
+  /** Default: text on a terminal, JSON otherwise (the background agent's log file). */
+  logFormat?: LogFormat;
+}): Promise<void> {
   let agent: RunningAgent;
   try {
-    agent = await startAgent({ env: options.env, paths: options.paths, interactive: !options.backgroundChild && Boolean(process.stdin.isTTY) });
+    agent = await startAgent({
+      env: options.env,
+      paths: options.paths,
+      interactive: !options.backgroundChild && Boolean(process.stdin.isTTY),
+      logFormat: options.logFormat ?? (!options.backgroundChild && process.stderr.isTTY ? 'text' : 'json'),
+      ...(options.passphrase ? { vault: { passphrase: options.passphrase } } : {}),
+    });
   } catch (err) {
     // The CLI that started us in the background reads this line from the log to explain the failure.
     if (options.backgroundChild) process.stderr.write(`${STARTUP_FAILURE_MARKER}${JSON.stringify(toWireError(err))}\n`);

@@ -8,6 +8,7 @@ import type { Env, LatchkeyPaths } from '../platform/paths.js';
 import { emptyVaultDocument, parseVaultDocument, type VaultDocument } from '../store/vault-document.js';
 import type { KeyParams, KeySource } from '../vault/key-source.js';
 import { keySourceResolver, type KeySourceSelection } from '../vault/key-source-select.js';
+import type { GetPassphrase } from '../vault/passphrase-key-source.js';
 import { resetVault, Vault } from '../vault/vault.js';
 
 export interface VaultOpenOptions {
@@ -18,10 +19,15 @@ export interface VaultOpenOptions {
    * asked for); default: from the environment and the vault header.
    */
   keySourceFor?: (existing: KeyParams | null) => KeySource;
+  /**
+   * A passphrase the CLI asked for on its terminal and handed to the agent it
+   * started: a new vault is then a passphrase vault (see cli/agent-passphrase.ts).
+   */
+  passphrase?: GetPassphrase;
 }
 
-function selectionFor(env: Env, interactive: boolean): KeySourceSelection {
-  const selection: KeySourceSelection = { env, interactive };
+function selectionFor(env: Env, interactive: boolean, passphrase?: GetPassphrase): KeySourceSelection {
+  const selection: KeySourceSelection = { env, interactive, ...(passphrase ? { kind: 'passphrase', promptPassphrase: passphrase } : {}) };
   // A separate keyring service keeps test and portable installs away from the user's real entry.
   if (env.LATCHKEY_KEYRING_SERVICE) selection.keyring = { service: env.LATCHKEY_KEYRING_SERVICE };
   return selection;
@@ -32,7 +38,7 @@ export async function openAgentVault(
   env: Env,
   options: VaultOpenOptions,
 ): Promise<{ vault: Vault<VaultDocument>; keySource: { kind: string; description: string } }> {
-  const resolve = options.keySourceFor ?? keySourceResolver(selectionFor(env, options.interactive));
+  const resolve = options.keySourceFor ?? keySourceResolver(selectionFor(env, options.interactive, options.passphrase));
   let used: KeySource | undefined;
   const vault = await Vault.open<VaultDocument>({
     path: paths.vault,

@@ -12,7 +12,8 @@ import type { LatchkeyPaths } from '../platform/paths.js';
 import { ADMIN_PARAMS, STARTUP_FAILURE_MARKER, type AdminMethod, type AdminParams, type AdminResults } from '../agent/admin-contract.js';
 import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
 import { connectOwner } from '../agent/owner-key.js';
-
+import { passphraseForAgent, type Terminal } from './agent-passphrase.js';
+import { assertPathsUsable, parseCliInput } from './input-errors.js';
 
 export interface AdminClient {
   call<M extends AdminMethod>(
@@ -27,7 +28,7 @@ function wrap(client: RpcClient): AdminClient {
   return {
     call(method, params, options = {}) {
       // Validate locally too: a CLI bug shows up as a clear usage error, not a round trip.
-      ADMIN_PARAMS[method].parse(params);
+      parseCliInput(ADMIN_PARAMS[method], params);
       const callOptions: Parameters<RpcClient['call']>[2] = {};
       if (options.signal) callOptions.signal = options.signal;
       if (options.timeoutMs) callOptions.timeoutMs = options.timeoutMs;
@@ -38,6 +39,22 @@ function wrap(client: RpcClient): AdminClient {
   };
 }
 
+/**
+ * The CLI's client: each call's input is checked before anything connects, so
+ * bad input is one usage sentence (exit 2) that starts no agent and writes nothing.
+ */
+export function agentOnDemand(paths: LatchkeyPaths, options: ConnectOptions): AdminClient {
+  let connecting: Promise<AdminClient> | undefined;
+  return {
+    async call(method, params, callOptions) {
+      parseCliInput(ADMIN_PARAMS[method], params);
+      connecting ??= connectAgent(paths, options);
+      return (await connecting).call(method, params, callOptions);
+    },
+    close: () => void connecting?.then((c) => c.close(), () => undefined),
+  };
+}
+
 const CLI_ENTRY = fileURLToPath(new URL('./entry.js', import.meta.url));
 
 export interface ConnectOptions {
@@ -45,13 +62,18 @@ export interface ConnectOptions {
   /** How long to wait for a freshly started agent. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Where to ask for the vault passphrase, if the agent to start needs one. */
+  terminal?: Terminal;
 }
 
 export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions): Promise<AdminClient> {
   try {
     return wrap(await connectOwner(paths.socket, paths.ownerKey, { timeoutMs: 30_000 }));
   } catch (err) {
-    if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable' || !options.autoStart) throw err;
+    if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable') throw err;
+    // No agent here may be because the data directory cannot exist: say that rather than "not running".
+    await assertPathsUsable(paths, options.env ?? process.env);
+    if (!options.autoStart) throw err;
   }
   await startBackgroundAgent(paths, options);
   return wrap(await connectOwner(paths.socket, paths.ownerKey, { timeoutMs: 30_000 }));
@@ -59,14 +81,18 @@ export async function connectAgent(paths: LatchkeyPaths, options: ConnectOptions
 
 /** Starts `latchkey agent --foreground` detached, logging to the data dir, and waits until it answers. */
 export async function startBackgroundAgent(paths: LatchkeyPaths, options: Omit<ConnectOptions, 'autoStart'> = {}): Promise<number> {
+  await assertPathsUsable(paths, options.env ?? process.env);
+  const passphrase = await passphraseForAgent(paths, options.env ?? process.env, options.terminal);
   await mkdir(paths.home, { recursive: true, mode: 0o700 });
   const log = await open(paths.log, 'a', 0o600);
   const logStart = (await log.stat()).size;
-  const child = spawn(process.execPath, [CLI_ENTRY, 'agent', '--foreground', '--background-child'], {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'agent', '--foreground', '--background-child', ...(passphrase === undefined ? [] : ['--passphrase-stdin'])], {
     detached: true,
-    stdio: ['ignore', 'ignore', log.fd],
+    stdio: [passphrase === undefined ? 'ignore' : 'pipe', 'ignore', log.fd],
     env: options.env ?? process.env,
   });
+  // On a pipe, never in argv or the environment, where other processes could read it.
+  if (passphrase !== undefined) child.stdin!.end(`${passphrase}\n`);
   await log.close();
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? 1));

@@ -4,7 +4,7 @@
  * $DISPLAY or $BROWSER), shows progress, and cancels cleanly on Ctrl-C.
  */
 import { LatchkeyError } from '../errors.js';
-import { systemBrowserLauncher, type BrowserLauncher } from '../engine/browser-launcher.js';
+import { browserAvailable, systemBrowserLauncher, type BrowserLauncher } from '../engine/browser-launcher.js';
 import {
   LOGIN_NOTIFICATIONS,
   type AdminParams,
@@ -28,6 +28,8 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
   process.once('SIGINT', onSigint);
   let spinner: { stop(final?: string): void } | undefined;
   const browser = options.browser ?? systemBrowserLauncher(io.env);
+  // No display (SSH, a container): say so at once instead of "opening" a browser nobody sees.
+  const noDisplay = !options.noBrowser && !options.browser && !browserAvailable(io.env);
   const onNotification = (method: string, params: unknown) => {
     if (method === LOGIN_NOTIFICATIONS.authorizationUrl) {
       const { url } = params as AuthorizationUrlNotification;
@@ -45,6 +47,13 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
     }
   };
   const showAuthorizationUrl = async (url: string) => {
+    if (noDisplay) {
+      io.stderr.write(
+        `No display here to open a browser on. Open this URL in a browser on this machine to sign in:\n\n  ${url}\n\n` +
+          `Or sign in on another device with a code: \`latchkey login${options.params.provider ? ` --provider ${options.params.provider}` : ''} --device\`.\n`,
+      );
+      return;
+    }
     if (options.noBrowser) {
       io.stderr.write(`Open this URL in a browser to sign in:\n\n  ${url}\n\n`);
       return;
@@ -65,7 +74,8 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
     return result;
   } catch (err) {
     spinner?.stop();
-    throw err;
+    // The RPC layer reports an abort in its own words; the person pressed Ctrl-C and reads ours.
+    throw controller.signal.aborted ? controller.signal.reason : err;
   } finally {
     process.removeListener('SIGINT', onSigint);
   }

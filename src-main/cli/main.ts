@@ -15,7 +15,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     paths,
     // Loaded on demand: the agent pulls in openid-client and oidc-provider, which
     // would slow down every short command such as `latchkey token`.
-    runAgent: async (o) => (await import('../agent/agent-main.js')).runAgentProcess({ env: io.env, paths, backgroundChild: o.backgroundChild }),
+    runAgent: async (o) => (await import('../agent/agent-main.js')).runAgentProcess({ env: io.env, paths, ...o }),
     readStdin: readAllStdin,
     resetVault: async () => (await import('../agent/agent-vault.js')).resetVaultAt(paths, io.env),
   });

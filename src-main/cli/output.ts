@@ -5,6 +5,14 @@ export interface CliIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Where a person can answer (the vault passphrase); default process.stdin. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+}
+
+/** Somewhere to ask a person: stdin and stderr both on a terminal. */
+export function terminalOf(io: CliIO): { input: NonNullable<CliIO['stdin']>; output: NodeJS.WritableStream } | undefined {
+  const input = io.stdin ?? process.stdin;
+  return input.isTTY && io.stderr.isTTY ? { input, output: io.stderr } : undefined;
 }
 
 export function table(rows: string[][]): string {

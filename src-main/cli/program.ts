@@ -7,10 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LatchkeyError } from '../errors.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
-import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-connection.js';
+import { agentOnDemand, startBackgroundAgent, type AdminClient } from './agent-connection.js';
+import { assertPathsUsable } from './input-errors.js';
 import { runLogin } from './login-command.js';
 import type { AdminParams } from '../agent/admin-contract.js';
-import { accountLabel, relativeTime, table, type CliIO } from './output.js';
+import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
+import { passphraseForAgent } from './agent-passphrase.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
 
@@ -18,7 +20,7 @@ export interface CliContext {
   io: CliIO;
   paths: LatchkeyPaths;
   /** Runs the agent in this process (`latchkey agent --foreground`). */
-  runAgent: (options: { backgroundChild: boolean }) => Promise<void>;
+  runAgent: (options: { backgroundChild: boolean; passphrase?: () => Promise<string>; logFormat?: 'text' | 'json' }) => Promise<void>;
   /** Reads all of stdin (for `--client-secret -`). */
   readStdin: () => Promise<string>;
   /** Moves a broken vault aside (`latchkey vault reset`). */
@@ -100,7 +102,8 @@ export function buildProgram(ctx: CliContext): Command {
   const out = (text: string): void => void io.stdout.write(text);
   const json = (value: unknown): void => out(`${JSON.stringify(value, null, 2)}\n`);
   const withAgent = async <T>(fn: (client: AdminClient) => Promise<T>, autoStart = true): Promise<T> => {
-    const client = await connectAgent(paths, { autoStart, env: io.env });
+    const terminal = terminalOf(io);
+    const client = agentOnDemand(paths, { autoStart, env: io.env, ...(terminal ? { terminal } : {}) });
     try {
       return await fn(client);
     } finally {
@@ -112,7 +115,12 @@ export function buildProgram(ctx: CliContext): Command {
     .description('Sign in to OpenID Connect providers and hand tokens to local apps, with your consent.')
     .version(LATCHKEY_VERSION, '-V, --version')
     .showHelpAfterError('(run `latchkey help` or add --help for usage)')
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // One error style: commander's own "error: …" reads like every other failure, "latchkey: …".
+      outputError: (s, write) => write(s.replace(/^error: /, 'latchkey: ')),
+    })
     .exitOverride();
   program.addHelpText(
     'after',
@@ -137,8 +145,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .description('Run the Latchkey agent, which owns the vault (started automatically when needed)')
     .argument('[action]', '"start" (default) or "stop"', 'start')
     .option('--foreground', 'run in this terminal instead of the background')
+    .addOption(new Option('--log-format <format>', 'with --foreground: log lines as text (default on a terminal) or json').choices(['text', 'json']))
     .addOption(new Option('--background-child').hideHelp())
-    .action(async (action: string, opts: { foreground?: boolean; backgroundChild?: boolean }) => {
+    .addOption(new Option('--passphrase-stdin', 'the CLI that starts the agent passes the vault passphrase on stdin').hideHelp())
+    .action(async (action: string, opts: { foreground?: boolean; backgroundChild?: boolean; passphraseStdin?: boolean; logFormat?: 'text' | 'json' }) => {
       if (action === 'stop') {
         const stopped = await withAgent((c) => c.call('admin.stop', {}), false).catch((err) => {
           if (err instanceof LatchkeyError && err.code === 'agent_unavailable') return undefined;
@@ -148,13 +158,19 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         return;
       }
       if (action !== 'start') throw new LatchkeyError('usage', `Unknown agent action "${action}"; use "start" or "stop".`);
-      if (opts.foreground) return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild) });
+      if (opts.foreground) {
+        await assertPathsUsable(paths, io.env);
+        const passphrase = opts.passphraseStdin ? await ctx.readStdin() : await passphraseForAgent(paths, io.env, terminalOf(io));
+        const given = passphrase === undefined ? {} : { passphrase: async () => passphrase.replace(/\r?\n$/, '') };
+        return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given, ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) });
+      }
       const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
       if (running) {
         io.stderr.write(`The Latchkey agent is already running (pid ${running.pid}).\n`);
         return;
       }
-      const pid = await startBackgroundAgent(paths, { env: io.env });
+      const terminal = terminalOf(io);
+      const pid = await startBackgroundAgent(paths, { env: io.env, ...(terminal ? { terminal } : {}) });
       io.stderr.write(`Latchkey agent started (pid ${pid}); logs in ${paths.log}\n`);
     });
   void agent;
@@ -330,9 +346,11 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         if (err instanceof LatchkeyError && err.code === 'agent_unavailable') return undefined;
         throw err;
       });
-      if (o.json) return json(s ? { running: true, ...s } : { running: false, socket: paths.socket });
-      if (!s) return void out(`Agent:      not running (socket ${paths.socket}); it starts on the next command that needs it\n`);
-      out(
+      // A broken config.json stops the next agent start: report it now (exit 2), not at the next command.
+      const configError = await import('../platform/config.js').then(({ loadConfig }) => loadConfig(paths.config)).then(() => undefined, (err: unknown) => err);
+      if (o.json) json(s ? { running: true, ...s } : { running: false, socket: paths.socket });
+      else if (!s) out(`Agent:      not running (socket ${paths.socket}); it starts on the next command that needs it\n`);
+      else out(
         table([
           ['Agent:', `running, pid ${s.pid}, version ${s.version}, up ${relativeTime(s.startedAt).replace(' ago', '')}`],
           ['Key source:', `${s.keySource.description}`],
@@ -343,6 +361,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
           ...(s.demo ? [['Demo:', `running at ${s.demo.issuer}`]] : []),
         ]),
       );
+      if (configError) throw configError;
     });
 
   program
@@ -350,6 +369,9 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .description('Deliver a sign-in callback URL to the agent (run by the OS for the dev.latchkey.app: scheme)')
     .argument('<url>')
     .action(async (url: string) => {
+      // Checked here, so a URL that is not ours is a usage error even when no agent runs.
+      const [{ loadConfig }, { parseCallbackUrl }] = await Promise.all([import('../platform/config.js'), import('../engine/callback/callback-receiver.js')]);
+      parseCallbackUrl(url, (await loadConfig(paths.config)).schemeRedirectUri);
       await withAgent((c) => c.call('admin.callback', { url }), false).catch((err) => {
         if (err instanceof LatchkeyError && err.code === 'agent_unavailable') {
           throw new LatchkeyError('callback_rejected', 'No Latchkey sign-in is waiting: the agent is not running. Start the sign-in again with `latchkey login`.');

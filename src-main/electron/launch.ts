@@ -1,7 +1,7 @@
 /**
  * `npm start`: launches the desktop app with the Electron binary from
- * node_modules, or says clearly why it cannot (the binary is not downloaded
- * with ELECTRON_SKIP_BINARY_DOWNLOAD=1, e.g. in CI).
+ * node_modules, or says clearly why it cannot (install scripts are off in
+ * .npmrc, so the binary comes only with `npm run fetch-electron`).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,9 +22,9 @@ export function electronBinary(): string | undefined {
 }
 
 export const ELECTRON_MISSING =
-  'The Electron binary is not installed (npm install ran with ELECTRON_SKIP_BINARY_DOWNLOAD=1, or the download failed). ' +
-  'Install it with `node node_modules/electron/install.js` on a machine with a desktop, then run `npm start` again. ' +
-  'Without it, use the CLI and the headless agent: `npx latchkey demo`.';
+  'The Electron binary is not installed (`npm ci` does not download it). ' +
+  'Download it with `npm run fetch-electron`, then run `npm start` again. ' +
+  'Without it, use the CLI and the headless agent: `latchkey demo`.';
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const binary = electronBinary();

@@ -30,6 +30,18 @@ export function browserCommand(url: string, env: Env, platform: NodeJS.Platform)
   }
 }
 
+/**
+ * Whether a browser can be opened here at all: `$BROWSER` is set, or a
+ * desktop is (macOS, Windows, or on Linux and other X11/Wayland systems a
+ * `$DISPLAY` / `$WAYLAND_DISPLAY`). Over SSH or in a container it is not, and
+ * `xdg-open` would "succeed" into a text browser or nothing.
+ */
+export function browserAvailable(env: Env = process.env, platform: NodeJS.Platform = process.platform): boolean {
+  if (env.BROWSER?.trim()) return true;
+  if (platform === 'darwin' || platform === 'win32') return true;
+  return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
+}
+
 export function systemBrowserLauncher(env: Env = process.env, platform: NodeJS.Platform = process.platform): BrowserLauncher {
   return {
     async open(url: string) {

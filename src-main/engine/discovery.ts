@@ -109,7 +109,7 @@ export class DiscoveryCache {
       config.timeout = this.options.timeoutSeconds ?? 30;
       if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', options[oidc.customFetch]);
     } catch (err) {
-      throw providerFailure(err, provider.oauth2 ? 'discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server)' : 'discovery', provider.name);
+      throw providerFailure(err, provider.oauth2 ? `discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server) at ${issuer.href}` : `discovery at ${issuer.href}`, provider.name);
     }
     validateProviderMetadata(config.serverMetadata(), metadataNeedsOf(provider), provider.name);
     return config;

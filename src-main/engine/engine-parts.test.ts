@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isSubsetScope, isValidScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
 import { accountIdFor, selectAccount } from './accounts.js';
-import { browserCommand } from './browser-launcher.js';
+import { browserAvailable, browserCommand } from './browser-launcher.js';
 import { clientSecretAuth } from './discovery.js';
 import { findFittingToken, upsertToken, MAX_TOKENS_PER_ACCOUNT } from './token-cache.js';
 import { emptyVaultDocument, type AccessTokenRecord, type AccountRecord } from '../store/vault-document.js';
@@ -109,6 +109,16 @@ describe('browser command', () => {
     expect(browserCommand(url, {}, 'win32')).toEqual(['rundll32', 'url.dll,FileProtocolHandler', url]);
     expect(browserCommand(url, { BROWSER: 'firefox --new-window' }, 'linux')).toEqual(['firefox', '--new-window', url]);
     expect(browserCommand(url, { BROWSER: 'w3m %s' }, 'linux')).toEqual(['w3m', url]);
+  });
+
+  it('knows there is no browser to open on Linux without a display or $BROWSER (SSH, containers)', () => {
+    expect(browserAvailable({}, 'linux')).toBe(false);
+    expect(browserAvailable({ BROWSER: ' ' }, 'linux')).toBe(false);
+    expect(browserAvailable({ DISPLAY: ':0' }, 'linux')).toBe(true);
+    expect(browserAvailable({ WAYLAND_DISPLAY: 'wayland-0' }, 'freebsd')).toBe(true);
+    expect(browserAvailable({ BROWSER: 'w3m' }, 'linux')).toBe(true);
+    expect(browserAvailable({}, 'darwin')).toBe(true);
+    expect(browserAvailable({}, 'win32')).toBe(true);
   });
 });
 

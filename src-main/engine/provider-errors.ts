@@ -42,6 +42,23 @@ function isTimeout(err: OAuthLikeError): boolean {
   return causeChain(err).some((e) => e.name === 'TimeoutError' || (e.name === 'AbortError' && /timeout/i.test(e.message ?? '')));
 }
 
+/** The HTTP response openid-client kept as a cause (for an unexpected status), if any. */
+function httpResponseIn(err: OAuthLikeError): { status: number; url: string } | undefined {
+  const found = causeChain(err).find((c) => typeof c.status === 'number' && typeof (c as { url?: unknown }).url === 'string' && 'headers' in c);
+  return found ? { status: found.status!, url: (found as { url: string }).url } : undefined;
+}
+
+/** openid-client's issuer check (OIDC Discovery §4.3) keeps both values in its cause. */
+function issuerMismatchIn(err: OAuthLikeError): { expected: string; actual: string } | undefined {
+  for (const c of causeChain(err)) {
+    const cmp = c as { attribute?: unknown; expected?: unknown; body?: { issuer?: unknown } };
+    if (cmp.attribute === 'issuer' && typeof cmp.expected === 'string' && typeof cmp.body?.issuer === 'string') {
+      return { expected: cmp.expected, actual: cmp.body.issuer };
+    }
+  }
+  return undefined;
+}
+
 /**
  * @param what  the operation, for the message: "sign-in", "token refresh", …
  * @param provider  the provider's name as the user configured it
@@ -81,6 +98,18 @@ export function providerFailure(err: unknown, what: string, provider: string): L
       cause: err,
       providerError: e.error,
     });
+  }
+  const answered = httpResponseIn(e);
+  if (answered && (answered.status < 200 || answered.status > 299)) {
+    return new LatchkeyError('provider_error', `Provider "${provider}" answered HTTP ${answered.status} at ${answered.url} during ${what}.`, { cause: err });
+  }
+  const mismatch = issuerMismatchIn(e);
+  if (mismatch) {
+    return new LatchkeyError(
+      'invalid_response',
+      `Provider "${provider}" is not the issuer you gave: its discovery document names "${mismatch.actual}", you gave "${mismatch.expected}".`,
+      { cause: err },
+    );
   }
   if (causeChain(e).some((c) => typeof c.code === 'string' && c.code.startsWith('OAUTH_'))) {
     // openid-client's outer message is generic ("unexpected JWT claim value encountered"); the cause says which.

@@ -131,6 +131,7 @@ export async function addProvider(
   // Live check (for endpoints given by hand there is nothing to ask before the first sign-in): the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
   const config = await discovery.get(record);
+  adoptDiscoveredIssuer(record, config.serverMetadata().issuer, store.read().providers);
   const defaultScope = oauth2 ? defaultOAuth2Scope(config.serverMetadata()) : OidcEngine.defaultScope(config.serverMetadata());
   record.scope = input.scope !== undefined ? normaliseScope(input.scope) : record.kind === 'service' ? '' : defaultScope;
   if (oauth2 && record.scope.split(' ').includes('openid')) {
@@ -158,6 +159,23 @@ function checkAuthorizationParams(params: Record<string, string> | undefined): v
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !value || value.length > 2048) {
       throw new LatchkeyError('usage', `Invalid authorization parameter ${JSON.stringify(name).slice(0, 80)}.`);
     }
+  }
+}
+
+/**
+ * Stores the issuer as the discovery document spells it (OIDC Discovery §4.3
+ * compares them as URLs, so `https://idp/` and `https://idp` are one issuer),
+ * refuses a discovery document's URL given as the issuer, and refuses a
+ * second provider that would be the same as an existing one under another name.
+ */
+function adoptDiscoveredIssuer(record: ProviderRecord, discovered: string, existing: readonly ProviderRecord[]): void {
+  if (new URL(discovered).href !== new URL(record.issuer).href) {
+    throw new LatchkeyError('usage', `${record.issuer} names the issuer "${discovered}"; add the provider with --issuer ${discovered}.`);
+  }
+  record.issuer = discovered;
+  const same = existing.find((p) => p.name !== record.name && p.issuer === discovered && p.clientId === record.clientId && p.kind === record.kind && p.redirect === record.redirect);
+  if (same) {
+    throw new LatchkeyError('already_exists', `Provider "${same.name}" is already ${discovered} with client id ${record.clientId}; use it, or remove it first.`);
   }
 }
 

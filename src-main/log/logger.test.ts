@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger, redact, scrubString } from './logger.js';
+import { createLogger, formatLogLine, redact, scrubString, textDestination } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -58,5 +58,27 @@ describe('redacting logger', () => {
     const a: Record<string, unknown> = { name: 'a' };
     a.self = a;
     expect(() => redact(a)).not.toThrow();
+  });
+});
+
+describe('text log lines (agent --foreground on a terminal)', () => {
+  it('reads as time, level, message and fields, and stays redacted', () => {
+    const lines: string[] = [];
+    const out = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const logger = createLogger({ destination: textDestination(out), level: 'debug' });
+    logger.info({ provider: 'work', refresh_token: 'RT-456', note: 'two words' }, `refreshed with ${JWT}`);
+    logger.error({ err: new Error('Bearer abcdefghijklmnop failed') }, 'failed');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO  refreshed with \[redacted\] provider=work refresh_token=\[redacted\] note="two words"\n$/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d ERROR failed err="Bearer \[redacted\] failed"\n$/);
+    for (const secret of ['RT-456', JWT, 'abcdefghijklmnop']) expect(lines.join('')).not.toContain(secret);
+  });
+
+  it('passes a line it cannot parse through unchanged', () => {
+    expect(formatLogLine('not json')).toBe('not json\n');
   });
 });

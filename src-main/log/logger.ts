@@ -61,6 +61,35 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   return out;
 }
 
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** pino's own fields, shown as time and level or left out of the text line. */
+const PINO_FIELDS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/**
+ * Log lines for a person at a terminal (`latchkey agent --foreground`):
+ * `12:00:01 INFO  agent ready pid=… socket=…`, so a consent prompt between
+ * them stays readable. Lines arrive already redacted; this only reformats.
+ */
+export function formatLogLine(json: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.endsWith('\n') ? json : `${json}\n`;
+  }
+  const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) : '';
+  const level = (LEVEL_NAMES[entry.level as number] ?? String(entry.level)).padEnd(5);
+  const fields = Object.entries(entry)
+    .filter(([k]) => !PINO_FIELDS.has(k))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : k === 'err' && v && typeof v === 'object' && 'message' in v ? JSON.stringify((v as { message: unknown }).message) : JSON.stringify(v)}`);
+  return `${[time, level, entry.msg ?? '', ...fields].filter((part) => part !== '').join(' ')}\n`;
+}
+
+/** A pino destination that writes {@link formatLogLine} text to `out`. */
+export function textDestination(out: NodeJS.WritableStream): DestinationStream {
+  return { write: (line: string) => void out.write(formatLogLine(line)) };
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Where log lines go; default stderr. Tests pass a stream they read back. */

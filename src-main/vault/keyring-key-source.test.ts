@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { KeyParams } from './key-source.js';
-import { KeyringKeySource } from './keyring-key-source.js';
+import { KeyringKeySource, keyringAnswers } from './keyring-key-source.js';
 import { probeKeyring } from './testing/keyring-probe.js';
 import { tempDir } from './testing/temp-dir.js';
 import { resetVault, Vault } from './vault.js';
@@ -61,6 +61,11 @@ describe.skipIf(!probe.ok)('KeyringKeySource with a real Secret Service', () => 
     expect(await readFile(path)).toEqual(before);
   });
 
+  it('answers the CLI\'s "is there a keyring?" without storing anything', async () => {
+    expect(await keyringAnswers({ service: SERVICE })).toBe(true);
+    expect(await new AsyncEntry(SERVICE, 'vault-master-key:probe').getPassword()).toBeNull();
+  });
+
   it('reports a keyring entry that holds another key as vault_corrupt', async () => {
     const path = join(await tempDir(), 'vault.json');
     await openVault(path);
@@ -83,7 +88,9 @@ describe('KeyringKeySource without a Secret Service', () => {
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/latchkey-test-bus' },
       timeout: 25_000,
     });
-    const { create, load } = JSON.parse(stdout) as Record<string, { code?: string; message?: string }>;
+    const { create, load, answers } = JSON.parse(stdout) as Record<string, { code?: string; message?: string }> & { answers: boolean };
+    // What the CLI asks before it starts an agent: no keyring here, so it offers a passphrase instead.
+    expect(answers).toBe(false);
     expect(create).toMatchObject({ code: 'key_source_unavailable', message: expect.stringContaining('LATCHKEY_PASSPHRASE_FILE') });
     expect(load).toMatchObject({ code: 'key_source_unavailable', message: expect.stringContaining('Unlock your keyring') });
   });

@@ -98,6 +98,21 @@ export class KeyringKeySource implements KeySource {
   }
 }
 
+/**
+ * Whether the OS keyring answers at all: a lookup of an entry that does not
+ * exist returns nothing when it does, and throws when there is no keyring
+ * (no Secret Service on the session bus, no bus). Stores nothing.
+ */
+export async function keyringAnswers(options: KeyringKeySourceOptions = {}): Promise<boolean> {
+  const linux = (options.platform ?? process.platform) === 'linux';
+  try {
+    await new AsyncEntry(options.service ?? DEFAULT_KEYRING_SERVICE, `${ACCOUNT_PREFIX}probe`, linux ? { linux: { store: 'secret-service' } } : {}).getPassword();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function parseParams(params: KeyParams): z.infer<typeof paramsSchema> {
   const parsed = paramsSchema.safeParse(params);
   if (!parsed.success) {

@@ -103,21 +103,23 @@ export class PendingCallbacks {
 
 /**
  * Parses a callback URL and checks it is aimed at `redirectUri` (same scheme,
- * host, port and path). Returns the URL and its `state`.
+ * host, port and path). Returns the URL and its `state`. A URL that is not
+ * aimed at us is `usage` (someone passed the wrong thing); one that is, but
+ * carries no single `state`, is `callback_rejected`.
  */
 export function parseCallbackUrl(raw: string, redirectUri: string): { url: URL; state: string } {
   if (raw.length > MAX_CALLBACK_URL_LENGTH) {
-    throw new LatchkeyError('callback_rejected', 'The callback URL is too long to be a sign-in response.');
+    throw new LatchkeyError('usage', `The callback URL is too long: at most ${MAX_CALLBACK_URL_LENGTH} characters.`);
   }
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new LatchkeyError('callback_rejected', 'The callback is not a valid URL.');
+    throw new LatchkeyError('usage', 'The callback is not a valid URL.');
   }
   const expected = new URL(redirectUri);
   if (url.protocol !== expected.protocol || url.host !== expected.host || url.pathname !== expected.pathname) {
-    throw new LatchkeyError('callback_rejected', `The URL is not a Latchkey sign-in callback (expected ${redirectUri}).`);
+    throw new LatchkeyError('usage', `The URL is not a Latchkey sign-in callback (expected ${redirectUri}).`);
   }
   const states = url.searchParams.getAll('state');
   if (states.length !== 1 || !states[0]) {

@@ -72,16 +72,18 @@ describe('private-use scheme router (RFC 8252 §7.1)', () => {
     const router = new SchemeCallbackRouter();
     const receiver = router.receiver();
     const waiting = receiver.waitForCallback('real-state', { timeoutMs: 5000 });
-    const forged = [
-      'dev.latchkey.app:/callback?code=evil&state=guessed',
+    // Aimed at Latchkey but not from a waiting sign-in: rejected.
+    const forged = ['dev.latchkey.app:/callback?code=evil&state=guessed', 'dev.latchkey.app:/callback?code=evil'];
+    // Not aimed at Latchkey at all: someone passed the wrong thing, a usage error (exit 2 from `handle-url`).
+    const notOurs = [
       'dev.latchkey.app:/elsewhere?code=evil&state=real-state',
       'evil.example.app:/callback?code=evil&state=real-state',
       'https://127.0.0.1/callback?code=evil&state=real-state',
-      'dev.latchkey.app:/callback?code=evil',
       'not a url',
       `dev.latchkey.app:/callback?state=real-state&pad=${'x'.repeat(9000)}`,
     ];
     for (const url of forged) expect(() => router.deliver(url), url).toThrow(expect.objectContaining({ code: 'callback_rejected' }));
+    for (const url of notOurs) expect(() => router.deliver(url), url).toThrow(expect.objectContaining({ code: 'usage' }));
     expect(router.waiting).toBe(1);
     router.deliver('dev.latchkey.app:/callback?code=good&state=real-state');
     expect((await waiting).searchParams.get('code')).toBe('good');

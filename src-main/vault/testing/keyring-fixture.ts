@@ -4,7 +4,7 @@
  * what KeyringKeySource did as one JSON line instead of crashing.
  */
 import { LatchkeyError } from '../../errors.js';
-import { KeyringKeySource } from '../keyring-key-source.js';
+import { KeyringKeySource, keyringAnswers } from '../keyring-key-source.js';
 
 const source = new KeyringKeySource({ service: 'latchkey-test-unavailable' });
 const outcome = async (fn: () => Promise<unknown>) =>
@@ -16,4 +16,5 @@ const create = await outcome(() => source.createKey());
 const load = await outcome(() =>
   source.loadKey({ kind: 'keyring', service: 'latchkey-test-unavailable', account: 'vault-master-key:none' }),
 );
-process.stdout.write(`${JSON.stringify({ create, load })}\n`);
+const answers = await keyringAnswers({ service: 'latchkey-test-unavailable' });
+process.stdout.write(`${JSON.stringify({ create, load, answers })}\n`);
