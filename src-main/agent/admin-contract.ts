@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
 import type { AgentStatus } from './agent-core.js';
+import type { PolicyStatus } from '../broker/policy-prompter.js';
 import type { AuditEntry } from '../store/vault-document.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
@@ -84,7 +85,8 @@ export interface WireToken {
 
 export interface AdminResults {
   'admin.hello': { owner: true };
-  'admin.status': AgentStatus;
+  /** `policy`: whether policy.json is in force or ignored (and why). */
+  'admin.status': AgentStatus & { policy: PolicyStatus };
   'admin.stop': { stopping: true };
   'admin.providers.list': { providers: ProviderSummary[] };
   'admin.providers.add': { provider: ProviderSummary };
