@@ -53,10 +53,17 @@ export async function loadPolicy(path: string): Promise<Policy | undefined> {
   }
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `at ${i.path.join('.') || '(top level)'}: ${i.message}${i.code === 'unrecognized_keys' ? ` (${i.keys.join(', ')})` : ''}`);
+    const issues = parsed.error.issues.map((i) => `at ${i.path.join('.') || '(top level)'}: ${describeIssue(i)}`);
     throw new LatchkeyError('config_invalid', `The policy file ${path} is not valid (${issues.length === 1 ? '1 error' : `${issues.length} errors`}): ${issues.join('; ')}.`);
   }
   return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  // A required field left out is the commonest mistake: say it in those words.
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return 'required, but missing';
+  if (issue.code === 'unrecognized_keys') return `${issue.message} (${issue.keys.join(', ')})`;
+  return issue.message;
 }
 
 /** What `latchkey status` says about the policy file. */
