@@ -20,6 +20,7 @@ import type { AccountSummary } from '../src-main/engine/accounts.js';
 import type { ProviderSummary } from '../src-main/engine/provider-registry.js';
 import type { SignInWarning } from '../src-main/engine/offline-access.js';
 import type { AuditEntry } from '../src-main/store/vault-document.js';
+import type { ConsentWarning } from '../src-main/broker/impostor-check.js';
 
 /** The identity of a local app as the consent view shows it: claimed name, verified key and program. */
 export interface ConsentAppView {
@@ -41,6 +42,8 @@ export interface PendingConsent {
   resource?: string;
   /** Epoch ms when the prompt counts as "deny". */
   deadline: number;
+  /** The broker's impostor warning (same id with another key or program, or a borrowed name), when there is one. */
+  warning?: ConsentWarning;
 }
 
 export interface GrantView {
@@ -50,6 +53,8 @@ export interface GrantView {
   keyFingerprint: string;
   exePath?: string;
   account: string;
+  /** The account as the prompt names it (email, name); absent when it is gone. */
+  accountSummary?: AccountSummary;
   scope: string;
   scopeWords: string[];
   resource?: string;
@@ -116,7 +121,7 @@ export type DesktopEvent =
   | { type: 'providers.changed' }
   | { type: 'vault.changed' };
 
-export const ACTIVITY_EVENTS = ['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked'] as const;
+export const ACTIVITY_EVENTS = ['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked', 'key_changed', 'executable_changed', 'name_clash'] as const;
 export type ActivityEvent = (typeof ACTIVITY_EVENTS)[number];
 
 export const CHANNELS = [

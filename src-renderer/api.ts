@@ -67,7 +67,7 @@ export function useQuery<C extends Channel>(channel: C, params: Args<C>, refresh
 }
 
 /** A call started by the person (a button): tracks running state and the last error. */
-export function useAction<A extends unknown[], R>(action: (...args: A) => Promise<R>): { run: (...args: A) => Promise<R | undefined>; running: boolean; error: UiError | undefined } {
+export function useAction<A extends unknown[], R>(action: (...args: A) => Promise<R>): { run: (...args: A) => Promise<R | undefined>; running: boolean; error: UiError | undefined; reset: () => void } {
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<UiError>();
   const run = useCallback(
@@ -85,7 +85,9 @@ export function useAction<A extends unknown[], R>(action: (...args: A) => Promis
     },
     [action],
   );
-  return { run, running, error };
+  // Forgets the last error, e.g. once the input it was about has changed.
+  const reset = useCallback(() => setError(undefined), []);
+  return { run, running, error, reset };
 }
 
 /** Seconds left until `deadline` (epoch ms), ticking once a second. */

@@ -52,7 +52,8 @@ function Workspace() {
   const { View } = VIEWS[view];
   return (
     <div className="shell">
-      <nav aria-label="Latchkey" className="nav">
+      {/* While a prompt is open nothing behind it can take focus or a key press. */}
+      <nav aria-label="Latchkey" className="nav" inert={prompt ? true : undefined}>
         <div className="brand" aria-hidden="true">
           <svg viewBox="0 0 24 24" width="22" height="22">
             <path d="M7 10V7a5 5 0 0 1 10 0v3h1a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1zm2 0h6V7a3 3 0 0 0-6 0z" fill="currentColor" />

@@ -13,6 +13,15 @@ export function errorText(err: { code: ErrorCode; message: string }): string {
   return hint && !err.message.includes(hint) ? `${err.message} ${hint}` : err.message;
 }
 
+/**
+ * The first sentence of a message, for places that have room for one (the
+ * discovery check under its field): the rest is detail the log keeps.
+ */
+export function firstSentence(text: string): string {
+  const match = /^.*?[.!?](?=\s+[A-Z"(]|$)/s.exec(text.trim());
+  return (match ? match[0] : text).trim();
+}
+
 export function when(ms: number | undefined): string {
   if (!ms) return 'never';
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });

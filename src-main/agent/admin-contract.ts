@@ -12,6 +12,7 @@ import type { ProviderSummary } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
 import { PRESET_NAMES } from '../engine/provider-presets.js';
 import type { AgentStatus } from './agent-core.js';
+import type { PolicyStatus } from '../broker/policy-prompter.js';
 import type { AuditEntry } from '../store/vault-document.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
@@ -116,7 +117,8 @@ export interface WireToken {
 
 export interface AdminResults {
   'admin.hello': { owner: true };
-  'admin.status': AgentStatus;
+  /** `policy`: whether policy.json is in force or ignored (and why). */
+  'admin.status': AgentStatus & { policy: PolicyStatus };
   'admin.stop': { stopping: true };
   'admin.providers.list': { providers: ProviderSummary[] };
   'admin.providers.add': { provider: ProviderSummary };

@@ -8,6 +8,7 @@ import { LatchkeyError } from '../errors.js';
 import type { AgentCore } from './agent-core.js';
 import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type GrantSummary } from './admin-contract.js';
 import { keyFingerprint } from '../broker/app-key.js';
+import { policyStatus } from '../broker/policy-prompter.js';
 import { parseParams } from './rpc-protocol.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
@@ -59,7 +60,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       await proveConnection(ctx.connection, 'owner');
       return { owner: true };
     }),
-    entry('admin.status', async () => core.status()),
+    entry('admin.status', async () => ({ ...core.status(), policy: await policyStatus(core.paths.policy) })),
     entry('admin.stop', async () => {
       // Answer first, then stop, so the caller learns it worked.
       setImmediate(() => core.requestStop());
@@ -144,6 +145,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
         ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
         ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
       });
+      core.broker.noteOwnerToken(token, p.resource);
       const wire: AdminResults['admin.token'] = toWireToken(token);
       if (token.warning) wire.warning = token.warning;
       return wire;

@@ -93,6 +93,10 @@ export class AgentCore {
     return this.options.store;
   }
 
+  get paths(): LatchkeyPaths {
+    return this.options.paths;
+  }
+
   get config(): LatchkeyConfig {
     return this.options.config;
   }

@@ -27,7 +27,7 @@ import { createAgentInstanceId } from '../broker/app-identity.js';
 import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
 import { detectDialogTool, DialogPrompter } from '../broker/dialog-prompter.js';
 import { createPeerIdentifier, type PeerProcess } from '../broker/peer-process.js';
-import { loadPolicy, PolicyFilePrompter } from '../broker/policy-prompter.js';
+import { policyStatus, PolicyFilePrompter } from '../broker/policy-prompter.js';
 import { TerminalPrompter } from '../broker/terminal-prompter.js';
 import type { BrowserLauncher } from '../engine/browser-launcher.js';
 
@@ -72,9 +72,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       options.logger ??
       createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel, ...(options.logFormat === 'text' ? { destination: textDestination(process.stderr) } : {}) });
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
-    // Checked now so a broken policy file stops the start with a clear error; read again at each prompt.
-    await loadPolicy(paths.policy);
-    const prompter = options.prompter ?? defaultPrompter(paths, options.env, Boolean(options.interactive));
+    // Checked now so a broken policy file is reported at once; it never stops the agent (`latchkey status` shows it too).
+    const policy = await policyStatus(paths.policy);
+    if (policy.state === 'ignored') logger.warn({ path: policy.path, error: policy.error }, 'the policy file is invalid and is ignored: apps will be asked about');
+    const prompter = options.prompter ?? defaultPrompter(paths, options.env, Boolean(options.interactive), logger);
     const core = new AgentCore({
       store: vault,
       config,
@@ -133,8 +134,8 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
  * agent's own terminal when it runs in the foreground, then a desktop dialog
  * when there is a display. Never a socket client.
  */
-export function defaultPrompter(paths: LatchkeyPaths, env: Env, interactive: boolean): ConsentPrompter {
-  const chain: ConsentPrompter[] = [new PolicyFilePrompter(paths.policy)];
+export function defaultPrompter(paths: LatchkeyPaths, env: Env, interactive: boolean, logger?: Logger): ConsentPrompter {
+  const chain: ConsentPrompter[] = [new PolicyFilePrompter(paths.policy, logger)];
   if (interactive && process.stdin.isTTY) chain.push(new TerminalPrompter(process.stdin, process.stderr));
   const dialog = env.DISPLAY || env.WAYLAND_DISPLAY ? detectDialogTool(env) : undefined;
   if (dialog) chain.push(new DialogPrompter(dialog, env));

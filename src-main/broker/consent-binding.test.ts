@@ -199,6 +199,8 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
       expect(third.results[1]).toEqual({ ok: true, scope: 'email' });
       expect(person.asked.length).toBe(asked + 1);
       expect(person.asked.at(-1)!.app).toMatchObject({ exePath: bin, exeSha256: after });
+      // The prompt says why this is not the program that was allowed.
+      expect(person.asked.at(-1)!.warning).toMatchObject({ kind: 'executable_changed', message: expect.stringContaining(`was allowed before as the program ${bin} (SHA-256 ${before.slice(0, 12)}…)`) });
     });
 
     it('the same key and identical bytes at another path do not inherit the grant', async () => {
@@ -216,6 +218,7 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
       expect(other.results[1]).toMatchObject({ ok: false, code: 'access_denied' });
       expect(person.asked.length).toBe(asked + 1);
       expect(person.asked.at(-1)!.app).toMatchObject({ exePath: elsewhere, exeSha256: await sha256(bin) });
+      expect(person.asked.at(-1)!.warning).toMatchObject({ kind: 'executable_changed', message: expect.stringContaining(`this program (${elsewhere},`) });
 
       // The grant itself is untouched: the original path still gets its token silently.
       const original = await runClient(bin, [{ method: 'tryGet', scope: 'email' }]);
@@ -278,25 +281,34 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
       expect(entries).toContainEqual(expect.objectContaining({ event: 'consent_denied', detail: 'Denied by the policy file.' }));
     });
 
-    it('an edit takes effect without a restart; a file broken later denies with the reason, and the agent keeps running', async () => {
+    it('an edit takes effect without a restart; a file broken later is ignored (the person would be asked), and the agent keeps running', async () => {
       await writePolicy([{ app: 'com.example.late', keyFingerprint: keys.late, scope: 'email', decision: 'once' }]);
       const late = await app('com.example.late', 'late');
       expect((await late.getAuthTokens({ scope: 'email' }, { timeoutMs: 20_000 })).scope).toBe('email');
 
       await writeFile(paths.policy, '{ "rules": [ { "app": ');
-      await expect(late.getAuthTokens({ scope: 'email' }, { timeoutMs: 20_000 })).rejects.toMatchObject({
-        code: 'access_denied',
-        message: expect.stringMatching(/policy file .*policy\.json is not valid JSON/),
-      });
-      expect((await owner!.call<{ pid: number }>('admin.status', {})).pid).toBe(process.pid);
+      // Fail closed for the policy, not the product: the request goes to the person, and here nobody can be asked.
+      await expect(late.getAuthTokens({ scope: 'email' }, { timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'access_denied', message: expect.stringMatching(/no way to ask you here/) });
+      const status = await owner!.call<{ pid: number; policy: { state: string; error?: string } }>('admin.status', {});
+      expect(status.pid).toBe(process.pid);
+      expect(status.policy).toMatchObject({ state: 'ignored', error: expect.stringMatching(/policy file .*policy\.json is not valid JSON/) });
     });
 
-    it('an invalid policy file at start stops the start with config_invalid (and releases the lock)', async () => {
+    it('an invalid policy file at start never stops the agent: it is ignored with a warning, and the person is asked instead', async () => {
       await stopAgent();
       await writePolicy([{ app: 'com.example.job', keyFingerprint: keys.job, scope: 'email', decision: 'sometimes' }]);
-      await expect(restartAgent()).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringMatching(/policy file .* is not valid at rules\.0\.decision/) });
+      const captured = captureLog();
+      const previous = logger;
+      logger = captured.logger;
+      try {
+        await restartAgent({ prompter: person });
+      } finally {
+        logger = previous;
+      }
+      expect(captured.text()).toContain('the policy file is invalid and is ignored');
+      const status = await owner!.call<{ policy: { state: string; error?: string } }>('admin.status', {});
+      expect(status.policy).toMatchObject({ state: 'ignored', error: expect.stringMatching(/not valid \(1 error\): at rules\.0\.decision/) });
       await rm(paths.policy);
-      await restartAgent({ prompter: person }); // the failed start left no lock behind
     });
   });
 

@@ -9,6 +9,7 @@
  */
 import type { AccountSummary } from '../engine/accounts.js';
 import { parseScope } from '../engine/scope.js';
+import type { ConsentWarning } from './impostor-check.js';
 
 export interface ConsentRequest {
   app: {
@@ -29,6 +30,8 @@ export interface ConsentRequest {
   resource?: string;
   /** How long the prompt may stay open before it counts as "deny". */
   timeoutMs: number;
+  /** Set when the app looks like another program pretending to be one already allowed (impostor-check.ts). */
+  warning?: ConsentWarning;
 }
 
 export type ConsentDecision = { decision: 'once' | 'always'; account?: string } | { decision: 'deny'; reason?: string };
@@ -70,6 +73,7 @@ export function consentText(r: ConsentRequest): string {
   const account =
     r.accounts.length === 1 ? `your ${r.provider} account ${r.accounts[0]!.email ?? r.accounts[0]!.name ?? r.accounts[0]!.id}` : `your ${r.provider} account`;
   return [
+    ...(r.warning ? [`WARNING: ${r.warning.message}`, ''] : []),
     `${who} wants to use ${account}${r.resource ? ` for ${r.resource}` : ''} to:`,
     ...describeScopes(r.scope).map((d) => `  • ${d}`),
     `Verified: ${verified}. The name is as the app claims it.`,

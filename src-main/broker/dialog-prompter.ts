@@ -37,23 +37,33 @@ export function detectDialogTool(env: Env): { tool: DialogTool; path: string } |
   return undefined;
 }
 
-/** argv for the dialog, and how to read its exit status back into a decision. */
+/**
+ * argv for the dialog, and how to read its exit status back into a decision.
+ * In both tools Enter and Escape mean Deny: "Always allow" is never the
+ * default, and with an impostor warning the title says so too.
+ */
 export function dialogCommand(tool: DialogTool, r: ConsentRequest): { args: string[]; decide: (code: number | null, stdout: string) => ConsentDecision } {
   const text = consentText(r);
+  const title = r.warning ? 'Latchkey: WARNING' : 'Latchkey';
   const seconds = Math.max(1, Math.round(r.timeoutMs / 1000));
   const account = r.accounts.length === 1 ? r.accounts[0]!.id : undefined;
   const allow = (decision: 'once' | 'always'): ConsentDecision => (account ? { decision, account } : { decision });
   if (tool === 'zenity') {
     return {
-      args: ['--question', '--title=Latchkey', `--text=${text}`, '--no-markup', '--ok-label=Allow once', '--cancel-label=Deny', '--extra-button=Always allow', `--timeout=${seconds}`],
+      args: ['--question', `--title=${title}`, `--text=${text}`, '--no-markup', '--default-cancel', '--ok-label=Allow once', '--cancel-label=Deny', '--extra-button=Always allow', `--timeout=${seconds}`],
       // zenity: 0 = OK, 1 = Cancel or extra button (its label on stdout), 5 = timeout.
       decide: (code, stdout) => (code === 0 ? allow('once') : stdout.trim() === 'Always allow' ? allow('always') : { decision: 'deny', reason: code === 5 ? 'The consent prompt timed out.' : 'Denied.' }),
     };
   }
+  // kdialog's yes/no/cancel boxes always default to "yes" and have no option to change it, so a
+  // menu whose first (current) entry is Deny: Enter picks Deny, Escape cancels, which denies too.
   return {
-    args: ['--title', 'Latchkey', '--yes-label', 'Always allow', '--no-label', 'Allow once', '--cancel-label', 'Deny', '--yesnocancel', text],
-    // kdialog --yesnocancel: 0 = yes, 1 = no, 2 = cancel.
-    decide: (code) => (code === 0 ? allow('always') : code === 1 ? allow('once') : { decision: 'deny', reason: 'Denied.' }),
+    args: ['--title', title, '--menu', text, 'deny', 'Deny', 'once', 'Allow once', 'always', 'Always allow', '--default', 'Deny'],
+    // kdialog --menu: 0 with the chosen tag on stdout, 1 = cancel.
+    decide: (code, stdout) => {
+      const tag = code === 0 ? stdout.trim() : '';
+      return tag === 'once' || tag === 'always' ? allow(tag) : { decision: 'deny', reason: 'Denied.' };
+    },
   };
 }
 

@@ -4,10 +4,19 @@
  * fingerprint of its key and optionally to its executable's hash. A rule
  * matches only when every field it names matches; apps without a rule fall
  * through to the next prompter.
+ *
+ * What it enforces:
+ * - every error in the file is reported at once, each with its path;
+ * - an invalid file is ignored, never fatal: the agent starts, logs a warning
+ *   that `latchkey status` shows too, and every decision falls through to the
+ *   person (fail closed for the policy, not for the whole product);
+ * - an "allow" rule that names no account never picks one among several
+ *   signed-in accounts: the person is asked which.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import { isSubsetScope } from '../engine/scope.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 
@@ -44,10 +53,29 @@ export async function loadPolicy(path: string): Promise<Policy | undefined> {
   }
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new LatchkeyError('config_invalid', `The policy file ${path} is not valid at ${issue.path.join('.') || '(top level)'}: ${issue.message}.`);
+    const issues = parsed.error.issues.map((i) => `at ${i.path.join('.') || '(top level)'}: ${describeIssue(i)}`);
+    throw new LatchkeyError('config_invalid', `The policy file ${path} is not valid (${issues.length === 1 ? '1 error' : `${issues.length} errors`}): ${issues.join('; ')}.`);
   }
   return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  // A required field left out is the commonest mistake: say it in those words.
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return 'required, but missing';
+  if (issue.code === 'unrecognized_keys') return `${issue.message} (${issue.keys.join(', ')})`;
+  return issue.message;
+}
+
+/** What `latchkey status` says about the policy file. */
+export type PolicyStatus = { path: string; state: 'absent' } | { path: string; state: 'active'; rules: number } | { path: string; state: 'ignored'; error: string };
+
+export async function policyStatus(path: string): Promise<PolicyStatus> {
+  try {
+    const policy = await loadPolicy(path);
+    return policy ? { path, state: 'active', rules: policy.rules.length } : { path, state: 'absent' };
+  } catch (err) {
+    return { path, state: 'ignored', error: (err as Error).message };
+  }
 }
 
 export class PolicyPrompter implements ConsentPrompter {
@@ -67,6 +95,8 @@ export class PolicyPrompter implements ConsentPrompter {
     );
     if (!rule) return undefined;
     if (rule.decision === 'deny') return { decision: 'deny', reason: 'Denied by the policy file.' };
+    // Which of several accounts is the person's choice, not the first one found; and never a sign-in nobody asked for.
+    if (!rule.account && r.accounts.length > 1) return undefined;
     const account = rule.account ? r.accounts.find((a) => a.id === rule.account || a.email === rule.account)?.id : undefined;
     return account ? { decision: rule.decision, account } : { decision: rule.decision };
   }
@@ -74,20 +104,24 @@ export class PolicyPrompter implements ConsentPrompter {
 
 /**
  * The policy file as the agent uses it: read again for each prompt, so an
- * edit takes effect without a restart. A file that became invalid denies (and
- * says why in the audit log) rather than falling through to a dialog that an
- * unattended server has no one to answer.
+ * edit takes effect without a restart. An invalid file is ignored with a
+ * warning and the person is asked, as if there were no policy; where nobody
+ * can be asked, the chain denies.
  */
 export class PolicyFilePrompter implements ConsentPrompter {
   readonly name = 'policy';
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly logger?: Logger,
+  ) {}
 
   async prompt(r: ConsentRequest): Promise<ConsentDecision | undefined> {
     let policy: Policy | undefined;
     try {
       policy = await loadPolicy(this.path);
     } catch (err) {
-      return { decision: 'deny', reason: (err as Error).message };
+      this.logger?.warn({ path: this.path, error: (err as Error).message }, 'the policy file is invalid and was ignored; asking the person instead');
+      return undefined;
     }
     return policy ? new PolicyPrompter(policy).prompt(r) : undefined;
   }

@@ -13,7 +13,8 @@ import { appClaimsSchema } from './app-identity.js';
 import { generateAppKey, keyFingerprint } from './app-key.js';
 import { ChainPrompter, consentText, describeScopes, type ConsentDecision, type ConsentPrompter, type ConsentRequest } from './consent-prompter.js';
 import { detectDialogTool, dialogCommand, DialogPrompter } from './dialog-prompter.js';
-import { loadPolicy, PolicyFilePrompter, PolicyPrompter, type Policy } from './policy-prompter.js';
+import { loadPolicy, PolicyFilePrompter, policyStatus, PolicyPrompter, type Policy } from './policy-prompter.js';
+import { captureLog } from '../testing/capture-log.js';
 import { TerminalPrompter } from './terminal-prompter.js';
 
 const FINGERPRINT = keyFingerprint(generateAppKey().publicKey);
@@ -117,6 +118,21 @@ describe('TerminalPrompter', () => {
     expect(term.text).toContain('No answer: denied.');
   });
 
+  it('with an impostor warning: the warning comes first, Deny is offered first and a bare Enter denies', async () => {
+    const warning = { kind: 'key_changed' as const, message: 'com.example.tool was allowed before with a different key (SHA256:old); this may be another program pretending to be it.' };
+    const term = new FakeTerminal();
+    const decision = new TerminalPrompter(term.input, term.output).prompt(request({ warning }), new AbortController().signal);
+    await term.answer('[D]eny (Enter), allow [o]nce, or [a]lways?', 1, '');
+    expect(await decision).toEqual({ decision: 'deny' });
+    expect(term.text).toContain('WARNING, this may not be the app you allowed');
+    expect(term.text.indexOf(`WARNING: ${warning.message}`)).toBeLessThan(term.text.indexOf('wants to use'));
+    // Allowing is still possible, deliberately.
+    const term2 = new FakeTerminal();
+    const allowed = new TerminalPrompter(term2.input, term2.output).prompt(request({ warning }), new AbortController().signal);
+    await term2.answer('[D]eny (Enter)', 1, 'o');
+    expect(await allowed).toEqual({ decision: 'once', account: 'acct-1' });
+  });
+
   it('an already expired prompt denies without asking', async () => {
     const term = new FakeTerminal();
     expect(await new TerminalPrompter(term.input, term.output).prompt(request(), AbortSignal.abort())).toEqual({ decision: 'deny', reason: 'The consent prompt timed out.' });
@@ -182,14 +198,32 @@ describe('dialogCommand', () => {
   it('zenity: the whole text is one argument, with markup off; nothing is for a shell', () => {
     const r = request({ app: { name: hostile } });
     const { args } = dialogCommand('zenity', r);
-    expect(args).toEqual(['--question', '--title=Latchkey', `--text=${consentText(r)}`, '--no-markup', '--ok-label=Allow once', '--cancel-label=Deny', '--extra-button=Always allow', '--timeout=30']);
+    expect(args).toEqual(['--question', '--title=Latchkey', `--text=${consentText(r)}`, '--no-markup', '--default-cancel', '--ok-label=Allow once', '--cancel-label=Deny', '--extra-button=Always allow', '--timeout=30']);
     expect(args.filter((a) => a.includes('$(rm -rf /)'))).toHaveLength(1);
   });
 
-  it('kdialog: the text is the last argument, whole', () => {
+  it('kdialog: a menu whose first and default entry is Deny; the text is one argument, whole', () => {
     const r = request({ app: { name: hostile } });
     const { args } = dialogCommand('kdialog', r);
-    expect(args).toEqual(['--title', 'Latchkey', '--yes-label', 'Always allow', '--no-label', 'Allow once', '--cancel-label', 'Deny', '--yesnocancel', consentText(r)]);
+    expect(args).toEqual(['--title', 'Latchkey', '--menu', consentText(r), 'deny', 'Deny', 'once', 'Allow once', 'always', 'Always allow', '--default', 'Deny']);
+  });
+
+  it('Enter means Deny in both tools: zenity defaults to its cancel button, kdialog\'s current entry is Deny', () => {
+    // zenity's Enter activates the default button; --default-cancel makes that "Deny", never "Always allow".
+    expect(dialogCommand('zenity', request()).args).toContain('--default-cancel');
+    const kd = dialogCommand('kdialog', request()).args;
+    expect(kd.slice(kd.indexOf('--menu') + 2, kd.indexOf('--menu') + 4)).toEqual(['deny', 'Deny']);
+    expect(kd.slice(kd.indexOf('--default'))).toEqual(['--default', 'Deny']);
+    expect(kd).not.toContain('--yesnocancel');
+  });
+
+  it('an impostor warning leads the text and the title in both tools', () => {
+    const warning = { kind: 'key_changed' as const, message: 'com.example.tool was allowed before with a different key (SHA256:old); this may be another program pretending to be it.' };
+    for (const tool of ['zenity', 'kdialog'] as const) {
+      const joined = dialogCommand(tool, request({ warning })).args.join('\n');
+      expect(joined).toContain(`WARNING: ${warning.message}`);
+      expect(joined).toMatch(/Latchkey: WARNING/);
+    }
   });
 
   it('zenity exit codes: 0 once, 1 with the extra button always, 1 deny, 5 timed out; the only account is named', () => {
@@ -202,11 +236,14 @@ describe('dialogCommand', () => {
     expect(dialogCommand('zenity', request({ accounts: [] })).decide(0, '')).toEqual({ decision: 'once' });
   });
 
-  it('kdialog exit codes: 0 always, 1 once, 2 deny', () => {
+  it('kdialog: the chosen tag decides; cancel (Escape), anything unknown or no choice denies', () => {
     const { decide } = dialogCommand('kdialog', request());
-    expect(decide(0, '')).toEqual({ decision: 'always', account: 'acct-1' });
-    expect(decide(1, '')).toEqual({ decision: 'once', account: 'acct-1' });
-    expect(decide(2, '')).toEqual({ decision: 'deny', reason: 'Denied.' });
+    expect(decide(0, 'always\n')).toEqual({ decision: 'always', account: 'acct-1' });
+    expect(decide(0, 'once\n')).toEqual({ decision: 'once', account: 'acct-1' });
+    expect(decide(0, 'deny\n')).toEqual({ decision: 'deny', reason: 'Denied.' });
+    expect(decide(0, '')).toEqual({ decision: 'deny', reason: 'Denied.' });
+    expect(decide(1, 'always\n')).toEqual({ decision: 'deny', reason: 'Denied.' });
+    expect(decide(null, '')).toEqual({ decision: 'deny', reason: 'Denied.' });
   });
 
   it('the timeout is given to the tool in whole seconds, at least one', () => {
@@ -321,6 +358,13 @@ describe('PolicyPrompter', () => {
   const base = { app: 'com.example.tool', keyFingerprint: FINGERPRINT, scope: 'openid email profile', decision: 'always' } as const;
   const ask = (policy: Policy, r: ConsentRequest = request()) => new PolicyPrompter(policy).prompt(r);
 
+  it('an "allow" rule naming no account never picks one of several: the person is asked which', async () => {
+    const two = request({ accounts: [account(1), account(2)] });
+    expect(await ask({ rules: [base] }, two)).toBeUndefined();
+    expect(await ask({ rules: [{ ...base, account: 'user2@example.test' }] }, two)).toEqual({ decision: 'always', account: 'acct-2' });
+    expect(await ask({ rules: [{ ...base, decision: 'deny' }] }, two)).toEqual({ decision: 'deny', reason: 'Denied by the policy file.' });
+  });
+
   it('a rule covers a request when app, key and scope (a subset) match', async () => {
     expect(await ask({ rules: [base] })).toEqual({ decision: 'always' });
     expect(await ask({ rules: [{ ...base, decision: 'once' }] }, request({ scope: 'email' }))).toEqual({ decision: 'once' });
@@ -375,14 +419,22 @@ describe('the policy file', () => {
     expect(await new PolicyFilePrompter(path).prompt(request())).toBeUndefined();
   });
 
+  it('reports every error at once, each with its path', async () => {
+    const rule = { app: 'com.example.tool', keyFingerprint: FINGERPRINT, scope: 'email', decision: 'once' };
+    await writeFile(path, JSON.stringify({ rules: [{ ...rule, decision: 'sometimes' }, { app: 'com.example.other', decision: 'always' }, { ...rule, exeSha256: 'XYZ' }] }));
+    const err = await loadPolicy(path).then(() => undefined, (e: Error) => e);
+    expect(err).toMatchObject({ code: 'config_invalid', message: expect.stringContaining('(4 errors)') });
+    for (const where of ['rules.0.decision', 'rules.1.keyFingerprint', 'rules.1.scope', 'rules.2.exeSha256']) expect(err!.message).toContain(`at ${where}:`);
+  });
+
   it('refuses what it does not understand with config_invalid and where', async () => {
     const rule = { app: 'com.example.tool', keyFingerprint: FINGERPRINT, scope: 'email', decision: 'once' };
     const cases: Array<[string, RegExp]> = [
       ['{ nope', /is not valid JSON/],
-      [JSON.stringify({ rules: [{ ...rule, keyFingerprint: 'MD5:abc' }] }), /not valid at rules\.0\.keyFingerprint/],
-      [JSON.stringify({ rules: [{ ...rule, exeSha256: 'ABC' }] }), /not valid at rules\.0\.exeSha256/],
-      [JSON.stringify({ rules: [{ ...rule, decison: 'deny' }] }), /not valid at rules\.0/],
-      [JSON.stringify({ rules: [rule], extra: true }), /not valid at \(top level\)/],
+      [JSON.stringify({ rules: [{ ...rule, keyFingerprint: 'MD5:abc' }] }), /not valid \(1 error\): at rules\.0\.keyFingerprint/],
+      [JSON.stringify({ rules: [{ ...rule, exeSha256: 'ABC' }] }), /at rules\.0\.exeSha256/],
+      [JSON.stringify({ rules: [{ ...rule, decison: 'deny' }] }), /at rules\.0: .*\(decison\)/],
+      [JSON.stringify({ rules: [rule], extra: true }), /at \(top level\): .*\(extra\)/],
     ];
     for (const [text, message] of cases) {
       await writeFile(path, text);
@@ -390,14 +442,27 @@ describe('the policy file', () => {
     }
   });
 
-  it('is read again at each prompt; a broken file denies with the reason instead of falling through', async () => {
-    const prompter = new PolicyFilePrompter(path);
+  it('is read again at each prompt; a broken file is ignored with a warning and the person is asked', async () => {
+    const { logger, lines } = captureLog();
+    const prompter = new PolicyFilePrompter(path, logger);
     await writeFile(path, JSON.stringify({ rules: [{ app: 'com.example.tool', keyFingerprint: FINGERPRINT, scope: 'email', decision: 'once' }] }));
     expect(await prompter.prompt(request({ scope: 'email' }))).toEqual({ decision: 'once' });
     await writeFile(path, JSON.stringify({ rules: [] }));
     expect(await prompter.prompt(request({ scope: 'email' }))).toBeUndefined();
     await writeFile(path, '[');
-    expect(await prompter.prompt(request({ scope: 'email' }))).toEqual({ decision: 'deny', reason: expect.stringMatching(/policy file .* is not valid JSON/) });
+    expect(await prompter.prompt(request({ scope: 'email' }))).toBeUndefined();
+    expect(lines.join('\n')).toContain('the policy file is invalid and was ignored');
+    expect(await policyStatus(path)).toEqual({ path, state: 'ignored', error: expect.stringMatching(/is not valid JSON/) });
+    // Behind it, the next prompter (the person) answers.
+    const person: ConsentPrompter = { name: 'person', prompt: async () => ({ decision: 'deny', reason: 'the person said no' }) };
+    expect(await new ChainPrompter([prompter, person]).prompt(request({ scope: 'email' }), new AbortController().signal)).toEqual({ decision: 'deny', reason: 'the person said no' });
+  });
+
+  it('status: absent, active with its rule count', async () => {
+    await rm(path, { force: true });
+    expect(await policyStatus(path)).toEqual({ path, state: 'absent' });
+    await writeFile(path, JSON.stringify({ rules: [] }));
+    expect(await policyStatus(path)).toEqual({ path, state: 'active', rules: 0 });
   });
 });
 

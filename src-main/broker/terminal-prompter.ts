@@ -34,15 +34,17 @@ export class TerminalPrompter implements ConsentPrompter {
         });
       });
     try {
-      this.output.write(`\n── Latchkey: an app asks for access ──\n${consentText(r)}\n`);
+      this.output.write(`\n── Latchkey: ${r.warning ? 'WARNING, this may not be the app you allowed' : 'an app asks for access'} ──\n${consentText(r)}\n`);
       const seconds = Math.round(r.timeoutMs / 1000);
+      // With a warning, deny comes first and a bare Enter denies: the safe answer is the easy one.
+      const ask = r.warning ? `[D]eny (Enter), allow [o]nce, or [a]lways? (denied in ${seconds} s) ` : `Allow [o]nce, [a]lways, or [d]eny? (denied in ${seconds} s) `;
       for (let attempt = 0; attempt < 3; attempt++) {
-        const answer = await question(`Allow [o]nce, [a]lways, or [d]eny? (denied in ${seconds} s) `);
+        const answer = await question(ask);
         if (answer === undefined) {
           this.output.write('\nNo answer: denied.\n');
           return { decision: 'deny', reason: 'The consent prompt timed out.' };
         }
-        const decision = answer.startsWith('a') ? 'always' : answer.startsWith('o') ? 'once' : answer.startsWith('d') ? 'deny' : undefined;
+        const decision = answer.startsWith('a') ? 'always' : answer.startsWith('o') ? 'once' : answer.startsWith('d') || (r.warning && answer === '') ? 'deny' : undefined;
         if (decision === 'deny') return { decision };
         // Awaited here: the `finally` below must not close the line reader while the account question is open.
         if (decision) return await this.chooseAccount(r, decision, question);

@@ -24,6 +24,7 @@ import type { ConsentDecision, ConsentPrompter } from './consent-prompter.js';
 import { keyFingerprint } from './app-key.js';
 import { AuditLog, type AuditLogState } from '../store/audit-log.js';
 import { grantBucket, indexDocument } from '../store/document-index.js';
+import { impostorWarning } from './impostor-check.js';
 
 /** An app whose key has been proven on this connection. */
 export interface BrokerApp {
@@ -70,6 +71,8 @@ export type BrokerEvent =
 const MAX_DENIALS = 1000;
 const LAST_USED_PRECISION_MS = 60_000;
 const REPEAT_AUDIT_MS = 60_000;
+/** How the person's own tools (the CLI, through the owner methods) appear in the audit log; no app id can look like it. */
+export const OWNER_AUDIT_NAME = 'latchkey CLI';
 
 /**
  * Whose cached token this is: the app id *and* key, so a program that merely
@@ -118,6 +121,7 @@ export class TokenBroker {
       removed = d.grants.filter((g) => g.account === account);
       d.grants = d.grants.filter((g) => g.account !== account);
     });
+    for (const g of removed) this.audit({ appId: g.appId, appName: g.appName, keyFingerprint: keyFingerprint(g.publicKey), account, scope: g.scope, event: 'grant_revoked', detail: 'the account was signed out' });
     this.events.emit('event', { type: 'account.signed_out', account, holders: removed.map((g) => ({ appId: g.appId, publicKey: g.publicKey })) });
   }
 
@@ -143,12 +147,22 @@ export class TokenBroker {
     const candidates = this.candidateAccounts(provider.name, request.account);
     const decision = await this.askConsent(app, provider.name, scope, request.resource, candidates, signal);
     let accountId = decision.account ?? (candidates.length === 1 ? candidates[0]!.id : undefined);
+    if (!accountId && candidates.length > 1) {
+      // Guessing would hand out the wrong account; a sign-in would leave the app waiting on a browser nobody opened.
+      throw new LatchkeyError(
+        'usage',
+        `"${app.name}" was allowed, but ${candidates.length} ${provider.name} accounts are signed in and the answer named none. Ask again naming the account, or name it in the policy rule ("account").`,
+      );
+    }
     if (!accountId || this.options.store.read().accounts.find((a) => a.id === accountId)?.status !== 'active') {
       accountId = (await this.signIn(provider.name, scope, request, signal)).id;
     }
-    if (decision.decision === 'always') await this.saveGrant(app, accountId, scope, request.resource);
+    const grant = decision.decision === 'always' ? await this.saveGrant(app, accountId, scope, request.resource) : undefined;
     const account = this.options.store.read().accounts.find((a) => a.id === accountId)!;
-    return this.issue(app, account, request, scope, decision.decision);
+    const token = await this.issue(app, account, request, scope, decision.decision);
+    // The grant was used just now: `latchkey apps` should not say "never".
+    if (grant) this.pendingLastUsed.set(grant.id, this.now());
+    return token;
   }
 
   /** The app gives up its tokens for an account (or all): revoked at the provider where possible. */
@@ -157,8 +171,17 @@ export class TokenBroker {
     const accounts = account ? [this.resolveAccountId(account)] : this.options.store.read().accounts.map((a) => a.id);
     let revoked = 0;
     for (const id of accounts) revoked += await this.options.engine.revokeAppTokens(id, tokenOwner(app.appId, app.fingerprint));
-    this.audit({ appId: app.appId, appName: app.name, event: 'token_revoked', detail: `${revoked} token(s)`, ...(account ? { account } : {}) });
+    this.audit({ appId: app.appId, appName: app.name, keyFingerprint: app.fingerprint, event: 'token_revoked', detail: `${revoked} token(s)`, ...(account ? { account } : {}) });
     return revoked;
+  }
+
+  /**
+   * A token handed to the person's own tools (the CLI's `latchkey token`),
+   * logged as "latchkey CLI" with the same once-a-minute rule as apps.
+   */
+  noteOwnerToken(token: TokenResult, resource?: string): void {
+    if (!this.firstHandOut(OWNER_AUDIT_NAME, token.account ?? '', token, resource)) return;
+    this.audit({ appId: OWNER_AUDIT_NAME, appName: OWNER_AUDIT_NAME, scope: token.scope, event: 'token_issued', detail: 'to the owner', ...(token.account ? { account: token.account } : {}), ...(resource ? { resource } : {}) });
   }
 
   /** The person revokes an app's grant(s) (CLI `latchkey apps revoke`, the desktop UI). */
@@ -170,7 +193,7 @@ export class TokenBroker {
     });
     for (const g of removed) {
       await this.options.engine.revokeAppTokens(g.account, tokenOwner(appId, keyFingerprint(g.publicKey))).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
-      this.audit({ appId, appName: g.appName, account: g.account, event: 'grant_revoked' });
+      this.audit({ appId, appName: g.appName, keyFingerprint: keyFingerprint(g.publicKey), account: g.account, event: 'grant_revoked' });
       this.events.emit('event', { type: 'grant.revoked', appId, publicKey: g.publicKey, account: g.account });
     }
     if (!removed.length) throw new LatchkeyError('not_found', `No grant for app "${appId}"${account ? ` and account ${account}` : ''}. See \`latchkey apps\`.`);
@@ -277,8 +300,8 @@ export class TokenBroker {
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
       appId: tokenOwner(app.appId, app.fingerprint),
     });
-    if (this.firstHandOut(app, account.id, token, request.resource)) {
-      this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
+    if (this.firstHandOut(tokenOwner(app.appId, app.fingerprint), account.id, token, request.resource)) {
+      this.audit({ appId: app.appId, appName: app.name, keyFingerprint: app.fingerprint, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
     }
     // Only what the app was granted: the ID token only with `openid`.
     if (token.idToken && !token.scope.split(' ').includes('openid')) {
@@ -322,6 +345,8 @@ export class TokenBroker {
     const decision = await this.prompts.run(key, async () => {
       // The prompt is shared by every waiting caller, so only its own deadline ends it, not one caller's cancel.
       const timeout = AbortSignal.timeout(timeoutMs);
+      const warning = impostorWarning(this.options.store.read().grants, app);
+      if (warning) this.audit({ appId: app.appId, appName: app.name, keyFingerprint: app.fingerprint, scope, event: warning.kind, detail: warning.message, ...(resource ? { resource } : {}) });
       const request = {
         app: { id: app.appId, name: app.name, fingerprint: app.fingerprint, ...(app.version ? { version: app.version } : {}), ...(app.process ? { exePath: app.process.exePath, exeSha256: app.process.exeSha256 } : {}) },
         provider,
@@ -329,11 +354,12 @@ export class TokenBroker {
         scope,
         timeoutMs,
         ...(resource ? { resource } : {}),
+        ...(warning ? { warning } : {}),
       };
       const answer = await this.options.prompter.prompt(request, timeout);
       // Past the deadline, anything but an explicit "deny" (a late "allow", or a prompter settling with no opinion) is the timeout.
       const final: ConsentDecision = timeout.aborted && answer?.decision !== 'deny' ? { decision: 'deny', reason: 'The consent prompt timed out.' } : (answer ?? { decision: 'deny' });
-      this.audit({ appId: app.appId, appName: app.name, scope, event: final.decision === 'deny' ? 'consent_denied' : 'consent_granted', detail: final.decision === 'deny' ? (final.reason ?? 'denied') : final.decision, ...(final.decision !== 'deny' && final.account ? { account: final.account } : {}), ...(resource ? { resource } : {}) });
+      this.audit({ appId: app.appId, appName: app.name, keyFingerprint: app.fingerprint, scope, event: final.decision === 'deny' ? 'consent_denied' : 'consent_granted', detail: final.decision === 'deny' ? (final.reason ?? 'denied') : final.decision, ...(final.decision !== 'deny' && final.account ? { account: final.account } : {}), ...(resource ? { resource } : {}) });
       if (final.decision === 'deny') this.noteDenial(key);
       return final;
     });
@@ -360,7 +386,7 @@ export class TokenBroker {
     return this.tryGet(app, request);
   }
 
-  private async saveGrant(app: BrokerApp, account: string, scope: string, resource: string | undefined): Promise<void> {
+  private async saveGrant(app: BrokerApp, account: string, scope: string, resource: string | undefined): Promise<GrantRecord> {
     const grant: GrantRecord = {
       id: randomUUID(),
       appId: app.appId,
@@ -377,6 +403,7 @@ export class TokenBroker {
       // One grant per app, account and resource: a new answer replaces the old one.
       d.grants = [...d.grants.filter((g) => !(g.appId === app.appId && g.account === account && g.resource === grant.resource)), grant];
     });
+    return grant;
   }
 
   /**
@@ -385,8 +412,8 @@ export class TokenBroker {
    * loop would otherwise flood the log (and push real history out of it) with
    * entries that say nothing new.
    */
-  private firstHandOut(app: BrokerApp, account: string, token: TokenResult, resource: string | undefined): boolean {
-    const key = `${tokenOwner(app.appId, app.fingerprint)}\n${account}\n${token.scope}\n${resource ?? ''}`;
+  private firstHandOut(owner: string, account: string, token: TokenResult, resource: string | undefined): boolean {
+    const key = `${owner}\n${account}\n${token.scope}\n${resource ?? ''}`;
     const now = this.now();
     const seen = this.recentHandOuts.get(key);
     if (seen && seen.token === token.accessToken && now - seen.at < REPEAT_AUDIT_MS) return false;

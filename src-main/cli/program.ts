@@ -15,6 +15,7 @@ import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './out
 import { passphraseForAgent } from './agent-passphrase.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
+import { shortFingerprint } from '../broker/short-fingerprint.js';
 
 export interface CliContext {
   io: CliIO;
@@ -359,8 +360,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
           ['Providers:', s.providers.length ? s.providers.map((p) => p.name).join(', ') : 'none'],
           ['Accounts:', String(s.accounts)],
           ...(s.demo ? [['Demo:', `running at ${s.demo.issuer}`]] : []),
+          ['Policy:', s.policy.state === 'active' ? `${s.policy.path} (${s.policy.rules} rule(s))` : s.policy.state === 'absent' ? 'none' : `IGNORED, apps are asked instead: ${s.policy.path}`],
         ]),
       );
+      if (s?.policy.state === 'ignored' && !o.json) io.stderr.write(`Warning: ${s.policy.error}\n`);
       if (configError) throw configError;
     });
 
@@ -429,8 +432,8 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       const { entries, intact, broken_at_line: brokenAt } = await withAgent((c) => c.call('admin.activity', { ...(o.app ? { app: o.app } : {}), ...(o.account ? { account: o.account } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
       if (!intact) io.stderr.write(`Warning: the audit log (${paths.audit}) was changed outside Latchkey at entry ${brokenAt}; entries from there on are not shown.\n`);
       if (o.json) return json(entries);
-      if (entries.length === 0) return void io.stderr.write('No activity yet.\n');
-      out(table([['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'DETAIL'], ...entries.map((e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replace('_', ' '), e.account ?? '-', e.scope ?? '-', e.detail ?? ''])]));
+      if (entries.length === 0) return void io.stderr.write(o.app || o.account ? `No activity for ${[o.app, o.account].filter(Boolean).join(' and ')}.\n` : 'No activity yet.\n');
+      out(table([['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'KEY', 'DETAIL'], ...entries.map((e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replaceAll('_', ' '), e.account ?? '-', e.scope ?? '-', e.keyFingerprint ? shortFingerprint(e.keyFingerprint) : '-', e.detail ?? ''])]));
     });
 
   program

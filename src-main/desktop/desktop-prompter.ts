@@ -93,6 +93,7 @@ function toView(id: string, r: ConsentRequest, deadline: number): PendingConsent
     scope: r.scope,
     scopeWords: describeScopes(r.scope),
     ...(r.resource ? { resource: r.resource } : {}),
+    ...(r.warning ? { warning: r.warning } : {}),
     deadline,
   };
 }

@@ -17,6 +17,7 @@ import { LatchkeyError, toWireError } from '../errors.js';
 import type { AgentCore } from '../agent/agent-core.js';
 import type { BrowserLauncher } from '../engine/browser-launcher.js';
 import type { SignInWarning } from '../engine/offline-access.js';
+import type { AccountSummary } from '../engine/accounts.js';
 import { keyFingerprint } from '../broker/app-key.js';
 import { describeScopes } from '../broker/consent-prompter.js';
 import { LATCHKEY_VERSION } from '../version.js';
@@ -132,7 +133,10 @@ export class DesktopService {
         if (signedOut.length) this.emit({ type: 'accounts.changed' });
         return { removed: p.name, signedOut: signedOut.map((s) => s.account.id) };
       },
-      'apps:list': () => core.broker.listGrants().map(toGrantView),
+      'apps:list': () => {
+        const accounts = new Map(core.engine.accounts().map((a) => [a.id, a]));
+        return core.broker.listGrants().map((g) => toGrantView(g, accounts.get(g.account)));
+      },
       'apps:revoke': async (p) => ({ revoked: (await core.broker.revokeGrant(p.appId, p.account)).length }),
       'activity:list': (p) => {
         const entries = core.broker
@@ -231,7 +235,7 @@ export class DesktopService {
   }
 }
 
-function toGrantView(g: ReturnType<AgentCore['broker']['listGrants']>[number]): GrantView {
+function toGrantView(g: ReturnType<AgentCore['broker']['listGrants']>[number], account: AccountSummary | undefined): GrantView {
   return {
     id: g.id,
     appId: g.appId,
@@ -244,5 +248,6 @@ function toGrantView(g: ReturnType<AgentCore['broker']['listGrants']>[number]): 
     ...(g.exePath ? { exePath: g.exePath } : {}),
     ...(g.resource ? { resource: g.resource } : {}),
     ...(g.lastUsedAt ? { lastUsedAt: g.lastUsedAt } : {}),
+    ...(account ? { accountSummary: account } : {}),
   };
 }

@@ -139,11 +139,16 @@ export const AuditEntrySchema = z.object({
   at: z.number(),
   appId: z.string(),
   appName: z.string().optional(),
+  /** The key the app proved (short SSH-style fingerprint): who it really was, whatever name it claimed. */
+  keyFingerprint: z.string().optional(),
   account: z.string().optional(),
   scope: z.string().optional(),
   resource: z.string().optional(),
-  /** What happened: a token was given (from cache, refresh or a fresh sign-in), or access was denied or revoked. */
-  event: z.enum(['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked']),
+  /**
+   * What happened: a token was given (from cache, refresh or a fresh sign-in), or access was denied or
+   * revoked; or an app asked that looks like an impostor of one allowed before (broker/impostor-check.ts).
+   */
+  event: z.enum(['token_issued', 'consent_granted', 'consent_denied', 'denied', 'grant_revoked', 'token_revoked', 'key_changed', 'executable_changed', 'name_clash']),
   detail: z.string().optional(),
 });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;

@@ -74,7 +74,8 @@ function SignInRow({ provider, issuer }: { provider: string; issuer: string }) {
         <p className="status" role="status" aria-live="polite">
           {flow?.stage === 'starting' && 'Starting…'}
           {flow?.stage === 'browser' && 'Continue in your browser. Latchkey is waiting for the provider to send you back.'}
-          {flow?.stage === 'done' && 'Signed in.'}
+          {/* Not "Signed in." beside a "Sign in" button: the new account is in the list above. */}
+          {flow?.stage === 'done' && 'Done: the account is listed above.'}
           {flow?.stage === 'done' &&
             flow.warnings?.map((w) => (
               <span key={w.code} className="warning" data-warning={w.code}>

@@ -1,8 +1,13 @@
-/** Activity: the audit log with filters, and token requests per app over time. */
+/**
+ * Activity: the audit log with filters, and token requests per app over time.
+ * Each entry names the app as verified (app id, short key fingerprint) beside
+ * the name it claimed, and the account as people know it.
+ */
 import { useMemo, useState } from 'react';
 import { useQuery } from '../api.js';
 import { ACTIVITY_EVENTS, type ActivityEvent } from '../../src-preload/contract.js';
-import { when } from '../format.js';
+import { accountLabel, when } from '../format.js';
+import { shortFingerprint } from '../../src-main/broker/short-fingerprint.js';
 import { ActivityChart, tokenRequestSeries } from '../components/activity-chart.js';
 import { Empty, ErrorLine, Section } from '../components/parts.js';
 
@@ -13,6 +18,9 @@ const EVENT_WORDS: Record<ActivityEvent, string> = {
   denied: 'Refused',
   grant_revoked: 'Permission revoked',
   token_revoked: 'Tokens given up',
+  key_changed: 'Key changed',
+  executable_changed: 'Program changed',
+  name_clash: 'Name already in use',
 };
 
 const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 } as const;
@@ -24,8 +32,10 @@ export function ActivityView() {
   // Fixed per render of the range, so the query key stays stable between events.
   const since = useMemo(() => Date.now() - RANGES[range], [range]);
   const all = useQuery('activity:list', [{ since }], ['grants.changed', 'consent.changed', 'accounts.changed']);
+  const accounts = useQuery('accounts:list', [], ['accounts.changed']);
+  const accountNames = new Map((accounts.data ?? []).map((a) => [a.id, accountLabel(a)]));
   const entries = (all.data ?? []).filter((e) => (!appId || e.appId === appId) && (!event || e.event === event));
-  const apps = [...new Map((all.data ?? []).map((e) => [e.appId, e.appName ?? e.appId])).entries()];
+  const apps = [...new Map((all.data ?? []).map((e) => [e.appId, e.appName && e.appName !== e.appId ? `${e.appName} (${e.appId})` : e.appId])).entries()];
   const series = tokenRequestSeries(entries, since, Date.now());
   return (
     <Section
@@ -75,6 +85,7 @@ export function ActivityView() {
       {entries.length === 0 ? (
         <Empty>Nothing happened in this period.</Empty>
       ) : (
+        <div className="table-scroll">
         <table className="log">
           <thead>
             <tr>
@@ -88,13 +99,26 @@ export function ActivityView() {
           <tbody>
             {[...entries].reverse().map((e, i) => (
               <tr key={`${e.at}-${i}`} data-event={e.event}>
-                <td>{when(e.at)}</td>
-                <td>{e.appName ?? e.appId}</td>
+                <td className="nowrap">{when(e.at)}</td>
+                <td>
+                  {e.appName ?? e.appId}
+                  <div className="muted">
+                    <code>{e.appId}</code>
+                    {e.keyFingerprint ? (
+                      <>
+                        {' · '}
+                        <code title={e.keyFingerprint}>{shortFingerprint(e.keyFingerprint)}</code>
+                      </>
+                    ) : null}
+                  </div>
+                </td>
                 <td>
                   {EVENT_WORDS[e.event]}
-                  {e.detail ? <span className="muted"> · {e.detail}</span> : null}
+                  {e.detail ? <span className="muted detail"> · {e.detail}</span> : null}
                 </td>
-                <td>{e.account ?? '—'}</td>
+                <td className="nowrap" title={e.account}>
+                  {e.account ? (accountNames.get(e.account) ?? e.account) : '—'}
+                </td>
                 <td>
                   <code>{e.scope ?? ''}</code>
                 </td>
@@ -102,6 +126,7 @@ export function ActivityView() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </Section>
   );

@@ -1,6 +1,7 @@
-/** Connected apps: each remembered grant, what it covers, when it was last used; revoke. */
+/** Connected apps: each remembered grant (the app as verified: id and key), what it covers, when it was last used; revoke. */
 import { call, useAction, useQuery } from '../api.js';
-import { when } from '../format.js';
+import { accountLabel, when } from '../format.js';
+import { shortFingerprint } from '../../src-main/broker/short-fingerprint.js';
 import { Empty, ErrorLine, Section } from '../components/parts.js';
 
 export function AppsView() {
@@ -17,9 +18,9 @@ export function AppsView() {
         {grants.data?.map((g) => (
           <li key={g.id} className="card grant" data-app={g.appId}>
             <div className="grow">
-              <strong>{g.appName}</strong> <code className="muted">{g.appId}</code>
+              <strong>{g.appName}</strong> <span className="muted">(name as claimed)</span>
               <div className="muted">
-                Key <code>{g.keyFingerprint}</code>
+                <code>{g.appId}</code> · key <code title={g.keyFingerprint}>{shortFingerprint(g.keyFingerprint)}</code>
                 {g.exePath ? (
                   <>
                     {' '}
@@ -28,7 +29,7 @@ export function AppsView() {
                 ) : null}
               </div>
               <div>
-                Account <strong>{g.account}</strong>
+                Account <strong title={g.account}>{g.accountSummary ? accountLabel(g.accountSummary) : g.account}</strong>
                 {g.resource ? ` · for ${g.resource}` : ''}
               </div>
               <ul className="scopes">
@@ -40,7 +41,7 @@ export function AppsView() {
                 Allowed {when(g.createdAt)} · last used {when(g.lastUsedAt)}
               </div>
             </div>
-            <button type="button" className="danger" onClick={() => void revoke.run(g.appId, g.account)} disabled={revoke.running} aria-label={`Revoke ${g.appName} for ${g.account}`}>
+            <button type="button" className="danger" onClick={() => void revoke.run(g.appId, g.account)} disabled={revoke.running} aria-label={`Revoke ${g.appName} (${g.appId}) for ${g.accountSummary ? accountLabel(g.accountSummary) : g.account}`}>
               Revoke
             </button>
           </li>

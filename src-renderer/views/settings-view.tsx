@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { call, useAction, useQuery } from '../api.js';
 import type { DiscoveryCheck } from '../../src-preload/contract.js';
 import { Empty, ErrorLine, Section } from '../components/parts.js';
+import { firstSentence } from '../format.js';
 
 export function SettingsView() {
   const state = useQuery('app:state', [], ['providers.changed', 'accounts.changed']);
@@ -111,6 +112,7 @@ function AddProviderForm() {
             onChange={(e) => {
               setIssuer(e.target.value);
               setChecked(undefined);
+              check.reset();
             }}
             required
             placeholder="https://login.example.com"
@@ -124,18 +126,24 @@ function AddProviderForm() {
         {check.running && 'Checking…'}
         {checked && `Found ${checked.issuer}${checked.scopesSupported.length ? ` (scopes: ${checked.scopesSupported.join(' ')})` : ''}`}
       </p>
-      <ErrorLine error={check.error} />
+      {check.error && (
+        <p className="error" role="alert" data-code={check.error.code}>
+          {firstSentence(check.error.message)}
+        </p>
+      )}
       <label className="field">
         Client id
         <input value={clientId} onChange={(e) => setClientId(e.target.value)} required />
       </label>
       <fieldset className="field">
         <legend>Redirect</legend>
-        <label className="check">
-          <input type="radio" name="redirect" checked={redirect === 'loopback'} onChange={() => setRedirect('loopback')} /> Loopback (http://127.0.0.1)
+        <label className="check radio">
+          <input type="radio" name="redirect" checked={redirect === 'loopback'} onChange={() => setRedirect('loopback')} />
+          <span>Loopback (http://127.0.0.1)</span>
         </label>
-        <label className="check">
-          <input type="radio" name="redirect" checked={redirect === 'scheme'} onChange={() => setRedirect('scheme')} /> URL scheme (dev.latchkey.app:/callback)
+        <label className="check radio">
+          <input type="radio" name="redirect" checked={redirect === 'scheme'} onChange={() => setRedirect('scheme')} />
+          <span>URL scheme (dev.latchkey.app:/callback)</span>
         </label>
       </fieldset>
       <ErrorLine error={add.error} />
