@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { accountIdFor } from '../src-main/engine/accounts.js';
-import { emptyVaultDocument, parseVaultDocument, type AccountRecord, type ProviderRecord, type VaultDocument } from '../src-main/store/vault-document.js';
+import { checkVaultDocumentChanges, emptyVaultDocument, parseVaultDocument, type AccountRecord, type ProviderRecord, type VaultDocument } from '../src-main/store/vault-document.js';
 import { decryptEnvelope, parseEnvelope } from '../src-main/vault/envelope.js';
 import { PassphraseKeySource } from '../src-main/vault/passphrase-key-source.js';
 import { Vault } from '../src-main/vault/vault.js';
@@ -51,7 +51,7 @@ export function passphraseSource(passphrase: string): PassphraseKeySource {
 }
 
 function openVault(path: string, passphrase: string): Promise<Vault<VaultDocument>> {
-  return Vault.open<VaultDocument>({ path, initial: emptyVaultDocument, parse: parseVaultDocument, keySource: passphraseSource(passphrase) });
+  return Vault.open<VaultDocument>({ path, initial: emptyVaultDocument, parse: parseVaultDocument, checkChanged: checkVaultDocumentChanges, keySource: passphraseSource(passphrase) });
 }
 
 export interface WrittenVault {

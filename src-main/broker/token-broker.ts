@@ -115,7 +115,8 @@ export class TokenBroker {
   async forgetAccount(account: string): Promise<void> {
     let removed: GrantRecord[] = [];
     await this.options.store.update((d) => {
-      removed = d.grants.filter((g) => g.account === account);
+      // Copied out: the draft's records are gone once the update finishes.
+      removed = d.grants.filter((g) => g.account === account).map((g) => ({ ...g }));
       d.grants = d.grants.filter((g) => g.account !== account);
     });
     this.events.emit('event', { type: 'account.signed_out', account, holders: removed.map((g) => ({ appId: g.appId, publicKey: g.publicKey })) });
@@ -165,8 +166,10 @@ export class TokenBroker {
   async revokeGrant(appId: string, account?: string): Promise<GrantRecord[]> {
     let removed: GrantRecord[] = [];
     await this.options.store.update((d) => {
-      removed = d.grants.filter((g) => g.appId === appId && (!account || g.account === account));
-      d.grants = d.grants.filter((g) => !removed.includes(g));
+      const matches = (g: GrantRecord) => g.appId === appId && (!account || g.account === account);
+      // Copied out: the draft's records are gone once the update finishes.
+      removed = d.grants.filter(matches).map((g) => ({ ...g }));
+      d.grants = d.grants.filter((g) => !matches(g));
     });
     for (const g of removed) {
       await this.options.engine.revokeAppTokens(g.account, tokenOwner(appId, keyFingerprint(g.publicKey))).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
