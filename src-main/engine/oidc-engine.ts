@@ -304,6 +304,16 @@ export class OidcEngine {
     );
   }
 
+  /**
+   * Until when (ms, this engine's clock) {@link getToken}, asked the same
+   * again with the vault document unchanged, would answer with this same
+   * cached `token`; 0 when that cannot be promised (unknown expiry, `maxAge`).
+   */
+  reuseUntil(token: TokenResult, request: Pick<TokenRequest, 'minTtl' | 'maxAge'>): number {
+    if (token.expiresAt === undefined || request.maxAge !== undefined) return 0;
+    return token.expiresAt - this.minTtlMs(request);
+  }
+
   private tokenKey(account: AccountRecord, request: TokenRequest): TokenRequestKey {
     const scope = normaliseScope(request.scope ?? account.scope);
     if (!isSubsetScope(scope, account.scope)) {
