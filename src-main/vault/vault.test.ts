@@ -283,6 +283,17 @@ describe('Vault journal (one record per update, folded into the file when it gro
     expect((await stat(journal)).mode & 0o777).toBe(0o600);
   });
 
+  it('close() waits for pending updates; a later update opens the journal again', async () => {
+    const { open } = await withJournal(0);
+    const vault = await open();
+    const pending = vault.update((d) => void (d.counter = 1));
+    await vault.close();
+    await expect(pending).resolves.toMatchObject({ counter: 1 });
+    await vault.update((d) => void (d.counter = 2));
+    await vault.close();
+    expect((await open()).read().counter).toBe(2);
+  });
+
   it('an update that changes nothing writes nothing', async () => {
     const { journal, open } = await withJournal(1);
     const vault = await open();

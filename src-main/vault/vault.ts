@@ -207,6 +207,12 @@ export class Vault<T> {
     return run;
   }
 
+  /** Lets pending updates finish, then closes the journal (a later update opens it again). */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#journal.close();
+  }
+
   async #apply(mutator: Mutator<T>): Promise<T> {
     const draft = createDraft(this.#doc as Objectish) as T;
     let result: T | void;
