@@ -34,8 +34,36 @@ export const fmt = {
 const LABEL_WIDTH = 52;
 const VALUE_WIDTH = 14;
 
+/** One figure of issue 10's performance table, as this run measured it. */
+export interface TargetRow {
+  figure: string;
+  value: string;
+  /** What it is measured against: a floor measured in this run, or the figure before (issue 10). */
+  baseline: string;
+  target: string;
+  /** undefined: not measured in this run (the note says why). */
+  met: boolean | undefined;
+  note?: string;
+}
+
 export class Report {
   readonly #out: NodeJS.WritableStream;
+  readonly #targets: TargetRow[] = [];
+
+  /** Remembers a figure for the summary printed by {@link targets}. */
+  target(row: TargetRow): void {
+    this.#targets.push(row);
+  }
+
+  /** The table of issue 10: every figure beside its baseline, with "target met / not met". */
+  targets(): void {
+    this.section('Targets (issue 10): each figure, its baseline in this run or before, and the target');
+    for (const t of this.#targets) {
+      const verdict = t.met === undefined ? 'not measured' : t.met ? 'target met' : 'target NOT met';
+      this.#line(`  ${t.figure}`);
+      this.#line(`      ${t.value}   vs baseline ${t.baseline}   target ${t.target}   → ${verdict}${t.note ? ` (${t.note})` : ''}`);
+    }
+  }
 
   constructor(out: NodeJS.WritableStream = process.stdout) {
     this.#out = out;

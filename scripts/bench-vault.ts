@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { accountIdFor } from '../src-main/engine/accounts.js';
-import { emptyVaultDocument, parseVaultDocument, type AccountRecord, type ProviderRecord, type VaultDocument } from '../src-main/store/vault-document.js';
+import { checkVaultDocumentChanges, emptyVaultDocument, parseVaultDocument, type AccountRecord, type ProviderRecord, type VaultDocument } from '../src-main/store/vault-document.js';
 import { decryptEnvelope, parseEnvelope } from '../src-main/vault/envelope.js';
+import type { KeyParams, KeySource } from '../src-main/vault/key-source.js';
 import { PassphraseKeySource } from '../src-main/vault/passphrase-key-source.js';
 import { Vault } from '../src-main/vault/vault.js';
 import { since } from './bench-report.js';
@@ -50,28 +51,48 @@ export function passphraseSource(passphrase: string): PassphraseKeySource {
   return new PassphraseKeySource(async () => passphrase);
 }
 
-function openVault(path: string, passphrase: string): Promise<Vault<VaultDocument>> {
-  return Vault.open<VaultDocument>({ path, initial: emptyVaultDocument, parse: parseVaultDocument, keySource: passphraseSource(passphrase) });
+/** `source`, with the time its last `loadKey` took: what the vault's own work is measured beyond. */
+export function timedKeySource(source: KeySource): KeySource & { lastLoadMs: number } {
+  const timed = {
+    kind: source.kind,
+    lastLoadMs: Number.NaN,
+    describe: () => source.describe(),
+    createKey: () => source.createKey(),
+    loadKey: async (params: KeyParams) => {
+      const start = performance.now();
+      try {
+        return await source.loadKey(params);
+      } finally {
+        timed.lastLoadMs = since(start);
+      }
+    },
+    ...(source.deleteKey ? { deleteKey: (params: KeyParams) => source.deleteKey!(params) } : {}),
+  };
+  return timed;
+}
+
+function openVault(path: string, keySource: KeySource): Promise<Vault<VaultDocument>> {
+  return Vault.open<VaultDocument>({ path, initial: emptyVaultDocument, parse: parseVaultDocument, checkChanged: checkVaultDocumentChanges, keySource });
 }
 
 export interface WrittenVault {
-  /** Times of full-document writes (each re-encrypts and atomically replaces the file). */
+  /** Times of one refresh's durable write (one journal record). */
   updateMs: number[];
+  /** Times of rewriting the whole vault (what every refresh paid before the journal; now only a fold). */
+  rewriteMs: number[];
   fileBytes: number;
   plaintextBytes: number;
 }
 
-/** Creates a vault at `path` with `accounts` accounts, then times `updates` single-token changes. */
-export async function writeSyntheticVault(path: string, passphrase: string, accounts: number, updates: number): Promise<WrittenVault> {
+/** Creates a vault at `path` with `accounts` accounts, then times `updates` single-token changes and as many full rewrites. */
+export async function writeSyntheticVault(path: string, keySource: KeySource, accounts: number, updates: number): Promise<WrittenVault> {
   const now = Date.now();
-  const vault = await openVault(path, passphrase);
-  await vault.update((d) => {
-    d.providers = [syntheticProvider(now)];
-    d.accounts = Array.from({ length: accounts }, (_, i) => syntheticAccount(i, now));
-  });
+  const vault = await openVault(path, keySource);
+  await vault.update(() => ({ ...emptyVaultDocument(), providers: [syntheticProvider(now)], accounts: Array.from({ length: accounts }, (_, i) => syntheticAccount(i, now)) }));
   const updateMs: number[] = [];
+  const rewriteMs: number[] = [];
   for (let i = 0; i < updates; i++) {
-    const start = performance.now();
+    let start = performance.now();
     // What a refresh does: replace one account's access token and refresh token.
     await vault.update((d) => {
       const a = d.accounts[i % d.accounts.length]!;
@@ -80,12 +101,31 @@ export async function writeSyntheticVault(path: string, passphrase: string, acco
       a.updatedAt = Date.now();
     });
     updateMs.push(since(start));
+    start = performance.now();
+    // A whole new document: written as a full, atomically replaced file.
+    await vault.update((d) => ({ ...d }));
+    rewriteMs.push(since(start));
   }
   return {
     updateMs,
+    rewriteMs,
     fileBytes: (await readFile(path)).length,
     plaintextBytes: Buffer.byteLength(JSON.stringify(vault.read())),
   };
+}
+
+/** Opens the vault at `path` `runs` times: whole `Vault.open` and the key source's part of it (ms). */
+export async function timeOpenBeyondKey(path: string, keySource: KeySource, runs: number): Promise<{ open: number[]; key: number[] }> {
+  const timed = timedKeySource(keySource);
+  const t = { open: [] as number[], key: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const vault = await openVault(path, timed);
+    t.open.push(since(start));
+    t.key.push(timed.lastLoadMs);
+    if (vault.read().accounts.length === 0) throw new Error('the synthetic vault opened empty');
+  }
+  return t;
 }
 
 export interface OpenTimings {
@@ -104,7 +144,7 @@ export async function timeVaultOpen(path: string, passphrase: string, runs: numb
   const source = passphraseSource(passphrase);
   for (let i = 0; i < runs; i++) {
     let start = performance.now();
-    const vault = await openVault(path, passphrase);
+    const vault = await openVault(path, passphraseSource(passphrase));
     t.open.push(since(start));
     if (vault.read().accounts.length === 0) throw new Error('the synthetic vault opened empty');
 

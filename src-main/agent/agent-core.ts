@@ -12,7 +12,7 @@ import { SchemeCallbackRouter } from '../engine/callback/scheme-receiver.js';
 import { DiscoveryCache } from '../engine/discovery.js';
 import { OidcEngine, type SignOutResult } from '../engine/oidc-engine.js';
 import { addProvider, listProviders, removeProvider, type AddProviderInput, type ProviderSummary } from '../engine/provider-registry.js';
-import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import type { DemoProvider } from '../demo/demo-provider.js';
 import { systemBrowserLauncher, type BrowserLauncher } from '../engine/browser-launcher.js';
 import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
 import { TokenBroker } from '../broker/token-broker.js';
@@ -161,6 +161,8 @@ export class AgentCore {
    * configures it as provider "demo". Idempotent.
    */
   async startDemo(): Promise<{ issuer: string; provider: ProviderSummary }> {
+    // Loaded on first use: the demo provider's module graph costs more than the rest of the agent's start.
+    const { DEMO_CLIENT_ID, startDemoProvider } = await import('../demo/demo-provider.js');
     if (!this.demo) {
       const port = this.options.config.demoPort;
       try {

@@ -106,6 +106,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     } catch (err) {
       await removeOwnerKey(paths.ownerKey, ownerKey);
       await core.close();
+      await vault.close();
       throw err;
     }
     let resolveStopped!: () => void;
@@ -117,6 +118,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
         await server.close();
         await removeOwnerKey(paths.ownerKey, ownerKey).catch(() => undefined);
         await core.close();
+        await vault.close();
         await lock.release();
         resolveStopped();
       })());

@@ -112,6 +112,13 @@ export interface RpcMethodOptions {
 
 export interface RpcMethodEntry extends RpcMethodOptions {
   handler: RpcHandler;
+  /**
+   * The answer, when one is at hand without waiting: the result as JSON text
+   * (sent as is), or `undefined` to run `handler`. It runs synchronously with
+   * no deadline, signal or promise, so it must be cheap and never throw
+   * (cached `tokens.tryGet`: the socket floor is the budget).
+   */
+  answerAtHand?(params: unknown, connection: Connection): string | undefined;
 }
 
 /** What a connection needs from the server that owns it. */
@@ -292,7 +299,26 @@ export class RpcConnection implements Connection {
       this.#sendError(id, new LatchkeyError('protocol_error', `Method not found: ${message.method}`), RPC_ERROR.methodNotFound);
       return;
     }
+    if (entry.answerAtHand && this.#answerAtHand(id, message, entry.answerAtHand)) return;
     this.#run(id, message, entry);
+  }
+
+  /** Sends a ready answer; false when there is none (or it would break the size cap), so the handler runs. */
+  #answerAtHand(id: RpcId, message: IncomingMessage, answer: NonNullable<RpcMethodEntry['answerAtHand']>): boolean {
+    let json: string | undefined;
+    try {
+      json = answer(message.params, this);
+    } catch (err) {
+      this.#host.logger.error({ err, method: message.method, connection: this.id }, 'agent fast path failed; using the handler');
+      return false;
+    }
+    if (json === undefined) return false;
+    // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back.
+    const frame = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json}}\n`, 'utf8');
+    if (frame.length - 1 > this.#host.limits.maxMessageBytes) return false;
+    this.#write(frame);
+    this.#touch();
+    return true;
   }
 
   #run(id: RpcId, message: IncomingMessage, entry: RpcMethodEntry): void {

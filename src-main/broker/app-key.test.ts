@@ -152,6 +152,19 @@ describe('parsePublicKey', () => {
     }
     expect(offCurve).toBeGreaterThan(10);
   });
+
+  // Checked keys are remembered (the curve checks cost ~1 ms); refusals never are.
+  it('remembers a checked key, and a bad key is refused every time, also after 300 good ones', () => {
+    const good = generateAppKey().publicKey;
+    expect(parsePublicKey(good)).toBe(parsePublicKey(good));
+    const bad = encodePoint(0n);
+    for (let i = 0; i < 300; i++) {
+      parsePublicKey(generateAppKey().publicKey);
+      if (i % 100 === 0) expect(codeOf(() => parsePublicKey(bad))).toBe('usage');
+    }
+    expect(codeOf(() => parsePublicKey(bad))).toBe('usage');
+    expect(parsePublicKey(good).asymmetricKeyType).toBe('ed25519');
+  });
 });
 
 function modPow(base: bigint, exponent: bigint): bigint {

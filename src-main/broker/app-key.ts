@@ -279,6 +279,21 @@ export function verifyChallenge(publicKey: string, payload: Uint8Array, signatur
  * unless it is base64url of 32 bytes that decode to a usable Ed25519 point.
  */
 export function parsePublicKey(publicKey: string): KeyObject {
+  const known = typeof publicKey === 'string' ? checkedKeys.get(publicKey) : undefined;
+  if (known) return known;
+  const key = checkPublicKey(publicKey);
+  // The curve checks cost about a millisecond each and a handshake needs the key three times;
+  // an app reconnecting brings the same key. Bounded: keys are chosen by clients.
+  if (checkedKeys.size >= MAX_CHECKED_KEYS) checkedKeys.delete(checkedKeys.keys().next().value!);
+  checkedKeys.set(publicKey, key);
+  return key;
+}
+
+/** Public keys that passed {@link checkPublicKey}, oldest first. */
+const checkedKeys = new Map<string, KeyObject>();
+const MAX_CHECKED_KEYS = 256;
+
+function checkPublicKey(publicKey: string): KeyObject {
   if (typeof publicKey !== 'string' || !BASE64URL_32.test(publicKey)) {
     throw new LatchkeyError('usage', 'The app public key must be base64url of a raw 32-byte Ed25519 key');
   }

@@ -23,11 +23,13 @@ import { PROTOCOL_VERSION } from '../agent/rpc-protocol.js';
 import { parseScope } from '../engine/scope.js';
 import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from './app-contract.js';
 import { AppHandshake, type VerifiedApp } from './app-identity.js';
-import type { AppTokenRequest, BrokerApp, BrokerEvent, TokenBroker } from './token-broker.js';
+import type { AppTokenRequest, BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from './token-broker.js';
 
 interface AppSession {
   handshake: AppHandshake;
   app?: BrokerApp;
+  /** `tokens.tryGet` answers that still stand, by the request's params as JSON (see {@link TokenBroker.reuse}). */
+  answers?: Map<string, { reuse: ReusableAnswer; json: string }>;
   /** Accounts this connection received tokens for: it hears when they sign out. */
   accountsSeen: Set<string>;
   subscribed?: Set<string>;
@@ -35,6 +37,8 @@ interface AppSession {
 }
 
 const SESSION = Symbol('app-session');
+/** Remembered `tokens.tryGet` answers per connection; an app asks for a handful of scope sets, not hundreds. */
+const MAX_ANSWERS = 16;
 
 export interface AppMethodsOptions {
   broker: TokenBroker;
@@ -44,7 +48,8 @@ export interface AppMethodsOptions {
   challengeTtlMs?: number;
 }
 
-type Handler<M extends AppMethod> = (params: z.output<(typeof APP_PARAMS)[M]>, ctx: CallContext, session: AppSession) => Promise<AppResults[M]>;
+/** `raw` is the params as received, before parsing. */
+type Handler<M extends AppMethod> = (params: z.output<(typeof APP_PARAMS)[M]>, ctx: CallContext, session: AppSession, raw: unknown) => Promise<AppResults[M]>;
 
 export function appMethods(options: AppMethodsOptions): Record<string, RpcMethodEntry> {
   const { broker, logger } = options;
@@ -62,11 +67,16 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
     return s;
   }
 
-  function entry<M extends AppMethod>(method: M, handler: Handler<M>, opts: { interactive?: boolean; beforeProof?: boolean } = {}): [string, RpcMethodEntry] {
+  function entry<M extends AppMethod>(
+    method: M,
+    handler: Handler<M>,
+    opts: { interactive?: boolean; beforeProof?: boolean; answerAtHand?: RpcMethodEntry['answerAtHand'] } = {},
+  ): [string, RpcMethodEntry] {
     return [
       method,
       {
         ...(opts.interactive ? { interactive: true } : {}),
+        ...(opts.answerAtHand ? { answerAtHand: opts.answerAtHand } : {}),
         handler: async (params, ctx) => {
           if (!claimRole(ctx.connection, 'app')) {
             throw new LatchkeyError('unauthorized', 'This connection belongs to the owner; apps connect separately and use hello.');
@@ -77,13 +87,18 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
           }
           const parsed = parseParams(APP_PARAMS[method] as z.ZodType, params ?? {}) as z.output<(typeof APP_PARAMS)[M]>;
           try {
-            return await handler(parsed, ctx, s);
+            return await handler(parsed, ctx, s, params);
           } finally {
             if (s.handshake.shouldClose) setImmediate(() => ctx.connection.close());
           }
         },
       },
     ];
+  }
+
+  /** Params as JSON text; absent params are `{}`, as the handler reads them. */
+  function answerKey(params: unknown): string {
+    return params === undefined ? '{}' : JSON.stringify(params);
   }
 
   function toRequest(p: z.output<(typeof APP_PARAMS)['tokens.get']>): AppTokenRequest {
@@ -129,11 +144,34 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
       },
       { beforeProof: true },
     ),
-    entry('tokens.tryGet', async (p, _ctx, s) => {
-      const token = await broker.tryGet(s.app!, toRequest(p));
-      if (token.account) s.accountsSeen.add(token.account);
-      return toWireToken(token);
-    }),
+    entry(
+      'tokens.tryGet',
+      async (p, _ctx, s, raw) => {
+        const { token, reuse } = await broker.tryGetReusable(s.app!, toRequest(p));
+        if (token.account) s.accountsSeen.add(token.account);
+        const wire = toWireToken(token);
+        if (reuse) {
+          s.answers ??= new Map();
+          if (s.answers.size >= MAX_ANSWERS) s.answers.clear();
+          // Keyed by the params as received: only params that were validated and answered here hit.
+          s.answers.set(answerKey(raw), { reuse, json: JSON.stringify(wire) });
+        }
+        return wire;
+      },
+      {
+        // A proven connection asking again what it just got: the same bytes, no promise, no re-validation.
+        answerAtHand: (params, connection) => {
+          const answers = (connection.state[SESSION] as AppSession | undefined)?.answers;
+          if (!answers) return undefined;
+          const key = answerKey(params);
+          const answer = answers.get(key);
+          if (!answer) return undefined;
+          if (broker.reuse(answer.reuse)) return answer.json;
+          answers.delete(key);
+          return undefined;
+        },
+      },
+    ),
     entry(
       'tokens.get',
       async (p, ctx, s) => {

@@ -228,6 +228,32 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     expect((await b.tryGetAuthTokens({ scope: 'openid profile' })).accessToken).toBe(tb.accessToken);
   });
 
+  it('a repeated tryGet on one connection is answered without the broker, until the grant is revoked', async () => {
+    const broker = agent.core.broker;
+    const slow = broker.tryGetReusable.bind(broker);
+    let slowCalls = 0;
+    broker.tryGetReusable = (...args) => (slowCalls++, slow(...args));
+    try {
+      const c = await app('com.example.repeat');
+      person.answers = [{ decision: 'always' }];
+      const granted = await c.getAuthTokens({ scope: 'openid email' });
+      const first = await c.tryGetAuthTokens({ scope: 'openid email' });
+      const calls = slowCalls;
+      for (let i = 0; i < 5; i++) expect(await c.tryGetAuthTokens({ scope: 'openid email' })).toEqual(first);
+      expect(slowCalls).toBe(calls);
+      expect(first.accessToken).toBe(granted.accessToken);
+      // Other params are another question; a new connection starts with nothing remembered.
+      expect((await c.tryGetAuthTokens({ scope: 'email' })).scope).toBe('email');
+      expect(await (await app('com.example.repeat')).tryGetAuthTokens({ scope: 'openid email' })).toEqual(first);
+      expect(slowCalls).toBe(calls + 2);
+
+      await owner.call('admin.apps.revoke', { app: 'com.example.repeat' });
+      await expect(c.tryGetAuthTokens({ scope: 'openid email' })).rejects.toMatchObject({ code: 'consent_required' });
+    } finally {
+      broker.tryGetReusable = slow;
+    }
+  });
+
   it('tokens.revoke: an app gives its own token up; the next request gets a fresh one silently', async () => {
     const c = await app('com.example.iso-b');
     const before = await c.tryGetAuthTokens({ scope: 'openid profile' });

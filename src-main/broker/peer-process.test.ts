@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { listenSocket } from '../agent/socket-listen.js';
+import { loadPeerCredentials, type PeerCredentialsReader } from '../platform/peer-credentials.js';
 import { createPeerIdentifier, ExeHashCache, identifyPeer, parseSsPeer, type PeerIdentifier } from './peer-process.js';
 
 const linux = process.platform === 'linux';
@@ -183,7 +184,7 @@ describe.skipIf(!linux || !ssPath)('identifyPeer (live, Linux)', () => {
     const client = connect(path).on('error', () => {});
     const socket = await nextConnection();
     try {
-      expect(await createPeerIdentifier({ logger, ssPath: join(dir, 'no-such-ss') }).identify(socket)).toBeUndefined();
+      expect(await createPeerIdentifier({ logger, ssPath: join(dir, 'no-such-ss'), peerCredentials: false }).identify(socket)).toBeUndefined();
       expect(await createPeerIdentifier({ logger, platform: 'darwin' }).identify(socket)).toBeUndefined();
       expect(await createPeerIdentifier({ logger, maxExeBytes: 1024 }).identify(socket)).toBeUndefined();
     } finally {
@@ -211,10 +212,75 @@ describe.skipIf(!linux || !ssPath)('identifyPeer (live, Linux)', () => {
     const socket = await nextConnection();
     // Our own stdout: a real, readable fd that is not the peer socket.
     const fake = `pid=${process.pid},fd=1`;
-    const extra = createPeerIdentifier({ ssPath: doctoredSs(`s/users:((/users:(("fake",${fake}),(/`) });
+    const extra = createPeerIdentifier({ ssPath: doctoredSs(`s/users:((/users:(("fake",${fake}),(/`), peerCredentials: false });
     expect((await extra.identify(socket))?.pid).toBe(child.pid);
-    const replaced = createPeerIdentifier({ ssPath: doctoredSs(`s/pid=[0-9]*,fd=[0-9]*/${fake}/g`) });
+    const replaced = createPeerIdentifier({ ssPath: doctoredSs(`s/pid=[0-9]*,fd=[0-9]*/${fake}/g`), peerCredentials: false });
     expect(await replaced.identify(socket)).toBeUndefined();
+  });
+
+  describe('through SO_PEERCRED (the native addon)', () => {
+    const reader = loadPeerCredentials();
+    if (typeof reader === 'string') console.log(`peer-process: skipping the SO_PEERCRED tests: ${reader} (npm run build compiles it)`);
+    const withAddon = it.skipIf(typeof reader === 'string');
+    const real = reader as PeerCredentialsReader;
+
+    withAddon('names the peer without running ss (a missing ss does not matter)', async () => {
+      const child = spawnClient();
+      expect(await firstLine(child)).toBe('connected');
+      const socket = await nextConnection();
+      const noSs = createPeerIdentifier({ ssPath: join(dir, 'no-such-ss'), peerCredentials: real });
+      const peer = await within(noSs.identify(socket), 15_000, 'identify');
+      expect(peer).toMatchObject({ pid: child.pid, uid: process.getuid!(), exePath: realpathSync(process.execPath), argv: [process.execPath, '-e'] });
+      const runs = 50;
+      const start = performance.now();
+      for (let i = 0; i < runs; i++) await noSs.identify(socket);
+      console.log(`identifyPeer via SO_PEERCRED, hash cached: ${((performance.now() - start) / runs).toFixed(2)} ms per call`);
+    });
+
+    // The pidfd is what makes a pid read from SO_PEERCRED safe to look up in /proc.
+    withAddon('returns undefined when the pidfd says the process exited while /proc was read', async () => {
+      const client = connect(path).on('error', () => {});
+      const socket = await nextConnection();
+      const released: number[] = [];
+      const exited: PeerCredentialsReader = { read: (fd) => real.read(fd), alive: () => false, release: (fd) => (released.push(fd), real.release(fd)) };
+      try {
+        expect(await createPeerIdentifier({ peerCredentials: exited }).identify(socket)).toBeUndefined();
+        expect(released).toHaveLength(1);
+      } finally {
+        client.destroy();
+      }
+    });
+
+    withAddon('falls back to ss when the kernel gives no pidfd', async () => {
+      const client = connect(path).on('error', () => {});
+      const socket = await nextConnection();
+      const noPidfd: PeerCredentialsReader = {
+        read: (fd) => {
+          const { pidfd, ...rest } = real.read(fd);
+          if (pidfd !== undefined) real.release(pidfd);
+          return rest;
+        },
+        alive: () => true,
+        release: () => undefined,
+      };
+      try {
+        expect((await createPeerIdentifier({ peerCredentials: noPidfd }).identify(socket))?.pid).toBe(process.pid);
+        expect(await createPeerIdentifier({ peerCredentials: noPidfd, ssPath: join(dir, 'no-such-ss') }).identify(socket)).toBeUndefined();
+      } finally {
+        client.destroy();
+      }
+    });
+
+    withAddon('returns undefined for a peer in another pid namespace (pid 0)', async () => {
+      const client = connect(path).on('error', () => {});
+      const socket = await nextConnection();
+      const foreign: PeerCredentialsReader = { read: (fd) => ({ ...real.read(fd), pid: 0 }), alive: () => true, release: (fd) => real.release(fd) };
+      try {
+        expect(await createPeerIdentifier({ peerCredentials: foreign }).identify(socket)).toBeUndefined();
+      } finally {
+        client.destroy();
+      }
+    });
   });
 
   it('returns undefined for a socket that is not from a Unix-socket server', async () => {

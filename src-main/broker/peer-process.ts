@@ -1,9 +1,20 @@
 /**
  * Which process is on the other end of an accepted Unix-socket connection
- * (Linux). Node has no `SO_PEERCRED`, so we ask the kernel's sock_diag through
- * `ss` (iproute2) and check every answer against /proc ourselves.
+ * (Linux). The kernel says so itself through SO_PEERCRED and SO_PEERPIDFD,
+ * which Node lacks; the small addon in native/ (see
+ * platform/peer-credentials.ts) provides them. Where the addon is not built
+ * or the kernel is older than 6.5 (no SO_PEERPIDFD), we ask the kernel's
+ * sock_diag through `ss` (iproute2) instead and check every answer against
+ * /proc ourselves.
  *
- * How:
+ * How, with the addon (no child process, a few /proc reads):
+ * 1. SO_PEERCRED names the process that called connect() and its uid;
+ *    SO_PEERPIDFD gives a pidfd for that very process;
+ * 2. its executable is opened through `/proc/N/exe` and its argv read; then
+ *    the pidfd must still be alive, which proves N was not reused meanwhile;
+ * 3. the executable is hashed, cached by file identity (below).
+ *
+ * How, through `ss`:
  * 1. our end's inode: `/proc/self/fd/<fd>` → `socket:[I]`, read synchronously
  *    while the fd is certainly still ours;
  * 2. `ss -x -p -n` lists Unix sockets with local and peer inodes and holders
@@ -24,16 +35,18 @@
  *   listening path and inode and must occur exactly once (the genuine line
  *   always exists, so a forged twin makes the answer "unknown", never wrong);
  *   holders named by `ss` are only candidates until /proc confirms them;
- * - a socket held by more than one process is "unknown": we cannot tell
- *   which of them writes to it;
+ * - through `ss`, a socket held by more than one process is "unknown": we
+ *   cannot tell which of them writes to it (with SO_PEERCRED the answer is the
+ *   process that connected, see Limits);
+ * - a peer that has hung up, or that has exited, is "unknown";
  * - "unknown" is `undefined`, never an exception; the reason goes to the debug log.
  *
  * Limits (what a PeerProcess does not prove):
- * - it names the process holding the socket *now*. A socket fd can be inherited
- *   or passed over another socket (SCM_RIGHTS), so the process that connected
- *   may not be the one that writes; a same-user process can also ptrace or
- *   inject into another. Peer identity narrows who can use a grant; the app
- *   key proof (app-identity.ts) is the authentication.
+ * - it names the process that connected (SO_PEERCRED) or that holds the socket
+ *   *now* (`ss`). A socket fd can be inherited or passed over another socket
+ *   (SCM_RIGHTS), so that may not be the one that writes; a same-user process
+ *   can also ptrace or inject into another. Peer identity narrows who can use
+ *   a grant; the app key proof (app-identity.ts) is the authentication.
  * - for interpreted apps the executable is the interpreter (`python3`, `node`),
  *   shared by every script. That is why `argv` is captured: a grant for such an
  *   app should bind to the interpreter's path and hash *and* the script path
@@ -41,7 +54,8 @@
  *   show both. Even then the script's content is not hashed here.
  * - non-dumpable processes (setuid programs, apps calling
  *   `prctl(PR_SET_DUMPABLE, 0)`) hide /proc/N/exe and come back `undefined`,
- *   as do processes of other users unless the agent runs as root.
+ *   as do processes of other users unless the agent runs as root, and peers in
+ *   another pid namespace (SO_PEERCRED reports pid 0 for them).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -49,6 +63,7 @@ import { constants, readlinkSync } from 'node:fs';
 import { access, open, readlink, type FileHandle } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log/logger.js';
+import { loadPeerCredentials, type PeerCredentialsReader } from '../platform/peer-credentials.js';
 
 /** The process on the other end of a connection, as far as Linux can tell. */
 export interface PeerProcess {
@@ -74,6 +89,11 @@ export interface PeerIdentifierOptions {
   /** Larger executables are not hashed (the peer is then unknown); default 1 GiB. */
   maxExeBytes?: number;
   platform?: NodeJS.Platform;
+  /**
+   * How to ask the kernel who connected; default: the addon when it is built.
+   * `false` always uses `ss` (tests of that path).
+   */
+  peerCredentials?: PeerCredentialsReader | false;
 }
 
 export interface PeerIdentifier {
@@ -81,6 +101,7 @@ export interface PeerIdentifier {
   identify(socket: Socket): Promise<PeerProcess | undefined>;
 }
 
+const FALL_BACK = Symbol('fall back to ss');
 const SS_CANDIDATES = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'];
 const SS_MAX_OUTPUT = 32 * 1024 * 1024;
 const MAX_HOLDERS = 16;
@@ -97,8 +118,15 @@ export function createPeerIdentifier(options: PeerIdentifierOptions = {}): PeerI
   const hashes = new ExeHashCache(options.hashCacheEntries, options.maxExeBytes);
   const ss = new SsRunner(options.ssPath, options.ssTimeoutMs ?? 2000);
 
+  const credentials = options.peerCredentials ?? loadPeerCredentials();
+  if (typeof credentials === 'string') logger.debug({ reason: credentials }, 'peers are identified through ss');
+
   async function identify(socket: Socket): Promise<PeerProcess | undefined> {
     if (platform !== 'linux') return unknown(`peer identification is not implemented on ${platform}`);
+    if (typeof credentials === 'object') {
+      const found = await identifyByCredentials(socket, credentials);
+      if (found !== FALL_BACK) return found;
+    }
     const local = localSocket(socket);
     if (typeof local === 'string') return unknown(local);
     let output: string;
@@ -112,10 +140,36 @@ export function createPeerIdentifier(options: PeerIdentifierOptions = {}): PeerI
     const holders = await verifiedHolders(found.holders, found.peerInode);
     const pids = new Set(holders.map((h) => h.pid));
     if (pids.size !== 1) return unknown(pids.size === 0 ? 'no process holding the peer socket could be confirmed' : 'the peer socket is held by several processes');
+    const holder = holders[0]!;
     try {
-      return await readProcess(holders[0]!, found.peerInode, hashes);
+      return await readProcess(holder.pid, () => holds(holder, found.peerInode), hashes);
     } catch (err) {
       return unknown('could not read the peer process', err);
+    }
+  }
+
+  /** SO_PEERCRED + SO_PEERPIDFD; {@link FALL_BACK} when this kernel has no SO_PEERPIDFD. */
+  async function identifyByCredentials(socket: Socket, reader: PeerCredentialsReader): Promise<PeerProcess | undefined | typeof FALL_BACK> {
+    const fd = socketFd(socket);
+    if (fd === undefined) return unknown('the socket is closed or has no fd');
+    if (listeningPath(socket) === undefined) return unknown('not a socket accepted by a Unix-socket server');
+    // The kernel keeps the credentials after the peer hangs up; a gone peer is still "unknown".
+    if (socket.readableEnded) return unknown('the peer has already closed its end');
+    let peer;
+    try {
+      peer = reader.read(fd);
+    } catch (err) {
+      return unknown('SO_PEERCRED failed', err);
+    }
+    const { pidfd } = peer;
+    if (pidfd === undefined) return FALL_BACK;
+    try {
+      if (peer.pid <= 0) return unknown('the peer is in another pid namespace');
+      return await readProcess(peer.pid, () => reader.alive(pidfd), hashes, peer.uid);
+    } catch (err) {
+      return unknown('could not read the peer process', err);
+    } finally {
+      reader.release(pidfd);
     }
   }
 
@@ -148,11 +202,16 @@ interface LocalSocket {
   path: string;
 }
 
+/** libuv's Pipe handle exposes the fd on Unix; it is gone once the socket is closed. */
+function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 /** Our end's inode and listening path, or why they are unavailable. */
 function localSocket(socket: Socket): LocalSocket | string {
-  // libuv's Pipe handle exposes the fd on Unix; it is gone once the socket is closed.
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return 'the socket is closed or has no fd';
+  const fd = socketFd(socket);
+  if (fd === undefined) return 'the socket is closed or has no fd';
   // Synchronous on purpose: an async readlink could run after the fd was closed and reused.
   let link: string;
   try {
@@ -162,10 +221,15 @@ function localSocket(socket: Socket): LocalSocket | string {
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (!inode) return 'the fd is not a socket';
-  // Node sets `server` on sockets it accepted.
-  const address = (socket as unknown as { server?: Server }).server?.address();
-  if (typeof address !== 'string') return 'not a socket accepted by a Unix-socket server';
+  const address = listeningPath(socket);
+  if (address === undefined) return 'not a socket accepted by a Unix-socket server';
   return { inode: Number(inode), path: address.replace(/\0/g, '@') };
+}
+
+/** The path of the Unix-socket server that accepted `socket` (Node sets `server` on sockets it accepted). */
+function listeningPath(socket: Socket): string | undefined {
+  const address = (socket as unknown as { server?: Server }).server?.address();
+  return typeof address === 'string' ? address : undefined;
 }
 
 // --- ss ---------------------------------------------------------------------
@@ -271,17 +335,26 @@ async function holds({ pid, fd }: SocketHolder, inode: number): Promise<boolean>
   );
 }
 
-async function readProcess(holder: SocketHolder, peerInode: number, hashes: ExeHashCache): Promise<PeerProcess> {
-  const dir = `/proc/${holder.pid}`;
+/**
+ * The facts of process `pid`; `stillSame` is asked after they were read (the
+ * holder's fd still is the peer socket, or the pidfd is still alive), so facts
+ * of a process that exited and whose pid was reused are never reported.
+ * `uid` when the kernel already told it (SO_PEERCRED), else read from status.
+ */
+async function readProcess(pid: number, stillSame: () => boolean | Promise<boolean>, hashes: ExeHashCache, uid?: number): Promise<PeerProcess> {
+  const dir = `/proc/${pid}`;
   const exe = await open(`${dir}/exe`, 'r');
   try {
-    const [exePath, status, cmdline] = await Promise.all([readlink(`${dir}/exe`), readHead(`${dir}/status`, 4096), readHead(`${dir}/cmdline`, CMDLINE_READ_BYTES)]);
-    // Everything above came from `pid`; if it still holds the socket, it is the process we wanted.
-    if (!(await holds(holder, peerInode))) throw new Error('the peer process changed while it was being read');
-    const uid = effectiveUid(status.toString('utf8'));
+    const [exePath, status, cmdline] = await Promise.all([
+      readlink(`${dir}/exe`),
+      uid === undefined ? readHead(`${dir}/status`, 4096) : undefined,
+      readHead(`${dir}/cmdline`, CMDLINE_READ_BYTES),
+    ]);
+    if (!(await stillSame())) throw new Error('the peer process changed while it was being read');
+    uid ??= status === undefined ? undefined : effectiveUid(status.toString('utf8'));
     if (uid === undefined) throw new Error(`no Uid line in ${dir}/status`);
     const argv = cmdline.toString('utf8').split('\0').slice(0, 2).map((arg) => arg.slice(0, MAX_ARG_CHARS));
-    return { pid: holder.pid, uid, exePath, exeSha256: await hashes.hash(exe), argv };
+    return { pid, uid, exePath, exeSha256: await hashes.hash(exe), argv };
   } finally {
     await exe.close();
   }

@@ -74,6 +74,20 @@ const REPEAT_AUDIT_MS = 60_000;
 /** How the person's own tools (the CLI, through the owner methods) appear in the audit log; no app id can look like it. */
 export const OWNER_AUDIT_NAME = 'latchkey CLI';
 
+/** An answer of {@link TokenBroker.tryGetReusable} that may be given again while {@link TokenBroker.reuse} says so. */
+export interface ReusableAnswer {
+  readonly doc: VaultDocument;
+  /** Broker clock, ms. */
+  readonly until: number;
+  /** The grant it was given under (its last use is recorded at each reuse). */
+  readonly grant: string;
+}
+
+/** Who got which token, for the once-a-minute audit of repeated hand-outs; `owner` is a {@link tokenOwner} or the CLI's name. */
+function handOutKey(owner: string, account: string, scope: string, resource: string | undefined): string {
+  return `${owner}\n${account}\n${scope}\n${resource ?? ''}`;
+}
+
 /**
  * Whose cached token this is: the app id *and* key, so a program that merely
  * reuses an app's id (and was allowed once) never shares that app's tokens.
@@ -118,7 +132,8 @@ export class TokenBroker {
   async forgetAccount(account: string): Promise<void> {
     let removed: GrantRecord[] = [];
     await this.options.store.update((d) => {
-      removed = d.grants.filter((g) => g.account === account);
+      // Copied out: the draft's records are gone once the update finishes.
+      removed = d.grants.filter((g) => g.account === account).map((g) => ({ ...g }));
       d.grants = d.grants.filter((g) => g.account !== account);
     });
     for (const g of removed) this.audit({ appId: g.appId, appName: g.appName, keyFingerprint: keyFingerprint(g.publicKey), account, scope: g.scope, event: 'grant_revoked', detail: 'the account was signed out' });
@@ -127,10 +142,33 @@ export class TokenBroker {
 
   /** Non-interactive: a token if a grant covers the request, else `consent_required` / `login_required`. */
   async tryGet(app: BrokerApp, request: AppTokenRequest): Promise<TokenResult> {
+    return (await this.tryGetReusable(app, request)).token;
+  }
+
+  /**
+   * {@link tryGet}, plus when its answer may be given again without asking:
+   * `reuse` holds while the vault document is the same object (no grant,
+   * account or token changed), the token is not due for refresh, and no
+   * audit entry is due. Check it with {@link reuse}.
+   */
+  async tryGetReusable(app: BrokerApp, request: AppTokenRequest): Promise<{ token: TokenResult; reuse?: ReusableAnswer }> {
+    const doc = this.options.store.read();
     const { grant, account } = this.findGrant(app, request);
     const token = await this.issue(app, account, request, grant.scope, 'grant');
-    this.pendingLastUsed.set(grant.id, this.now());
-    return token;
+    const now = this.now();
+    this.pendingLastUsed.set(grant.id, now);
+    const audited = this.recentHandOuts.get(handOutKey(tokenOwner(app.appId, app.fingerprint), account.id, token.scope, request.resource))?.at ?? 0;
+    const until = Math.min(this.options.engine.reuseUntil(token, request), audited + REPEAT_AUDIT_MS);
+    // A refresh during `issue` changed the document: the next call may reuse its answer.
+    return until > now && this.options.store.read() === doc ? { token, reuse: { doc, until, grant: grant.id } } : { token };
+  }
+
+  /** Whether an earlier answer still stands; if so, the use is recorded as {@link tryGet} would. */
+  reuse(answer: ReusableAnswer): boolean {
+    const now = this.now();
+    if (this.options.store.read() !== answer.doc || now >= answer.until) return false;
+    this.pendingLastUsed.set(answer.grant, now);
+    return true;
   }
 
   /** Interactive: asks for consent (and a sign-in) when needed; `signal` cancels the wait. */
@@ -188,8 +226,10 @@ export class TokenBroker {
   async revokeGrant(appId: string, account?: string): Promise<GrantRecord[]> {
     let removed: GrantRecord[] = [];
     await this.options.store.update((d) => {
-      removed = d.grants.filter((g) => g.appId === appId && (!account || g.account === account));
-      d.grants = d.grants.filter((g) => !removed.includes(g));
+      const matches = (g: GrantRecord) => g.appId === appId && (!account || g.account === account);
+      // Copied out: the draft's records are gone once the update finishes.
+      removed = d.grants.filter(matches).map((g) => ({ ...g }));
+      d.grants = d.grants.filter((g) => !matches(g));
     });
     for (const g of removed) {
       await this.options.engine.revokeAppTokens(g.account, tokenOwner(appId, keyFingerprint(g.publicKey))).catch((err) => this.options.logger.warn({ err, appId }, 'revoking app tokens failed'));
@@ -413,7 +453,7 @@ export class TokenBroker {
    * entries that say nothing new.
    */
   private firstHandOut(owner: string, account: string, token: TokenResult, resource: string | undefined): boolean {
-    const key = `${owner}\n${account}\n${token.scope}\n${resource ?? ''}`;
+    const key = handOutKey(owner, account, token.scope, resource);
     const now = this.now();
     const seen = this.recentHandOuts.get(key);
     if (seen && seen.token === token.accessToken && now - seen.at < REPEAT_AUDIT_MS) return false;

@@ -364,6 +364,18 @@ export class OidcEngine {
     );
   }
 
+  /**
+   * Until when (ms, this engine's clock) {@link getToken}, asked the same
+   * again with the vault document unchanged, would answer with this same
+   * cached `token`; 0 when that cannot be promised (unknown expiry, `maxAge`).
+   * The minimum TTL is taken without its cap at half the token's lifetime, so
+   * reuse may end early (the next call takes the full path), never late.
+   */
+  reuseUntil(token: TokenResult, request: TokenRequest): number {
+    if (token.expiresAt === undefined || request.maxAge !== undefined) return 0;
+    return token.expiresAt - this.minTtl(request).ms;
+  }
+
   private tokenKey(account: AccountRecord, request: TokenRequest): TokenRequestKey {
     const scope = normaliseScope(request.scope ?? account.scope);
     if (!isSubsetScope(scope, account.scope)) {

@@ -115,8 +115,9 @@ export class LatchkeyClient {
   }
 
   /** A token without asking the person; `consent_required` / `login_required` when that is not possible. */
-  async tryGetAuthTokens(request: AuthTokenRequest = {}): Promise<AuthTokens> {
-    return fromWire(await this.#call('tokens.tryGet', toWire(request)));
+  tryGetAuthTokens(request: AuthTokenRequest = {}): Promise<AuthTokens> {
+    // No async/await here: on a cached token the socket round trip is the whole cost, and each hop shows.
+    return this.#call('tokens.tryGet', toWire(request)).then(fromWire);
   }
 
   /** A token, asking the person (consent, sign-in) when needed. `signal` cancels the wait. */
@@ -150,13 +151,15 @@ export class LatchkeyClient {
     await this.#rpc?.close();
   }
 
-  async #call<M extends 'tokens.tryGet' | 'tokens.get' | 'tokens.revoke' | 'accounts.list'>(
+  #call<M extends 'tokens.tryGet' | 'tokens.get' | 'tokens.revoke' | 'accounts.list'>(
     method: M,
     params: AppParams<M>,
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<AppResults[M]> {
-    const rpc = await this.#connection();
-    return rpc.call<AppResults[M]>(method, params, options);
+    const rpc = this.#rpc;
+    // The usual case, a live proven connection, without waiting for #connection().
+    if (!this.#closed && rpc && !rpc.closed) return rpc.call<AppResults[M]>(method, params, options);
+    return this.#connection().then((c) => c.call<AppResults[M]>(method, params, options));
   }
 
   /** The live connection; a dropped one (agent restarted) is replaced, with a fresh proof. */

@@ -173,6 +173,41 @@ export function parseVaultDocument(raw: unknown): VaultDocument {
   return VaultDocumentSchema.parse(raw);
 }
 
+const RECORD_SCHEMAS: Partial<Record<string, z.ZodType>> = {
+  providers: ProviderRecordSchema,
+  accounts: AccountRecordSchema,
+  grants: GrantRecordSchema,
+  audit: AuditEntrySchema,
+};
+
+/**
+ * For the vault's `checkChanged`: validates what an update changed, as
+ * {@link parseVaultDocument} would, without parsing the other 999 accounts.
+ * A change inside one record (`accounts/3/tokens`) checks that record; any
+ * other change checks the whole top-level field it is in.
+ */
+export function checkVaultDocumentChanges(doc: VaultDocument, changed: ReadonlyArray<ReadonlyArray<string | number>>): void {
+  const checked = new Set<string>();
+  const fields = doc as unknown as Record<string, unknown>;
+  for (const [field, index] of changed) {
+    if (typeof field !== 'string') throw new Error('a vault document is an object');
+    const record = RECORD_SCHEMAS[field];
+    if (record && typeof index === 'number') {
+      if (checked.has(field) || checked.has(`${field}/${index}`)) continue;
+      checked.add(`${field}/${index}`);
+      const value = (fields[field] as unknown[] | undefined)?.[index];
+      // A removed element leaves nothing to check (the array itself stays an array).
+      if (value !== undefined) record.parse(value);
+      continue;
+    }
+    if (checked.has(field)) continue;
+    checked.add(field);
+    const schema = (VaultDocumentSchema.shape as Record<string, z.ZodType>)[field];
+    if (!schema) throw new Error(`the vault document has no field "${field}"`);
+    schema.parse(fields[field]);
+  }
+}
+
 /** What the engine needs from the vault: a snapshot and serialised, durable updates. */
 export interface DocumentStore<T> {
   read(): T;

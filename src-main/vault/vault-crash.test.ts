@@ -2,6 +2,8 @@
  * kill -9 during writes: a child process writes the vault in a tight loop and
  * is SIGKILLed at random moments. After every kill the vault must open, and its
  * counter must be a value the writer committed: never broken, never going back.
+ * Odd rounds let the journal grow only 2 KiB, so kills also land in the middle
+ * of folding it into the vault file, not only in appends.
  */
 import { spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -23,9 +25,10 @@ interface Round {
 }
 
 /** Runs the writer until it has opened the vault, lets it write for a random while, then SIGKILLs it. */
-function writeThenKill(vaultPath: string, passFile: string, killAfterMs: number): Promise<Round> {
+function writeThenKill(vaultPath: string, passFile: string, killAfterMs: number, compactAfterBytes?: number): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, vaultPath, passFile, String(MAX_WRITES_PER_ROUND)], {
+    const args = [FIXTURE, vaultPath, passFile, String(MAX_WRITES_PER_ROUND), ...(compactAfterBytes ? [String(compactAfterBytes)] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,7 +77,7 @@ describe('vault under kill -9', () => {
     let previous = 0;
     let tempFilesSeen = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const { ready, lastCommitted } = await writeThenKill(vaultPath, passFile, Math.floor(Math.random() * 150));
+      const { ready, lastCommitted } = await writeThenKill(vaultPath, passFile, Math.floor(Math.random() * 150), round % 2 === 1 ? 2048 : undefined);
       tempFilesSeen += (await readdir(dir)).filter((n) => n.includes('.tmp-')).length;
 
       const counter = (await open()).read().counter;

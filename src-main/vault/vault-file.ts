@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { LatchkeyError } from '../errors.js';
 
@@ -77,6 +77,62 @@ export async function writeFileAtomic(path: string, data: Buffer, platform: Node
     throw new LatchkeyError('storage_error', `Could not write ${path}: ${errMessage(cause)}`, { cause });
   }
   await syncDir(dirname(path), platform);
+}
+
+/**
+ * An append-only file for durable records (the vault journal): each
+ * {@link AppendFile.append} resolves once the bytes are on disk. A new file's
+ * directory entry is made durable too. After a failed append the file may
+ * hold part of the record, so the handle is closed and the caller must not
+ * append again before it has rewritten or cut the file ({@link cutFile}).
+ */
+export class AppendFile {
+  #handle: FileHandle | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly platform: NodeJS.Platform = process.platform,
+  ) {}
+
+  async append(data: Buffer): Promise<void> {
+    try {
+      this.#handle ??= await this.#open();
+      const { bytesWritten } = await this.#handle.write(data);
+      if (bytesWritten !== data.length) throw new Error(`short write (${bytesWritten} of ${data.length} bytes)`);
+      await this.#handle.datasync();
+    } catch (cause) {
+      await this.close();
+      throw new LatchkeyError('storage_error', `Could not write ${this.path}: ${errMessage(cause)}`, { cause });
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close().catch(() => undefined);
+  }
+
+  async #open(): Promise<FileHandle> {
+    try {
+      // 'wx' first: only a file we created needs its directory entry synced.
+      const created = await open(this.path, 'wx', FILE_MODE);
+      await syncDir(dirname(this.path), this.platform);
+      await created.close();
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+    }
+    return open(this.path, 'a', FILE_MODE);
+  }
+}
+
+/** Cuts `path` to `length` bytes (a torn record, or an emptied journal); a missing file is fine. */
+export async function cutFile(path: string, length: number): Promise<void> {
+  try {
+    await truncate(path, length);
+  } catch (cause) {
+    if (errCode(cause) === 'ENOENT') return;
+    throw new LatchkeyError('storage_error', `Could not cut ${path}: ${errMessage(cause)}`, { cause });
+  }
 }
 
 /**

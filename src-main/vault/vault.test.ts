@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { keySourceResolver, type KeySourceSelection } from './key-source-select.
 import { KeyringKeySource } from './keyring-key-source.js';
 import { PassphraseKeySource } from './passphrase-key-source.js';
 import { tempDir } from './testing/temp-dir.js';
-import { resetVault, Vault } from './vault.js';
+import { journalPathFor, resetVault, Vault } from './vault.js';
 import { decryptEnvelope, encryptEnvelope, envelopeHeader, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 
 const docSchema = z.object({
@@ -111,15 +111,23 @@ describe('Vault', () => {
   });
 
   it('keeps the old state when a write fails, and keeps going afterwards', async () => {
-    const { path, vault } = await newVault();
-    await unlink(path);
-    await mkdir(path); // the atomic rename now fails
+    const { path } = await newVault();
+    const vault = await openVault(path); // its journal is not open yet
+    const journal = journalPathFor(path);
+    await rm(journal, { force: true });
+    await mkdir(journal); // appending to the journal now fails
     await expect(vault.update((d) => void (d.counter = 1))).rejects.toMatchObject({ code: 'storage_error' });
+    expect(vault.read().counter).toBe(0);
+    // After a failed append the next update rewrites the vault file: make that fail too.
+    await unlink(path);
+    await mkdir(path);
+    await expect(vault.update((d) => void (d.counter = 2))).rejects.toMatchObject({ code: 'storage_error' });
     expect(vault.read().counter).toBe(0);
 
     await rmdir(path);
+    await rmdir(journal);
     await expect(vault.update((d) => void (d.counter += 5))).resolves.toMatchObject({ counter: 5 });
-    expect((await openVault(path)).read().counter).toBe(5);
+    expect((await openVault(path)).read()).toEqual({ counter: 5, accounts: [{ id: 'alice', access_token: MARKER }] });
   });
 
   it('does not write when the mutator throws or produces an invalid document', async () => {
@@ -185,7 +193,8 @@ describe('Vault', () => {
     const tamperings: Array<[string, (raw: Buffer) => Buffer, string]> = [
       ['a flipped ciphertext byte', (raw) => editJson(raw, (e) => ({ ...e, ciphertext: flipFirst(e.ciphertext as string) })), 'vault_corrupt'],
       ['a flipped auth tag', (raw) => editJson(raw, (e) => ({ ...e, tag: flipFirst(e.tag as string) })), 'vault_corrupt'],
-      ['a rolled-back revision number', (raw) => editJson(raw, (e) => ({ ...e, revision: 1 })), 'vault_corrupt'],
+      // The file's own revision stays put while updates go to the journal: +1 is a change, whatever was written.
+      ['a changed revision number', (raw) => editJson(raw, (e) => ({ ...e, revision: (e.revision as number) + 1 })), 'vault_corrupt'],
       ['an absurd scrypt cost', (raw) => editJson(raw, (e) => ({ ...e, key: { ...(e.key as object), N: 2 ** 30 } })), 'vault_corrupt'],
       ['a truncated file', (raw) => raw.subarray(0, Math.floor(raw.length / 2)), 'vault_corrupt'],
       ['non-JSON garbage', () => Buffer.from('\x00\x01garbage\xff'), 'vault_corrupt'],
@@ -270,6 +279,127 @@ describe('Vault', () => {
     expect(await readFile(movedTo!)).toEqual(before);
     expect((await openVault(path, passphrase('a new one'))).read()).toEqual({ counter: 0, accounts: [] });
     expect(await resetVault(join(path, '..', 'missing.json'))).toEqual({ movedTo: undefined, keyDeleted: false });
+  });
+});
+
+describe('Vault journal (one record per update, folded into the file when it grows)', () => {
+  const CHECKED = 'AT-SECRET-IN-JOURNAL';
+
+  /** A vault file at revision 1 and a journal with `n` records (revisions 2..n+1). */
+  async function withJournal(n: number, options: { compactAfterBytes?: number } = {}) {
+    const dir = await tempDir();
+    const path = join(dir, 'vault.json');
+    const open = () =>
+      Vault.open<Doc>({ path, keySource: passphrase(), initial: () => ({ counter: 0, accounts: [] }), parse: (raw) => docSchema.parse(raw), ...options });
+    const vault = await open();
+    for (let i = 0; i < n; i++) await vault.update((d) => void (d.counter += 1, d.accounts.push({ id: `a${i}`, access_token: CHECKED })));
+    return { path, journal: journalPathFor(path), open };
+  }
+
+  const lines = async (journal: string) => (await readFile(journal, 'utf8')).split('\n').filter(Boolean);
+  const writeLines = (journal: string, ls: string[]) => writeFile(journal, ls.map((l) => `${l}\n`).join(''));
+
+  it('an update appends one encrypted record and leaves the vault file alone; reopening replays it', async () => {
+    const { path, journal, open } = await withJournal(0);
+    const file = await readFile(path);
+    const vault = await open();
+    await vault.update((d) => void d.accounts.push({ id: 'alice', access_token: CHECKED }));
+    await vault.update((d) => void (d.counter = 9));
+    expect(await readFile(path)).toEqual(file);
+    expect(await lines(journal)).toHaveLength(2);
+    const raw = await readFile(journal, 'utf8');
+    for (const form of [CHECKED, 'alice', ...base64Forms(CHECKED)]) expect(raw).not.toContain(form);
+    const reopened = await open();
+    expect(reopened.read()).toEqual({ counter: 9, accounts: [{ id: 'alice', access_token: CHECKED }] });
+    expect(reopened.revision).toBe(3);
+    expect((await stat(journal)).mode & 0o777).toBe(0o600);
+  });
+
+  it('close() waits for pending updates; a later update opens the journal again', async () => {
+    const { open } = await withJournal(0);
+    const vault = await open();
+    const pending = vault.update((d) => void (d.counter = 1));
+    await vault.close();
+    await expect(pending).resolves.toMatchObject({ counter: 1 });
+    await vault.update((d) => void (d.counter = 2));
+    await vault.close();
+    expect((await open()).read().counter).toBe(2);
+  });
+
+  it('an update that changes nothing writes nothing', async () => {
+    const { journal, open } = await withJournal(1);
+    const vault = await open();
+    const before = await readFile(journal);
+    await vault.update(() => undefined);
+    expect(await readFile(journal)).toEqual(before);
+    expect(vault.revision).toBe(2);
+  });
+
+  it('folds the journal into the vault file once it outgrows its limit', async () => {
+    const { path, journal, open } = await withJournal(12, { compactAfterBytes: 1500 });
+    expect((await readFile(journal)).length).toBeLessThanOrEqual(1500);
+    const vault = await open();
+    expect(vault.read().counter).toBe(12);
+    expect(vault.revision).toBe(13);
+    expect(JSON.parse(await readFile(path, 'utf8')).revision).toBeGreaterThan(1);
+  });
+
+  it('a journal left by an interrupted fold (all of it already in the file) is ignored, then cut', async () => {
+    const { journal, open } = await withJournal(3);
+    const old = await readFile(journal);
+    // Fold by replacing the document: that rewrites the file at revision 5 and empties the journal.
+    await (await open()).update((d) => ({ ...d, counter: 100 }));
+    expect((await readFile(journal)).length).toBe(0);
+    await writeFile(journal, old); // as if the fold had stopped before emptying it
+    const vault = await open();
+    expect(vault.read().counter).toBe(100);
+    await vault.update((d) => void (d.counter += 1));
+    expect((await open()).read().counter).toBe(101);
+  });
+
+  it('a last record cut off by a crash (no newline: never acknowledged) is dropped; the next update rewrites', async () => {
+    const { journal, open } = await withJournal(3);
+    const raw = await readFile(journal);
+    await writeFile(journal, raw.subarray(0, raw.length - 20));
+    const vault = await open();
+    expect(vault.read().counter).toBe(2);
+    await vault.update((d) => void (d.counter = 50));
+    expect((await open()).read().counter).toBe(50);
+  });
+
+  const tamperings: Array<[string, (ls: string[]) => string[]]> = [
+    ['an edited record', (ls) => ls.map((l, i) => (i === 1 ? l.slice(0, -6) + (l.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA') : l))],
+    ['two records swapped', (ls) => [ls[0]!, ls[2]!, ls[1]!]],
+    ['swapped records with their revisions swapped back', (ls) => [ls[0]!, ls[2]!.replace(/^\d+/, '3'), ls[1]!.replace(/^\d+/, '4')]],
+    ['a record removed from the middle', (ls) => [ls[0]!, ls[2]!]],
+    ['a record cut short in the middle', (ls) => [ls[0]!, ls[1]!.slice(0, 40), ls[2]!]],
+    ['a record repeated', (ls) => [ls[0]!, ls[0]!.replace(/^\d+/, '3'), ls[1]!.replace(/^\d+/, '4')]],
+    ['a line that is not a record', (ls) => [ls[0]!, 'hello', ls[1]!]],
+  ];
+  it.each(tamperings)('%s: vault_corrupt, nothing overwritten, copies kept', async (_name, tamper) => {
+    const { path, journal, open } = await withJournal(3);
+    const damaged = tamper(await lines(journal));
+    await writeLines(journal, damaged);
+    const before = { file: await readFile(path), journal: await readFile(journal) };
+    await expect(open()).rejects.toMatchObject({ code: 'vault_corrupt', message: expect.stringContaining('journal') });
+    expect(await readFile(path)).toEqual(before.file);
+    expect(await readFile(journal)).toEqual(before.journal);
+    const copies = (await readdir(join(path, '..'))).filter((n) => n.startsWith('vault.json.journal.broken-'));
+    expect(copies).toHaveLength(1);
+  });
+
+  it("another vault's journal (same key) is rejected: records chain from their own vault file", async () => {
+    const a = await withJournal(2);
+    const b = await withJournal(2);
+    await writeFile(b.journal, await readFile(a.journal));
+    await expect(b.open()).rejects.toMatchObject({ code: 'vault_corrupt' });
+  });
+
+  it('resetVault moves the journal aside with the file', async () => {
+    const { path, journal, open } = await withJournal(2);
+    await resetVault(path, passphrase());
+    await expect(stat(journal)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await open()).read()).toEqual({ counter: 0, accounts: [] });
   });
 });
 

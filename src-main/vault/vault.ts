@@ -1,11 +1,16 @@
 /**
  * The encrypted vault: one JSON document of type `T`, held in memory and
- * written through to one encrypted file.
+ * written through to one encrypted file (`vault.json`) plus a journal of the
+ * changes since that file was written (`vault.json.journal`, see
+ * vault-journal.ts). An update is one appended record; once the journal
+ * outgrows the file, the next update rewrites the file and empties the journal.
  *
  * What it enforces:
  * - updates are serialised: each mutator sees the result of the one before;
- * - an update resolves only after its atomic write; if the write fails the
- *   in-memory document stays as it was;
+ *   mutators work on a copy-on-write draft (immer), so an update costs what it
+ *   changes, not the size of the vault;
+ * - an update resolves only after its record (or the rewritten file) is on
+ *   disk; if the write fails the in-memory document stays as it was;
  * - a file that cannot be opened (bad JSON, bad header, failed
  *   authentication, failed `parse`) is copied aside and never overwritten;
  * - a wrong key, told by the header's key check, is not damage to the file:
@@ -16,6 +21,7 @@
  * - nothing logged carries key material or plaintext: only paths and counts.
  */
 import { dirname } from 'node:path';
+import { createDraft, enablePatches, finishDraft, applyPatches, type Objectish, type Patch } from 'immer';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -26,10 +32,12 @@ import {
   serializeEnvelope,
   verifyKeyCheck,
   withKeyCheck,
-  type Envelope,
 } from './envelope.js';
 import type { KeyParams, KeySource, KeySourceKind } from './key-source.js';
+import { encodeJournalRecord, readJournal } from './vault-journal.js';
 import {
+  AppendFile,
+  cutFile,
   ensurePrivateDir,
   keepBrokenCopy,
   moveAside,
@@ -37,6 +45,16 @@ import {
   removeStaleTempFiles,
   writeFileAtomic,
 } from './vault-file.js';
+
+enablePatches();
+
+/** Below this, the journal is never folded into the vault file. */
+const MIN_COMPACT_BYTES = 64 * 1024;
+
+/** Where the journal of the vault at `path` lives. */
+export function journalPathFor(path: string): string {
+  return `${path}.journal`;
+}
 
 /** Given the header of an existing vault (or `null` for a new one), the source that holds its key. */
 export type KeySourceResolver = (existing: KeyParams | null) => KeySource | Promise<KeySource>;
@@ -47,6 +65,14 @@ export type VaultOpenOptions<T> = {
   initial: () => T;
   /** Validates decrypted JSON (e.g. a zod schema's `parse`); a throw means the vault is corrupt. */
   parse: (raw: unknown) => T;
+  /**
+   * Validates an updated document by the parts that changed (the paths of the
+   * update's patches); throws like `parse`. Without it, every update parses the
+   * whole document.
+   */
+  checkChanged?: (doc: T, changed: ReadonlyArray<ReadonlyArray<string | number>>) => void;
+  /** Journal size after which the next update rewrites the vault file; default the file's size, at least 64 KiB. */
+  compactAfterBytes?: number;
   logger?: Logger;
   now?: () => Date;
 } & ({ keySource: KeySource; keySourceFor?: never } | { keySourceFor: KeySourceResolver; keySource?: never });
@@ -59,26 +85,38 @@ export class Vault<T> {
   readonly #key: Buffer;
   readonly #keyParams: KeyParams;
   readonly #parse: (raw: unknown) => T;
+  readonly #checkChanged: VaultOpenOptions<T>['checkChanged'];
+  readonly #compactAfterBytes: number | undefined;
+  readonly #journal: AppendFile;
   #doc: T;
   #revision: number;
+  /** The GCM tag the next journal record chains from (the vault file's, or the last record's). */
+  #lastTag: Buffer;
+  #fileBytes: number;
+  #journalBytes: number;
+  /** The journal cannot take another record as it is (a failed or torn append, a stale journal): rewrite the file first. */
+  #mustCompact: boolean;
   /** Tail of the update chain; never rejects, so one failed update does not block the next. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(init: {
-    path: string;
-    key: Buffer;
-    keyParams: KeyParams;
-    parse: (raw: unknown) => T;
-    doc: T;
-    revision: number;
-  }) {
-    this.path = init.path;
+  private constructor(
+    options: VaultOpenOptions<T>,
+    init: { key: Buffer; keyParams: KeyParams; doc: T; revision: number; lastTag: Buffer; fileBytes: number; journalBytes: number; mustCompact: boolean },
+  ) {
+    this.path = options.path;
     this.keySourceKind = init.keyParams.kind;
     this.#key = init.key;
     this.#keyParams = init.keyParams;
-    this.#parse = init.parse;
+    this.#parse = options.parse;
+    this.#checkChanged = options.checkChanged;
+    this.#compactAfterBytes = options.compactAfterBytes;
+    this.#journal = new AppendFile(journalPathFor(options.path));
     this.#doc = deepFreeze(init.doc);
     this.#revision = init.revision;
+    this.#lastTag = init.lastTag;
+    this.#fileBytes = init.fileBytes;
+    this.#journalBytes = init.journalBytes;
+    this.#mustCompact = init.mustCompact;
   }
 
   /**
@@ -99,9 +137,11 @@ export class Vault<T> {
     const source = await resolveSource(options, null);
     const { key, params } = await source.createKey();
     const doc = options.parse(options.initial());
-    const vault = new Vault<T>({ path: options.path, key, keyParams: withKeyCheck(params, key), parse: options.parse, doc, revision: 0 });
+    const vault = new Vault<T>(options, { key, keyParams: withKeyCheck(params, key), doc, revision: 0, lastTag: Buffer.alloc(0), fileBytes: 0, journalBytes: 0, mustCompact: true });
     try {
-      await vault.#write(vault.#doc, 1);
+      // A journal without its vault file (left by hand) belongs to no vault now: keep it aside, out of the way.
+      await moveAside(journalPathFor(options.path), (options.now ?? (() => new Date()))());
+      await vault.#compact(vault.#doc, 1);
     } catch (err) {
       // Without the file the new key is unreachable; do not leave it behind in the keyring.
       await source.deleteKey?.(params).catch(() => undefined);
@@ -115,30 +155,44 @@ export class Vault<T> {
   static async #load<T>(options: VaultOpenOptions<T>, raw: Buffer): Promise<Vault<T>> {
     const { path, parse } = options;
     const now = options.now ?? (() => new Date());
-    let envelope: Envelope;
-    let key: Buffer;
-    let doc: T;
+    const journalPath = journalPathFor(path);
+    let journalRaw: Buffer | undefined;
     let check: ReturnType<typeof verifyKeyCheck> | undefined;
     try {
-      envelope = parseEnvelope(raw);
-      key = await (await resolveSource(options, envelope.key)).loadKey(envelope.key);
+      const envelope = parseEnvelope(raw);
+      const key = await (await resolveSource(options, envelope.key)).loadKey(envelope.key);
       check = verifyKeyCheck(envelope.key, key);
       if (check === 'mismatch') throw wrongKey(envelope.key.kind);
-      const plaintext = decryptEnvelope(envelope, key, check === 'match');
-      doc = parseDocument(plaintext, parse);
+      let json = parseJson(decryptEnvelope(envelope, key, check === 'match'));
+      journalRaw = await readIfExists(journalPath);
+      const journal = readJournal(journalRaw ?? Buffer.alloc(0), key, envelope.revision, Buffer.from(envelope.tag, 'base64'));
+      if (journal.records.length > 0) json = replay(json, journal.records.map((r) => r.patches as Patch[]));
+      const doc = parseDocument(json, parse);
+      const revision = envelope.revision + journal.records.length;
+      if (journal.stale || journal.tornTail) options.logger?.info({ path, stale: journal.stale, tornTail: journal.tornTail }, 'vault journal: an interrupted write was left; the next update rewrites the vault');
+      options.logger?.debug({ path, revision, journalRecords: journal.records.length }, 'opened vault');
+      // A vault from before the key check gains one with its next rewrite.
+      const absent = check === 'absent';
+      return new Vault<T>(options, {
+        key,
+        keyParams: absent ? withKeyCheck(envelope.key, key) : envelope.key,
+        doc,
+        revision,
+        lastTag: journal.lastTag,
+        fileBytes: raw.length,
+        journalBytes: journal.goodBytes,
+        mustCompact: journal.stale || journal.tornTail || absent,
+      });
     } catch (err) {
       // A wrong key says nothing about the file (an edited salt or check looks the same, and still leaves it intact).
       if (check === 'mismatch') throw err;
       // An unreachable key source says nothing about the file; keep it as is and let the user fix the source.
       if (!(err instanceof LatchkeyError) || (err.code !== 'vault_corrupt' && err.code !== 'vault_locked')) throw err;
       const copy = await keepBrokenCopy(path, raw, now());
+      if (journalRaw?.length) await keepBrokenCopy(journalPath, journalRaw, now());
       options.logger?.warn({ path, copy, code: err.code }, 'vault could not be opened; kept a copy');
       throw new LatchkeyError(err.code, `${err.message} ${recoveryHint(err.code, path, copy)}`, { cause: err });
     }
-    options.logger?.debug({ path, revision: envelope.revision }, 'opened vault');
-    // A vault from before the key check gains one with its next write.
-    const keyParams = check === 'absent' ? withKeyCheck(envelope.key, key) : envelope.key;
-    return new Vault<T>({ path, key, keyParams, parse, doc, revision: envelope.revision });
   }
 
   /** The current document, deep-frozen: change it only through {@link update}. */
@@ -152,7 +206,9 @@ export class Vault<T> {
   }
 
   /**
-   * Applies `mutator` to a copy of the document and writes the result. Calls
+   * Applies `mutator` to a draft of the document and writes the result. The
+   * draft, and every object read from it, is valid only until the mutator
+   * returns: copy out what is needed afterwards (`{ ...record }`). Calls
    * run one at a time in call order; each resolves after its write is on disk
    * with the new document, or rejects (`storage_error` for IO) leaving the
    * vault unchanged.
@@ -163,27 +219,101 @@ export class Vault<T> {
     return run;
   }
 
+  /** Lets pending updates finish, then closes the journal (a later update opens it again). */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#journal.close();
+  }
+
   async #apply(mutator: Mutator<T>): Promise<T> {
-    const draft = structuredClone(this.#doc) as T;
-    const result = await mutator(draft);
-    let next: T;
+    const draft = createDraft(this.#doc as Objectish) as T;
+    let result: T | void;
     try {
-      next = this.#parse(result === undefined ? draft : result);
-    } catch (cause) {
-      // Refuse to write a document the next open would reject as corrupt.
-      throw new LatchkeyError('internal', 'A vault update produced a document that fails validation.', { cause });
+      result = await mutator(draft);
+    } catch (err) {
+      finishDraft(draft);
+      throw err;
     }
-    await this.#write(next, this.#revision + 1);
+    if (result !== undefined && result !== draft) {
+      // A whole new document: it may hold pieces of the draft, so copy it out before the draft is finished.
+      const replacement: unknown = JSON.parse(JSON.stringify(result));
+      finishDraft(draft);
+      const next = this.#validate(() => this.#parse(replacement));
+      await this.#compact(next, this.#revision + 1);
+      return this.#commit(next);
+    }
+    let patches: Patch[] = [];
+    const next = finishDraft(draft, (p) => void (patches = p)) as T;
+    if (patches.length === 0) return this.#doc; // nothing changed, nothing to write
+    this.#validate(() => (this.#checkChanged ? this.#checkChanged(next, patches.map((p) => p.path)) : this.#parse(next)));
+    const revision = this.#revision + 1;
+    const { line, tag } = encodeJournalRecord({ revision, patches }, this.#key, this.#lastTag);
+    if (this.#mustCompact || this.#journalBytes + line.length > (this.#compactAfterBytes ?? Math.max(this.#fileBytes, MIN_COMPACT_BYTES))) {
+      await this.#compact(next, revision);
+    } else {
+      try {
+        await this.#journal.append(line);
+      } catch (err) {
+        // Part of the record may be in the file: only a rewrite makes the journal trustworthy again.
+        this.#mustCompact = true;
+        throw err;
+      }
+      this.#journalBytes += line.length;
+      this.#lastTag = tag;
+    }
+    return this.#commit(next);
+  }
+
+  #commit(next: T): T {
     this.#doc = deepFreeze(next);
     this.#revision += 1;
     return this.#doc;
   }
 
-  async #write(doc: T, revision: number): Promise<void> {
+  /** Runs a validation; a failure means the mutator broke the document, which must never be written. */
+  #validate<R>(check: () => R): R {
+    try {
+      return check();
+    } catch (cause) {
+      // Refuse to write a document the next open would reject as corrupt.
+      throw new LatchkeyError('internal', 'A vault update produced a document that fails validation.', { cause });
+    }
+  }
+
+  /**
+   * Writes the whole document to the vault file (atomically) and empties the
+   * journal. The rename is the commit point: a journal left behind by a crash
+   * after it holds only revisions the file already has, and is ignored as stale.
+   */
+  async #compact(doc: T, revision: number): Promise<void> {
+    await this.#journal.close();
     const plaintext = Buffer.from(JSON.stringify(doc), 'utf8');
     const envelope = encryptEnvelope(plaintext, this.#key, envelopeHeader(this.#keyParams, revision));
-    await writeFileAtomic(this.path, serializeEnvelope(envelope));
+    const bytes = serializeEnvelope(envelope);
+    await writeFileAtomic(this.path, bytes);
+    this.#lastTag = Buffer.from(envelope.tag, 'base64');
+    this.#fileBytes = bytes.length;
+    try {
+      await cutFile(journalPathFor(this.path), 0);
+      this.#journalBytes = 0;
+      this.#mustCompact = false;
+    } catch {
+      // The update is on disk already; the stale journal is ignored on open and cut by the next rewrite.
+      this.#mustCompact = true;
+    }
   }
+}
+
+/** Applies journal records to the document from the vault file, in order. */
+function replay(doc: unknown, records: Patch[][]): unknown {
+  const draft = createDraft(doc as Objectish);
+  try {
+    for (const patches of records) applyPatches(draft, patches);
+  } catch (cause) {
+    finishDraft(draft);
+    throw new LatchkeyError('vault_corrupt', 'The vault journal does not fit the vault file.', { cause });
+  }
+  return finishDraft(draft);
 }
 
 /**
@@ -208,7 +338,10 @@ export async function resetVault(
   options: { now?: () => Date; logger?: Logger } = {},
 ): Promise<{ movedTo: string | undefined; keyDeleted: boolean }> {
   const raw = await readIfExists(path);
-  const movedTo = await moveAside(path, (options.now ?? (() => new Date()))());
+  const now = (options.now ?? (() => new Date()))();
+  const movedTo = await moveAside(path, now);
+  // The journal belongs to that file: it goes aside with it (a fresh vault would reject it).
+  await moveAside(journalPathFor(path), now);
   let keyDeleted = false;
   if (raw !== undefined && keySource !== undefined) {
     try {
@@ -237,19 +370,22 @@ async function resolveSource<T>(options: VaultOpenOptions<T>, existing: KeyParam
   return source;
 }
 
-function parseDocument<T>(plaintext: Buffer, parse: (raw: unknown) => T): T {
-  const invalid = 'The vault decrypted, but its contents are not a valid Latchkey document.';
-  let json: unknown;
+const INVALID_DOCUMENT = 'The vault decrypted, but its contents are not a valid Latchkey document.';
+
+function parseJson(plaintext: Buffer): unknown {
   try {
-    json = JSON.parse(plaintext.toString('utf8'));
+    return JSON.parse(plaintext.toString('utf8'));
   } catch {
     // No cause: V8's JSON.parse message quotes the input, which here is plaintext.
-    throw new LatchkeyError('vault_corrupt', invalid);
+    throw new LatchkeyError('vault_corrupt', INVALID_DOCUMENT);
   }
+}
+
+function parseDocument<T>(json: unknown, parse: (raw: unknown) => T): T {
   try {
     return parse(json);
   } catch (cause) {
-    throw new LatchkeyError('vault_corrupt', invalid, { cause });
+    throw new LatchkeyError('vault_corrupt', INVALID_DOCUMENT, { cause });
   }
 }
 

@@ -3,7 +3,9 @@
  * its counter in a tight loop, printing `committed <n>` after each write has
  * resolved. The parent kills it with SIGKILL at random moments.
  *
- * Usage: node --import tsx vault-writer-fixture.ts <vault> <passphrase-file> <max-writes>
+ * Usage: node --import tsx vault-writer-fixture.ts <vault> <passphrase-file> <max-writes> [<compact-after-bytes>]
+ * (a small last argument makes most writes append to the journal and every
+ * few of them rewrite the vault file, so kills land in both kinds of write).
  * Bounded: stops after <max-writes> writes or 20 s, whichever is first.
  */
 import { writeSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { Vault } from '../vault.js';
 
 const counterDoc = z.object({ counter: z.number().int().nonnegative(), filler: z.string() });
 
-const [vaultPath, passphraseFile, maxWritesArg] = process.argv.slice(2);
+const [vaultPath, passphraseFile, maxWritesArg, compactAfterArg] = process.argv.slice(2);
 if (!vaultPath || !passphraseFile || !maxWritesArg) throw new Error('usage: vault-writer-fixture <vault> <passphrase-file> <max-writes>');
 
 const vault = await Vault.open({
@@ -22,6 +24,7 @@ const vault = await Vault.open({
   // Some bulk so a write takes long enough to be interrupted half-way.
   initial: () => ({ counter: 0, filler: 'x'.repeat(64 * 1024) }),
   parse: (raw) => counterDoc.parse(raw),
+  ...(compactAfterArg ? { compactAfterBytes: Number(compactAfterArg) } : {}),
 });
 // writeSync: the line must be out before the next write starts, or the parent's view lags the disk.
 writeSync(1, `ready ${vault.read().counter}\n`);
