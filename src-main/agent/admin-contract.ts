@@ -55,8 +55,13 @@ export const ADMIN_PARAMS = {
       resource: z.string().url().max(2048).optional(),
       min_ttl: seconds.optional(),
       max_age: seconds.optional(),
+      /** Which of the person's tools hands the token on (e.g. "git"), and for what (a host, cluster, registry or role): recorded in the activity log. */
+      client: z.string().min(1).max(64).optional(),
+      target: z.string().min(1).max(2048).optional(),
     })
     .strict(),
+  /** A tool reports the token was rejected (git `erase`): the cached copy is dropped, so the next request refreshes. */
+  'admin.token.drop': z.object({ access_token: z.string().min(1).max(16_384) }).strict(),
   'admin.logout': z.object({ account: z.string().min(1).max(256).optional(), provider: name.optional() }).strict(),
   'admin.callback': z.object({ url: z.string().min(1).max(8192) }).strict(),
   'admin.demo': none,
@@ -92,6 +97,7 @@ export interface AdminResults {
   'admin.accounts.list': { accounts: AccountSummary[] };
   'admin.login': { account: AccountSummary };
   'admin.token': WireToken;
+  'admin.token.drop': { dropped: boolean };
   'admin.logout': { account: AccountSummary; revoked: string[]; end_session_url?: string; warnings: string[] };
   'admin.callback': { accepted: true };
   'admin.demo': { issuer: string; provider: ProviderSummary };

@@ -103,8 +103,10 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
         ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
         ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
       });
+      if (p.client) core.broker.recordOwnerHandOut({ tool: p.client, target: p.target, account: token.account, scope: token.scope, resource: token.resource, accessToken: token.accessToken });
       return toWireToken(token);
     }),
+    entry('admin.token.drop', async (p) => ({ dropped: await engine.dropCachedToken(p.access_token) })),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
       return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };

@@ -277,7 +277,7 @@ export class TokenBroker {
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
       appId: tokenOwner(app.appId, app.fingerprint),
     });
-    if (this.firstHandOut(app, account.id, token, request.resource)) {
+    if (this.firstHandOut(`${tokenOwner(app.appId, app.fingerprint)}\n${account.id}\n${token.scope}\n${request.resource ?? ''}`, token.accessToken)) {
       this.audit({ appId: app.appId, appName: app.name, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });
     }
     // Only what the app was granted: the ID token only with `openid`.
@@ -385,14 +385,32 @@ export class TokenBroker {
    * loop would otherwise flood the log (and push real history out of it) with
    * entries that say nothing new.
    */
-  private firstHandOut(app: BrokerApp, account: string, token: TokenResult, resource: string | undefined): boolean {
-    const key = `${tokenOwner(app.appId, app.fingerprint)}\n${account}\n${token.scope}\n${resource ?? ''}`;
+  private firstHandOut(key: string, accessToken: string): boolean {
     const now = this.now();
     const seen = this.recentHandOuts.get(key);
-    if (seen && seen.token === token.accessToken && now - seen.at < REPEAT_AUDIT_MS) return false;
+    if (seen && seen.token === accessToken && now - seen.at < REPEAT_AUDIT_MS) return false;
     if (this.recentHandOuts.size >= MAX_DENIALS) this.recentHandOuts.clear();
-    this.recentHandOuts.set(key, { token: token.accessToken, at: now });
+    this.recentHandOuts.set(key, { token: accessToken, at: now });
     return true;
+  }
+
+  /**
+   * Records a token the owner's own tools handed on (a credential helper for
+   * git, Docker, kubectl…): under the tool's name, with what it was for, so
+   * `latchkey activity` shows it beside the apps. Repeats are logged once a
+   * minute at most, as for apps (Docker asks several times per command).
+   */
+  recordOwnerHandOut(h: { tool: string; target?: string | undefined; account?: string | undefined; scope: string; resource?: string | undefined; accessToken: string }): void {
+    if (!this.firstHandOut(`owner\n${h.tool}\n${h.target ?? ''}\n${h.account ?? ''}\n${h.scope}\n${h.resource ?? ''}`, h.accessToken)) return;
+    this.audit({
+      appId: h.tool,
+      appName: h.tool,
+      scope: h.scope,
+      event: 'token_issued',
+      detail: h.target ?? 'to your own tool',
+      ...(h.account ? { account: h.account } : {}),
+      ...(h.resource ? { resource: h.resource } : {}),
+    });
   }
 
   /** Remembers a denial for the cool-down; expired ones are dropped and the map is capped, as apps choose the keys. */

@@ -9,8 +9,11 @@ import { LatchkeyError } from '../errors.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-connection.js';
 import { runLogin } from './login-command.js';
+import { addHost, listHosts, removeHost } from './host-command.js';
 import { accountLabel, relativeTime, table, type CliIO } from './output.js';
 import { LATCHKEY_VERSION } from '../version.js';
+import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
+import { TOKEN_FORMATS, runTokenCommand } from '../helpers/token-command.js';
 
 export interface CliContext {
   io: CliIO;
@@ -24,25 +27,18 @@ export interface CliContext {
 }
 
 function seconds(value: string): number {
-  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds.');
+  if (!isSeconds(value)) throw new InvalidArgumentError('expected a whole number of seconds.');
   return Number(value);
 }
 
 function scopeArg(value: string): string {
-  const trimmed = value.trim();
-  if (!trimmed || !/^[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)*$/.test(trimmed)) {
-    throw new InvalidArgumentError('expected space-separated scope names, e.g. "openid profile".');
-  }
-  return trimmed;
+  if (!isScope(value)) throw new InvalidArgumentError('expected space-separated scope names, e.g. "openid profile".');
+  return value.trim();
 }
 
 function urlArg(value: string): string {
-  try {
-    new URL(value);
-    return value;
-  } catch {
-    throw new InvalidArgumentError('expected an absolute URL.');
-  }
+  if (!isAbsoluteUrl(value)) throw new InvalidArgumentError('expected an absolute URL.');
+  return value;
 }
 
 export function buildProgram(ctx: CliContext): Command {
@@ -183,20 +179,44 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
     .option('--min-ttl <seconds>', 'refresh unless the token is valid at least this long', seconds)
     .option('--max-age <seconds>', 'fail with exit 3 unless you authenticated within this time', seconds)
-    .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token')
-    .action(async (o: { account?: string; provider?: string; scope?: string; resource?: string; minTtl?: number; maxAge?: number; json?: boolean }) => {
-      const t = await withAgent((c) =>
-        c.call('admin.token', {
-          ...(o.account ? { account: o.account } : {}),
-          ...(o.provider ? { provider: o.provider } : {}),
-          ...(o.scope ? { scope: o.scope } : {}),
-          ...(o.resource ? { resource: o.resource } : {}),
-          ...(o.minTtl !== undefined ? { min_ttl: o.minTtl } : {}),
-          ...(o.maxAge !== undefined ? { max_age: o.maxAge } : {}),
-        }),
-      );
-      if (o.json) return json(t);
-      out(`${t.access_token}\n`);
+    .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token (same as --format json)')
+    .addOption(new Option('--format <format>', '"header" prints `Bearer <token>` (for cargo and pnpm token helpers)').choices(TOKEN_FORMATS).default('plain'))
+    .action(async (o: { account?: string; provider?: string; scope?: string; resource?: string; minTtl?: number; maxAge?: number; json?: boolean; format: string }) => {
+      // Usually not reached: entry.ts runs `token` on the lean path; this serves runCli and anything the lean parser declined.
+      const flags: Record<string, string | true> = { format: o.format };
+      for (const [name, value] of [['account', o.account], ['provider', o.provider], ['scope', o.scope], ['resource', o.resource], ['min-ttl', o.minTtl], ['max-age', o.maxAge]] as const) {
+        if (value !== undefined) flags[name] = String(value);
+      }
+      if (o.json) flags.json = true;
+      await runTokenCommand(io, paths, flags);
+    });
+
+  const host = program.command('host').description('Which provider serves a host, for the git and Docker credential helpers');
+  host
+    .command('add')
+    .description('Map a host (or registry) to a provider and account')
+    .argument('<host>', 'host, host:port or URL, e.g. git.example.com or registry.example.com:5000')
+    .requiredOption('--provider <name>', 'the provider whose tokens the host accepts')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--username <name>', 'user name to send with the token (Docker then uses Basic auth instead of an identity token)')
+    .action(async (name: string, o: { provider: string; account?: string; scope?: string; resource?: string; username?: string }) => {
+      const mapping = { provider: o.provider, ...(o.account ? { account: o.account } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.resource ? { resource: o.resource } : {}), ...(o.username ? { username: o.username } : {}) };
+      const added = await withAgent((c) => addHost(paths, c, name, mapping));
+      io.stderr.write(`Mapped ${added} to provider "${o.provider}".\n`);
+    });
+  host
+    .command('list')
+    .description('List mapped hosts')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => listHosts(paths, io, Boolean(o.json)));
+  host
+    .command('remove')
+    .description('Forget a host mapping')
+    .argument('<host>')
+    .action(async (name: string) => {
+      io.stderr.write(`Removed the mapping for ${await removeHost(paths, name)}.\n`);
     });
 
   program
