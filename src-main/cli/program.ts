@@ -14,6 +14,7 @@ import { accountLabel, relativeTime, table, type CliIO } from './output.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
 import { TOKEN_FORMATS, runTokenCommand } from '../helpers/token-command.js';
+import { DEFAULT_TOKEN_ENV } from '../helpers/exec-command.js';
 
 export interface CliContext {
   io: CliIO;
@@ -217,6 +218,21 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .argument('<host>')
     .action(async (name: string) => {
       io.stderr.write(`Removed the mapping for ${await removeHost(paths, name)}.\n`);
+    });
+
+  program
+    .command('exec')
+    .description('Run a program with an access token in its environment; exits with its status')
+    .usage('[options] -- <command> [args...]')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--env <name>', `the environment variable that gets the token (default ${DEFAULT_TOKEN_ENV})`)
+    .argument('<command...>')
+    .action(async () => {
+      // Usually not reached: entry.ts runs `exec` on the lean path; this is for --help and usage errors.
+      throw new LatchkeyError('usage', 'Put `--` before the program: `latchkey exec [options] -- <command> [args...]`.');
     });
 
   program

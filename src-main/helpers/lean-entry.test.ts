@@ -82,4 +82,36 @@ describe.skipIf(!built)('latchkey token, whole process', () => {
     expect(loaded).not.toMatch(/node_modules\/(commander|zod|pino|openid-client|oidc-provider)\//);
     expect(loaded).not.toContain('cli/program.js');
   });
+
+  it('exec runs the program with the token in its environment and exits with its status', async () => {
+    const token = (await runCommand('latchkey', ['token', '--provider', 'svc'], { env: h.env })).stdout.trim();
+    const show = 'process.stdout.write(process.env.LATCHKEY_ACCESS_TOKEN === process.argv[1] ? "same" : "different"); process.exit(7)';
+    const run = await runCommand('latchkey', ['exec', '--provider', 'svc', '--', process.execPath, '-e', show, token], { env: h.env });
+    expect(run).toEqual({ code: 7, stdout: 'same', stderr: '' });
+    const named = await runCommand('latchkey', ['exec', '--provider', 'svc', '--env', 'API_TOKEN', '--', process.execPath, '-e', 'process.stdout.write(String(process.env.API_TOKEN?.length > 0 && !process.env.LATCHKEY_ACCESS_TOKEN))'], { env: h.env });
+    expect(named).toEqual({ code: 0, stdout: 'true', stderr: '' });
+    const activity = JSON.parse((await runCommand('latchkey', ['activity', '--json'], { env: h.env })).stdout) as Array<{ appId: string; detail?: string }>;
+    expect(activity).toContainEqual(expect.objectContaining({ appId: 'latchkey exec', detail: `program ${process.execPath.split('/').at(-1)}` }));
+  });
+
+  it('exec passes signals on to the program', async () => {
+    const { spawn } = await import('node:child_process');
+    const script = 'process.on("SIGTERM", () => { process.stdout.write("got SIGTERM"); process.exit(42); }); process.stdout.write("ready"); setInterval(() => {}, 1000);';
+    const child = spawn('latchkey', ['exec', '--provider', 'svc', '--', process.execPath, '-e', script], { env: h.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(out).toContain('got SIGTERM');
+    expect(code).toBe(42);
+  });
+
+  it('exec: a missing program is exit 127, a missing `--` a usage error', async () => {
+    const missing = await runCommand('latchkey', ['exec', '--provider', 'svc', '--', 'no-such-program-latchkey'], { env: h.env });
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/cannot run no-such-program-latchkey: not found/);
+    const usage = await runCommand('latchkey', ['exec', '--provider', 'svc', 'true'], { env: h.env });
+    expect(usage.code).toBe(2);
+    expect(usage.stdout).toBe('');
+  });
 });

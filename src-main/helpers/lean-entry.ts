@@ -10,6 +10,7 @@ import { resolvePaths } from '../platform/paths.js';
 import { parseFlags } from './flags.js';
 import { runHelper } from './helper-run.js';
 import { TOKEN_FLAGS, runTokenCommand } from './token-command.js';
+import { parseExecArgs, runExecCommand } from './exec-command.js';
 
 export async function runLeanCommand(argv: readonly string[], io: CliIO): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -17,6 +18,11 @@ export async function runLeanCommand(argv: readonly string[], io: CliIO): Promis
     const parsed = parseFlags(rest, TOKEN_FLAGS);
     if (!parsed) return undefined;
     return runHelper(io, () => runTokenCommand(io, resolvePaths(io.env), parsed.flags));
+  }
+  if (command === 'exec') {
+    const parsed = parseExecArgs(rest);
+    if (!parsed) return undefined;
+    return runHelper(io, () => runExecCommand(io, resolvePaths(io.env), parsed.flags, parsed.command));
   }
   return undefined;
 }
