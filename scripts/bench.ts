@@ -47,6 +47,9 @@ import { timeVaultOpen, writeSyntheticVault } from './bench-vault.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'latchkey.js');
 const CLI_MAIN = join(ROOT, 'dist', 'src-main', 'cli', 'main.js');
+const GIT_HELPER = join(ROOT, 'bin', 'git-credential-latchkey.js');
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const PASSPHRASE = 'latchkey bench passphrase';
 
 const CACHED = { rounds: 5, calls: 2000, warmup: 500 };
@@ -265,6 +268,20 @@ function wholeProcessCommands(): WholeProcessCommand[] {
     { label: 'node -e 0 (bare process start)', args: ['-e', '0'] },
     { label: '`latchkey token`', args: [BIN, 'token'], expect: (t) => `${t.access_token}\n`, ratio: true },
     { label: '`latchkey token --format header`', args: [BIN, 'token', '--format', 'header'], expect: (t) => `Bearer ${t.access_token}\n`, ratio: true },
+    {
+      label: '`git-credential-latchkey get`',
+      args: [GIT_HELPER, '--provider', 'bench', 'get'],
+      stdin: 'protocol=https\nhost=git.bench.test\n\n',
+      expect: (t) => new RegExp(`^username=latchkey\npassword=${escapeRegExp(t.access_token)}\npassword_expiry_utc=\\d+\n$`),
+      ratio: true,
+    },
+    {
+      label: '`latchkey kubectl-credential`',
+      args: [BIN, 'kubectl-credential', '--provider', 'bench'],
+      env: { KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } }) },
+      expect: (t) => new RegExp(`^\\{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":\\{"token":"${escapeRegExp(t.access_token)}"`),
+      ratio: true,
+    },
     { label: 'node + import full CLI modules, no call', args: ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(CLI_MAIN).href)})`] },
   ];
 }

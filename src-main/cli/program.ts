@@ -236,6 +236,19 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     });
 
   program
+    .command('kubectl-credential')
+    .description('Print an ExecCredential for kubectl (kubeconfig users[].user.exec)')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--id-token', 'send the ID token instead of the access token (clusters that trust the provider as an OIDC issuer)')
+    .action(async () => {
+      // Not reached with valid options: entry.ts runs this command on the lean path.
+      throw new LatchkeyError('usage', 'See `latchkey kubectl-credential --help`.');
+    });
+
+  program
     .command('accounts')
     .description('List signed-in accounts')
     .option('--json', 'print JSON')

@@ -11,6 +11,7 @@ import { parseFlags } from './flags.js';
 import { runHelper } from './helper-run.js';
 import { TOKEN_FLAGS, runTokenCommand } from './token-command.js';
 import { parseExecArgs, runExecCommand } from './exec-command.js';
+import { KUBECTL_FLAGS, runKubectlCredential } from './kubectl-command.js';
 
 export async function runLeanCommand(argv: readonly string[], io: CliIO): Promise<number | undefined> {
   const [command, ...rest] = argv;
@@ -18,6 +19,11 @@ export async function runLeanCommand(argv: readonly string[], io: CliIO): Promis
     const parsed = parseFlags(rest, TOKEN_FLAGS);
     if (!parsed) return undefined;
     return runHelper(io, () => runTokenCommand(io, resolvePaths(io.env), parsed.flags));
+  }
+  if (command === 'kubectl-credential') {
+    const parsed = parseFlags(rest, KUBECTL_FLAGS);
+    if (!parsed) return undefined;
+    return runHelper(io, () => runKubectlCredential(io, resolvePaths(io.env), parsed.flags));
   }
   if (command === 'exec') {
     const parsed = parseExecArgs(rest);
