@@ -32,6 +32,7 @@ import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/agent/framing.js';
 import { connectOwner } from '../src-main/agent/owner-key.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
+import { addHost } from '../src-main/cli/host-command.js';
 import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
 import { silentLogger } from '../src-main/log/logger.js';
@@ -48,6 +49,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'latchkey.js');
 const CLI_MAIN = join(ROOT, 'dist', 'src-main', 'cli', 'main.js');
 const GIT_HELPER = join(ROOT, 'bin', 'git-credential-latchkey.js');
+const DOCKER_HELPER = join(ROOT, 'bin', 'docker-credential-latchkey.js');
+/** Mapped to the bench provider (`latchkey host add`), for the Docker helper. */
+const BENCH_REGISTRY = 'registry.bench.test';
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const PASSPHRASE = 'latchkey bench passphrase';
@@ -140,6 +144,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   const client = await connectAgent(paths, { autoStart: false });
   cleanup.add('agent client', () => client.close());
   await client.call('admin.providers.add', { name: 'bench', issuer: demo.issuer, client_id: DEMO_CLIENT_ID });
+  await addHost(paths, client, BENCH_REGISTRY, { provider: 'bench' });
   const expireTokens = () => void (clock.offsetMs += CLOCK_JUMP_MS);
   const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, expireTokens, client, agentRssDelta };
   if (!chromiumAvailable()) {
@@ -273,6 +278,13 @@ function wholeProcessCommands(): WholeProcessCommand[] {
       args: [GIT_HELPER, '--provider', 'bench', 'get'],
       stdin: 'protocol=https\nhost=git.bench.test\n\n',
       expect: (t) => new RegExp(`^username=latchkey\npassword=${escapeRegExp(t.access_token)}\npassword_expiry_utc=\\d+\n$`),
+      ratio: true,
+    },
+    {
+      label: '`docker-credential-latchkey get`',
+      args: [DOCKER_HELPER, 'get'],
+      stdin: `https://${BENCH_REGISTRY}/v2/`,
+      expect: (t) => `${JSON.stringify({ ServerURL: `https://${BENCH_REGISTRY}/v2/`, Username: '<token>', Secret: t.access_token })}\n`,
       ratio: true,
     },
     {

@@ -4,9 +4,9 @@ import { LatchkeyError } from '../errors.js';
 import type { CliIO } from '../cli/output.js';
 import { readInput } from './credential-input.js';
 import { parseFlags } from './flags.js';
-import { GIT_OPERATIONS, formatGetAnswer, parseGitAttributes, refusalFor, rejectedToken, requestedHost, tokenRequest } from './git-credential.js';
+import { GIT_OPERATIONS, formatGetAnswer, parseGitAttributes, refusalFor, rejectedToken, requestedHost } from './git-credential.js';
 import { personAtTerminal, runHelper, tokenWithSignIn } from './helper-run.js';
-import { lookupHost, type HostMapping } from './host-map.js';
+import { lookupHost, mappingTokenParams, type HostMapping } from './host-map.js';
 import { ownerCall } from './owner-call.js';
 
 const FLAGS = { provider: 'string', account: 'string', scope: 'scope', resource: 'url', username: 'string' } as const;
@@ -39,7 +39,7 @@ async function main(io: CliIO): Promise<number | void> {
     return;
   }
   const interactive = personAtTerminal(io) && io.env.GIT_TERMINAL_PROMPT !== '0';
-  const token = await tokenWithSignIn({ io, paths, interactive }, tokenRequest(host, mapping));
+  const token = await tokenWithSignIn({ io, paths, interactive }, mappingTokenParams(mapping, 'git', `host ${host}`));
   io.stdout.write(formatGetAnswer(attributes, token, mapping.username));
 }
 

@@ -17,8 +17,7 @@
  *   agent, so the next `get` refreshes; `store` is accepted and ignored;
  * - unknown attributes are ignored, as git requires of helpers.
  */
-import type { AdminParams, WireToken } from '../agent/admin-contract.js';
-import type { HostMapping } from './host-map.js';
+import type { WireToken } from '../agent/admin-contract.js';
 
 export type GitOperation = 'get' | 'store' | 'erase';
 export const GIT_OPERATIONS: readonly GitOperation[] = ['get', 'store', 'erase'];
@@ -57,17 +56,6 @@ export function refusalFor(a: GitAttributes): string | undefined {
   if (protocol === 'https') return undefined;
   if (protocol === 'http' && LOOPBACK.test(host)) return undefined;
   return `not sending a token for ${protocol ?? 'an unknown protocol'}://${host}: only https (or http to this machine) carries tokens`;
-}
-
-export function tokenRequest(host: string, m: HostMapping): AdminParams<'admin.token'> {
-  return {
-    provider: m.provider,
-    ...(m.account ? { account: m.account } : {}),
-    ...(m.scope ? { scope: m.scope } : {}),
-    ...(m.resource ? { resource: m.resource } : {}),
-    client: 'git',
-    target: `host ${host}`,
-  };
 }
 
 /** Seconds before the token's expiry at which git should stop using it. */

@@ -18,6 +18,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LatchkeyError } from '../errors.js';
 import { isAbsoluteUrl, isScope } from '../cli/arg-checks.js';
+import type { AdminParams } from '../agent/admin-contract.js';
 
 export interface HostMapping {
   provider: string;
@@ -105,4 +106,16 @@ export function lookupHost(path: string, hostOrUrl: string): { host: string; map
   if (!host) return undefined;
   const mapping = readHostMap(path)[host];
   return mapping ? { host, mapping } : undefined;
+}
+
+/** The `admin.token` request for a mapped host, labelled with the tool and what it is for (the activity log shows both). */
+export function mappingTokenParams(m: HostMapping, client: string, target: string): AdminParams<'admin.token'> {
+  return {
+    provider: m.provider,
+    ...(m.account ? { account: m.account } : {}),
+    ...(m.scope ? { scope: m.scope } : {}),
+    ...(m.resource ? { resource: m.resource } : {}),
+    client,
+    target,
+  };
 }
