@@ -12,6 +12,7 @@ import { parseParams } from './rpc-protocol.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { toWireToken } from './wire-token.js';
+import { awsCredentials } from './aws-credentials.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
@@ -107,6 +108,22 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       return toWireToken(token);
     }),
     entry('admin.token.drop', async (p) => ({ dropped: await engine.dropCachedToken(p.access_token) })),
+    entry('admin.aws.credentials', async (p) =>
+      awsCredentials(
+        { store: core.store, engine, broker: core.broker, now: core.now },
+        {
+          roleArn: p.role_arn,
+          region: p.region,
+          ...(p.provider ? { provider: p.provider } : {}),
+          ...(p.account ? { account: p.account } : {}),
+          ...(p.scope ? { scope: p.scope } : {}),
+          ...(p.session_name ? { sessionName: p.session_name } : {}),
+          ...(p.duration_seconds ? { durationSeconds: p.duration_seconds } : {}),
+          ...(p.use_access_token ? { useAccessToken: true } : {}),
+          ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+        },
+      ),
+    ),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
       return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };

@@ -10,6 +10,7 @@ import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { connectAgent, startBackgroundAgent, type AdminClient } from './agent-connection.js';
 import { runLogin } from './login-command.js';
 import { addHost, listHosts, removeHost } from './host-command.js';
+import { runAwsCredential, type AwsCommandOptions } from './aws-command.js';
 import { accountLabel, relativeTime, table, type CliIO } from './output.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
@@ -247,6 +248,19 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       // Not reached with valid options: entry.ts runs this command on the lean path.
       throw new LatchkeyError('usage', 'See `latchkey kubectl-credential --help`.');
     });
+
+  program
+    .command('aws-credential')
+    .description('Print AWS credentials for credential_process (STS AssumeRoleWithWebIdentity with your ID token)')
+    .requiredOption('--role-arn <arn>', 'the IAM role to assume')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'scopes of the token exchanged', scopeArg)
+    .option('--session-name <name>', 'RoleSessionName (default "latchkey")')
+    .option('--duration-seconds <seconds>', 'how long the STS credentials last (900–43200)', seconds)
+    .option('--use-access-token', 'exchange the access token instead of the ID token')
+    .option('--region <region>', 'STS region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1); the endpoint follows $AWS_ENDPOINT_URL_STS or $AWS_ENDPOINT_URL')
+    .action(async (o: AwsCommandOptions) => runAwsCredential(io, paths, o));
 
   program
     .command('accounts')

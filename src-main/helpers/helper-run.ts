@@ -29,9 +29,14 @@ export function personAtTerminal(io: CliIO): boolean {
  * `admin.token`, and when the account needs a sign-in and a person is there,
  * the browser sign-in (progress on stderr), then the token again.
  */
-export async function tokenWithSignIn(ctx: HelperContext, params: AdminParams<'admin.token'>): Promise<WireToken> {
+export function tokenWithSignIn(ctx: HelperContext, params: AdminParams<'admin.token'>): Promise<WireToken> {
+  return withSignIn(ctx, params, () => ownerToken(ctx.paths, params, { env: ctx.io.env }));
+}
+
+/** Runs `fn`; on `login_required` with a person there, signs in (provider and scope from `selection`) and runs it once more. */
+export async function withSignIn<T>(ctx: HelperContext, selection: { provider?: string; scope?: string }, fn: () => Promise<T>): Promise<T> {
   try {
-    return await ownerToken(ctx.paths, params, { env: ctx.io.env });
+    return await fn();
   } catch (err) {
     if (!(err instanceof LatchkeyError) || err.code !== 'login_required' || !ctx.interactive) throw err;
     ctx.io.stderr.write(`latchkey: ${err.message}\nSigning in now.\n`);
@@ -41,12 +46,12 @@ export async function tokenWithSignIn(ctx: HelperContext, params: AdminParams<'a
   const client = await connectAgent(ctx.paths, { autoStart: true, env: ctx.io.env });
   try {
     // The sign-in's "Signed in as …" is for the person: onto stderr, stdout is the tool's.
-    const login: AdminParams<'admin.login'> = { ...(params.provider ? { provider: params.provider } : {}), ...(params.scope ? { scope: params.scope } : {}) };
+    const login: AdminParams<'admin.login'> = { ...(selection.provider ? { provider: selection.provider } : {}), ...(selection.scope ? { scope: selection.scope } : {}) };
     await runLogin(client, { stdout: ctx.io.stderr, stderr: ctx.io.stderr, env: ctx.io.env }, { params: login, noBrowser: false, json: false });
   } finally {
     client.close();
   }
-  return ownerToken(ctx.paths, params, { env: ctx.io.env });
+  return fn();
 }
 
 /** One line on stderr (stack only with LATCHKEY_DEBUG=1) and the exit code for the error. */
