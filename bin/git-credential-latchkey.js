@@ -2,4 +2,4 @@
 // git's credential helper: `git config credential.https://HOST.helper "latchkey --provider NAME"`.
 import { runBuilt } from './run-built.js';
 
-runBuilt('git-credential-latchkey', () => import('../dist/src-main/helpers/git-credential-main.js'));
+runBuilt('git-credential-latchkey', () => import('../dist/lean/git-credential-latchkey.js'));

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 import { runBuilt } from './run-built.js';
 
-runBuilt('latchkey', () => import('../dist/src-main/cli/entry.js'));
+runBuilt('latchkey', () => import('../dist/lean/latchkey.js'));

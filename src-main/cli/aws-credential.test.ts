@@ -19,7 +19,7 @@ const which = (name: string) => [join(PYENV, name), `/usr/local/bin/${name}`, `/
 const MOTO = which('moto_server');
 const AWS = which('aws');
 const ROLE = 'arn:aws:iam::123456789012:role/latchkey-test';
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/agent/aws-credentials.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !MOTO ? 'moto_server is not installed (pip install "moto[server]")' : !AWS ? 'the AWS CLI is not installed' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP AWS credential_process tests: ${skip}`);
 

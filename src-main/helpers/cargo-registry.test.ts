@@ -16,7 +16,7 @@ import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../te
 import { presentedToken, tokenChecker, type TokenChecker } from '../testing/token-checker.js';
 
 const CARGO = [join(homedir(), '.cargo/bin/cargo'), '/usr/bin/cargo'].find((p) => existsSync(p));
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/helpers/token-command.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !CARGO ? 'cargo is not installed' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP cargo registry tests: ${skip}`);
 

@@ -35,7 +35,7 @@ describe('docker credential protocol', () => {
 
 const DOCKER = '/usr/local/bin/docker';
 const dockerPath = [DOCKER, '/usr/bin/docker'].find((p) => existsSync(p));
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/helpers/docker-credential-main.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/docker-credential-latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !dockerPath ? 'the docker CLI is not installed' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP Docker helper tests with the real docker CLI: ${skip}`);
 

@@ -50,7 +50,7 @@ describe('git credential protocol', () => {
   });
 });
 
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/helpers/git-credential-main.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/git-credential-latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !chromiumAvailable() ? CHROMIUM_MISSING : !gitHttpBackendAvailable() ? 'git http-backend is not installed (apt-get install git)' : undefined;
 if (skip) console.warn(`SKIP git helper tests with the real git: ${skip}`);
 

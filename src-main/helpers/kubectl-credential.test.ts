@@ -41,7 +41,7 @@ describe('ExecCredential', () => {
 
 const KUBECTL = '/usr/bin/kubectl';
 const kubectlPath = existsSync(KUBECTL) ? KUBECTL : undefined;
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/helpers/kubectl-command.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !kubectlPath ? `${KUBECTL} is not installed` : !opensslAvailable() ? 'openssl is not installed' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP kubectl tests with the real kubectl: ${skip}`);
 

@@ -12,7 +12,7 @@ import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../te
 import { parseFlags } from './flags.js';
 import { TOKEN_FLAGS } from './token-command.js';
 
-const built = existsSync(join(REPO_ROOT, 'dist/src-main/helpers/lean-entry.js'));
+const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 if (!built) console.warn('SKIP lean entry process tests: dist/ is missing; run `npm run build` (npm test does).');
 
 describe('lean flag parser', () => {
@@ -78,7 +78,7 @@ describe.skipIf(!built)('latchkey token, whole process', () => {
     const run = await runCommand(process.execPath, ['--import', register, join(REPO_ROOT, 'bin/latchkey.js'), 'token', '--provider', 'svc'], { env: h.env });
     expect(run.code).toBe(0);
     const loaded = await readFile(trace, 'utf8');
-    expect(loaded).toContain('helpers/owner-call.js');
+    expect(loaded).toContain('dist/lean/latchkey.js');
     expect(loaded).not.toMatch(/node_modules\/(commander|zod|pino|openid-client|oidc-provider)\//);
     expect(loaded).not.toContain('cli/program.js');
   });
