@@ -77,8 +77,10 @@ describe.skipIf(Boolean(skip))('docker with docker-credential-latchkey against a
     const get = await helper('get', `https://${registry.host}/v2/`);
     expect(get.stderr).toBe('');
     expect(JSON.parse(get.stdout)).toEqual({ ServerURL: `https://${registry.host}/v2/`, Username: '<token>', Secret: expect.any(String) });
-    const activity = JSON.parse((await runCommand('latchkey', ['activity', '--json'], { env: h.env })).stdout) as unknown[];
-    expect(activity).toContainEqual(expect.objectContaining({ appId: 'docker', detail: `registry ${registry.host}` }));
+    await helper('get', registry.host);
+    const activity = JSON.parse((await runCommand('latchkey', ['activity', '--json'], { env: h.env })).stdout) as Array<{ appId: string; detail?: string }>;
+    // Docker asks several times per command: the same token for the same registry is recorded once a minute.
+    expect(activity.filter((e) => e.appId === 'docker' && e.detail === `registry ${registry.host}`)).toHaveLength(1);
     for (const token of new Set(checker.seen)) {
       expect(h.log.text()).not.toContain(token);
       expect(run.stderr).not.toContain(token);
