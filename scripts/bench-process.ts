@@ -55,8 +55,9 @@ export interface Spawned {
 const KEEP_BYTES = 8 * 1024;
 
 /** Spawns `node <args>` with stdout and stderr captured (bounded). */
-export function spawnNode(args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv, stdin?: string): Spawned {
+  const child = spawn(process.execPath, args, { env, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   live.add(child);
   let out = '';
   let err = '';
@@ -76,10 +77,11 @@ export interface TimedRun {
   stderr: string;
 }
 
-/** Runs `node <args>` to completion and times it from spawn to stdio closed, as a shell's `$(…)` would wait. */
-export async function timeNode(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<TimedRun> {
+/** Runs `node <args>` (with `stdin` written to it, if given) to completion and times it from spawn to stdio closed, as a shell's `$(…)` would wait. */
+export async function timeNode(args: string[], env: NodeJS.ProcessEnv, options: { stdin?: string; timeoutMs?: number } = {}): Promise<TimedRun> {
+  const { stdin, timeoutMs = 20_000 } = options;
   const start = performance.now();
-  const run = spawnNode(args, env);
+  const run = spawnNode(args, env, stdin);
   try {
     const code = await withDeadline(run.closed, timeoutMs, `node ${args.join(' ')}`);
     return { ms: performance.now() - start, code, stdout: run.stdout(), stderr: run.stderr() };

@@ -14,6 +14,7 @@ import { PRESET_NAMES } from '../engine/provider-presets.js';
 import type { AgentStatus } from './agent-core.js';
 import type { PolicyStatus } from '../broker/policy-prompter.js';
 import type { AuditEntry } from '../store/vault-document.js';
+import type { ProcessCredentials } from './aws-credentials.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
@@ -88,6 +89,25 @@ export const ADMIN_PARAMS = {
       resource: z.string().url().max(2048).optional(),
       min_ttl: seconds.optional(),
       max_age: seconds.optional(),
+      /** Which of the person's tools hands the token on (e.g. "git"), and for what (a host, cluster, registry or role): recorded in the activity log. */
+      client: z.string().min(1).max(64).optional(),
+      target: z.string().min(1).max(2048).optional(),
+    })
+    .strict(),
+  /** A tool reports the token was rejected (git `erase`): the cached copy is dropped, so the next request refreshes. */
+  'admin.token.drop': z.object({ access_token: z.string().min(1).max(16_384) }).strict(),
+  /** STS credentials for the AWS `credential_process` helper (see aws-credentials.ts). */
+  'admin.aws.credentials': z
+    .object({
+      provider: name.optional(),
+      account: z.string().min(1).max(256).optional(),
+      scope: scope.optional(),
+      role_arn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/),
+      session_name: z.string().regex(/^[\w+=,.@-]{2,64}$/).optional(),
+      duration_seconds: z.number().int().min(900).max(43_200).optional(),
+      use_access_token: z.boolean().optional(),
+      region: z.string().regex(/^[a-z0-9-]{1,32}$/),
+      endpoint: z.string().url().max(2048).optional(),
     })
     .strict(),
   'admin.logout': z.object({ account: z.string().min(1).max(256).optional(), provider: name.optional() }).strict(),
@@ -127,6 +147,8 @@ export interface AdminResults {
   'admin.login': { account: AccountSummary; warnings: SignInWarning[] };
   /** `warning`: for the person, e.g. a still-valid token that could not be refreshed (never sent to apps). */
   'admin.token': WireToken & { warning?: string };
+  'admin.token.drop': { dropped: boolean };
+  'admin.aws.credentials': ProcessCredentials;
   'admin.logout': { account: AccountSummary; revoked: string[]; end_session_url?: string; warnings: string[] };
   'admin.callback': { accepted: true };
   'admin.demo': { issuer: string; provider: ProviderSummary };

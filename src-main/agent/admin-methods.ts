@@ -19,6 +19,7 @@ import type { AddProviderInput } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
 import { withGitHubPreset } from '../engine/github-preset.js';
 import type { OAuth2ProviderInput } from '../engine/oauth2-configuration.js';
+import { awsCredentials } from './aws-credentials.js';
 import type { CallContext, RpcMethodEntry } from './rpc-connection.js';
 
 type Handler<M extends AdminMethod> = (params: z.output<(typeof ADMIN_PARAMS)[M]>, ctx: CallContext) => Promise<AdminResults[M]>;
@@ -145,11 +146,28 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
         ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
         ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
       });
-      core.broker.noteOwnerToken(token, p.resource);
+      core.broker.noteOwnerToken(token, p.resource, p.client ? { client: p.client, target: p.target } : undefined);
       const wire: AdminResults['admin.token'] = toWireToken(token);
       if (token.warning) wire.warning = token.warning;
       return wire;
     }),
+    entry('admin.token.drop', async (p) => ({ dropped: await engine.dropCachedToken(p.access_token) })),
+    entry('admin.aws.credentials', async (p) =>
+      awsCredentials(
+        { store: core.store, engine, broker: core.broker, now: core.now },
+        {
+          roleArn: p.role_arn,
+          region: p.region,
+          ...(p.provider ? { provider: p.provider } : {}),
+          ...(p.account ? { account: p.account } : {}),
+          ...(p.scope ? { scope: p.scope } : {}),
+          ...(p.session_name ? { sessionName: p.session_name } : {}),
+          ...(p.duration_seconds ? { durationSeconds: p.duration_seconds } : {}),
+          ...(p.use_access_token ? { useAccessToken: true } : {}),
+          ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+        },
+      ),
+    ),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
       return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };

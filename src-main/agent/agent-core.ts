@@ -55,7 +55,11 @@ export class AgentCore {
   private readonly startedAt: number;
   private readonly stopListeners = new Set<() => void>();
 
+  /** The agent's clock (tests move it). */
+  readonly now: () => number;
+
   constructor(private readonly options: AgentCoreOptions) {
+    this.now = options.now ?? Date.now;
     const { config, logger } = options;
     this.startedAt = (options.now ?? Date.now)();
     this.discovery = new DiscoveryCache({ ttlMs: config.discoveryTtlSeconds * 1000, timeoutSeconds: config.requestTimeoutSeconds });

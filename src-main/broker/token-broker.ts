@@ -83,6 +83,9 @@ export interface ReusableAnswer {
   readonly grant: string;
 }
 
+/** What the audit of a hand-out needs of it (`accessToken` only to tell a repeat from a new token; never logged). */
+type HandOut = Pick<TokenResult, 'account' | 'scope' | 'accessToken'>;
+
 /** Who got which token, for the once-a-minute audit of repeated hand-outs; `owner` is a {@link tokenOwner} or the CLI's name. */
 function handOutKey(owner: string, account: string, scope: string, resource: string | undefined): string {
   return `${owner}\n${account}\n${scope}\n${resource ?? ''}`;
@@ -214,12 +217,23 @@ export class TokenBroker {
   }
 
   /**
-   * A token handed to the person's own tools (the CLI's `latchkey token`),
-   * logged as "latchkey CLI" with the same once-a-minute rule as apps.
+   * A token handed to the person's own tools: the CLI's `latchkey token` is
+   * logged as "latchkey CLI"; a credential helper (git, Docker, kubectl, AWS…)
+   * under the tool's name with what it was for. Repeats are logged once a
+   * minute at most, as for apps (Docker asks several times per command).
    */
-  noteOwnerToken(token: TokenResult, resource?: string): void {
-    if (!this.firstHandOut(OWNER_AUDIT_NAME, token.account ?? '', token, resource)) return;
-    this.audit({ appId: OWNER_AUDIT_NAME, appName: OWNER_AUDIT_NAME, scope: token.scope, event: 'token_issued', detail: 'to the owner', ...(token.account ? { account: token.account } : {}), ...(resource ? { resource } : {}) });
+  noteOwnerToken(token: HandOut, resource?: string, tool?: { client: string; target?: string | undefined }): void {
+    const name = tool?.client ?? OWNER_AUDIT_NAME;
+    if (!this.firstHandOut(`owner\n${name}\n${tool?.target ?? ''}`, token.account ?? '', token, resource)) return;
+    this.audit({
+      appId: name,
+      appName: name,
+      scope: token.scope,
+      event: 'token_issued',
+      detail: tool?.target ?? 'to the owner',
+      ...(token.account ? { account: token.account } : {}),
+      ...(resource ? { resource } : {}),
+    });
   }
 
   /** The person revokes an app's grant(s) (CLI `latchkey apps revoke`, the desktop UI). */
@@ -452,7 +466,7 @@ export class TokenBroker {
    * loop would otherwise flood the log (and push real history out of it) with
    * entries that say nothing new.
    */
-  private firstHandOut(owner: string, account: string, token: TokenResult, resource: string | undefined): boolean {
+  private firstHandOut(owner: string, account: string, token: HandOut, resource: string | undefined): boolean {
     const key = handOutKey(owner, account, token.scope, resource);
     const now = this.now();
     const seen = this.recentHandOuts.get(key);

@@ -4,7 +4,8 @@
  * LATCHKEY_DEBUG=1.
  */
 import { CommanderError } from 'commander';
-import { EXIT_CODES, asLatchkeyError, exitCodeFor } from '../errors.js';
+import { EXIT_CODES } from '../errors.js';
+import { reportFailure } from '../helpers/helper-run.js';
 import { buildProgram, defaultPaths, readAllStdin } from './program.js';
 import type { CliIO } from './output.js';
 
@@ -27,9 +28,6 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       // Help and version exit "successfully" through exitOverride; real usage errors were already printed.
       return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
-    const e = asLatchkeyError(err);
-    io.stderr.write(`latchkey: ${e.message}\n`);
-    if (io.env.LATCHKEY_DEBUG === '1' && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-    return exitCodeFor(e.code);
+    return reportFailure(io, err);
   }
 }

@@ -11,11 +11,16 @@ import { agentOnDemand, startBackgroundAgent, type AdminClient } from './agent-c
 import { assertPathsUsable } from './input-errors.js';
 import { runLogin } from './login-command.js';
 import type { AdminParams } from '../agent/admin-contract.js';
+import { addHost, listHosts, removeHost } from './host-command.js';
+import { runAwsCredential, type AwsCommandOptions } from './aws-command.js';
 import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
 import { passphraseForAgent } from './agent-passphrase.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
 import { shortFingerprint } from '../broker/short-fingerprint.js';
+import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
+import { TOKEN_FORMATS, runTokenCommand } from '../helpers/token-command.js';
+import { DEFAULT_TOKEN_ENV } from '../helpers/exec-command.js';
 
 export interface CliContext {
   io: CliIO;
@@ -29,16 +34,13 @@ export interface CliContext {
 }
 
 function seconds(value: string): number {
-  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds.');
+  if (!isSeconds(value)) throw new InvalidArgumentError('expected a whole number of seconds.');
   return Number(value);
 }
 
 function scopeArg(value: string): string {
-  const trimmed = value.trim();
-  if (!trimmed || !/^[\x21\x23-\x5B\x5D-\x7E]+( +[\x21\x23-\x5B\x5D-\x7E]+)*$/.test(trimmed)) {
-    throw new InvalidArgumentError('expected space-separated scope names, e.g. "openid profile".');
-  }
-  return trimmed;
+  if (!isScope(value)) throw new InvalidArgumentError('expected space-separated scope names, e.g. "openid profile".');
+  return value.trim();
 }
 
 function portArg(value: string): number {
@@ -47,12 +49,8 @@ function portArg(value: string): number {
 }
 
 function urlArg(value: string): string {
-  try {
-    new URL(value);
-    return value;
-  } catch {
-    throw new InvalidArgumentError('expected an absolute URL.');
-  }
+  if (!isAbsoluteUrl(value)) throw new InvalidArgumentError('expected an absolute URL.');
+  return value;
 }
 
 interface ProviderAddOptions {
@@ -295,23 +293,86 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
     .option('--min-ttl <seconds>', 'refresh unless the token is valid at least this long', seconds)
     .option('--max-age <seconds>', 'fail with exit 3 unless you authenticated within this time', seconds)
-    .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token')
-    .action(async (o: { account?: string; provider?: string; scope?: string; resource?: string; minTtl?: number; maxAge?: number; json?: boolean }) => {
-      const t = await withAgent((c) =>
-        c.call('admin.token', {
-          ...(o.account ? { account: o.account } : {}),
-          ...(o.provider ? { provider: o.provider } : {}),
-          ...(o.scope ? { scope: o.scope } : {}),
-          ...(o.resource ? { resource: o.resource } : {}),
-          ...(o.minTtl !== undefined ? { min_ttl: o.minTtl } : {}),
-          ...(o.maxAge !== undefined ? { max_age: o.maxAge } : {}),
-        }),
-      );
-      const { warning, ...token } = t;
-      if (warning) io.stderr.write(`warning: ${warning}\n`);
-      if (o.json) return json(token);
-      out(`${token.access_token}\n`);
+    .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token (same as --format json)')
+    .addOption(new Option('--format <format>', '"header" prints `Bearer <token>` (for cargo and pnpm token helpers)').choices(TOKEN_FORMATS).default('plain'))
+    .action(async (o: { account?: string; provider?: string; scope?: string; resource?: string; minTtl?: number; maxAge?: number; json?: boolean; format: string }) => {
+      // Usually not reached: entry.ts runs `token` on the lean path; this serves runCli and anything the lean parser declined.
+      const flags: Record<string, string | true> = { format: o.format };
+      for (const [name, value] of [['account', o.account], ['provider', o.provider], ['scope', o.scope], ['resource', o.resource], ['min-ttl', o.minTtl], ['max-age', o.maxAge]] as const) {
+        if (value !== undefined) flags[name] = String(value);
+      }
+      if (o.json) flags.json = true;
+      await runTokenCommand(io, paths, flags);
     });
+
+  const host = program.command('host').description('Which provider serves a host, for the git and Docker credential helpers');
+  host
+    .command('add')
+    .description('Map a host (or registry) to a provider and account')
+    .argument('<host>', 'host, host:port or URL, e.g. git.example.com or registry.example.com:5000')
+    .requiredOption('--provider <name>', 'the provider whose tokens the host accepts')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--username <name>', 'user name to send with the token (Docker then uses Basic auth instead of an identity token)')
+    .action(async (name: string, o: { provider: string; account?: string; scope?: string; resource?: string; username?: string }) => {
+      const mapping = { provider: o.provider, ...(o.account ? { account: o.account } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.resource ? { resource: o.resource } : {}), ...(o.username ? { username: o.username } : {}) };
+      const added = await withAgent((c) => addHost(paths, c, name, mapping));
+      io.stderr.write(`Mapped ${added} to provider "${o.provider}".\n`);
+    });
+  host
+    .command('list')
+    .description('List mapped hosts')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => listHosts(paths, io, Boolean(o.json)));
+  host
+    .command('remove')
+    .description('Forget a host mapping')
+    .argument('<host>')
+    .action(async (name: string) => {
+      io.stderr.write(`Removed the mapping for ${await removeHost(paths, name)}.\n`);
+    });
+
+  program
+    .command('exec')
+    .description('Run a program with an access token in its environment; exits with its status')
+    .usage('[options] -- <command> [args...]')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--env <name>', `the environment variable that gets the token (default ${DEFAULT_TOKEN_ENV})`)
+    .argument('<command...>')
+    .action(async () => {
+      // Usually not reached: entry.ts runs `exec` on the lean path; this is for --help and usage errors.
+      throw new LatchkeyError('usage', 'Put `--` before the program: `latchkey exec [options] -- <command> [args...]`.');
+    });
+
+  program
+    .command('kubectl-credential')
+    .description('Print an ExecCredential for kubectl (kubeconfig users[].user.exec)')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
+    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .option('--id-token', 'send the ID token instead of the access token (clusters that trust the provider as an OIDC issuer)')
+    .action(async () => {
+      // Not reached with valid options: entry.ts runs this command on the lean path.
+      throw new LatchkeyError('usage', 'See `latchkey kubectl-credential --help`.');
+    });
+
+  program
+    .command('aws-credential')
+    .description('Print AWS credentials for credential_process (STS AssumeRoleWithWebIdentity with your ID token)')
+    .requiredOption('--role-arn <arn>', 'the IAM role to assume')
+    .option('--provider <name>', 'pick the account by provider')
+    .option('--account <id>', 'account id, email or user name (default: the only one)')
+    .option('--scope <scopes>', 'scopes of the token exchanged', scopeArg)
+    .option('--session-name <name>', 'RoleSessionName (default "latchkey")')
+    .option('--duration-seconds <seconds>', 'how long the STS credentials last (900–43200)', seconds)
+    .option('--use-access-token', 'exchange the access token instead of the ID token')
+    .option('--region <region>', 'STS region (default $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1); the endpoint follows $AWS_ENDPOINT_URL_STS or $AWS_ENDPOINT_URL')
+    .action(async (o: AwsCommandOptions) => runAwsCredential(io, paths, o));
 
   program
     .command('accounts')

@@ -611,6 +611,21 @@ export class OidcEngine {
     for (const t of account.tokens) await revoke(t.accessToken, 'access_token', 'access token');
   }
 
+  /**
+   * Forgets a cached access token that a resource server rejected (git's
+   * `erase`, Docker's), so the next request refreshes instead of handing it
+   * out again. Only an exact match is dropped; the refresh token stays.
+   */
+  async dropCachedToken(accessToken: string): Promise<boolean> {
+    const holder = this.store.read().accounts.find((a) => a.tokens.some((t) => t.accessToken === accessToken));
+    if (!holder) return false;
+    await this.store.update((d) => {
+      const a = d.accounts.find((x) => x.id === holder.id);
+      if (a) a.tokens = a.tokens.filter((t) => t.accessToken !== accessToken);
+    });
+    return true;
+  }
+
   // ---- queries ------------------------------------------------------------
 
   accounts(): AccountSummary[] {

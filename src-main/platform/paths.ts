@@ -13,6 +13,8 @@ export interface LatchkeyPaths {
   vault: string;
   config: string;
   policy: string;
+  /** Which provider and account serve a host for the git and Docker credential helpers (`latchkey host add`). */
+  hosts: string;
   /** The broker's audit log, encrypted with a key kept in the vault. */
   audit: string;
   log: string;
@@ -59,6 +61,7 @@ export function resolvePaths(env: Env = process.env, platform: NodeJS.Platform =
     vault: join(home, 'vault.json'),
     config: join(home, 'config.json'),
     policy: join(home, 'policy.json'),
+    hosts: join(home, 'hosts.json'),
     audit: join(home, 'audit.log'),
     log: join(home, 'agent.log'),
     lock: join(home, 'agent.lock'),

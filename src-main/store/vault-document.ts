@@ -153,6 +153,20 @@ export const AuditEntrySchema = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 
+/** Temporary AWS credentials from STS AssumeRoleWithWebIdentity, handed out again while they last (agent/aws-credentials.ts). */
+export const StsSessionRecordSchema = z.object({
+  /** Account, role, session name, token kind and endpoint: what makes two requests the same. */
+  key: z.string(),
+  account: z.string(),
+  roleArn: z.string(),
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1),
+  /** Epoch milliseconds. */
+  expiresAt: z.number(),
+});
+export type StsSessionRecord = z.infer<typeof StsSessionRecordSchema>;
+
 export const VaultDocumentSchema = z.object({
   schema: z.literal(1),
   providers: z.array(ProviderRecordSchema),
@@ -162,11 +176,12 @@ export const VaultDocumentSchema = z.object({
   auditKey: z.string().optional(),
   /** Only in vaults of earlier versions; moved to the audit log file on open. */
   audit: z.array(AuditEntrySchema).default([]),
+  stsSessions: z.array(StsSessionRecordSchema).default([]),
 });
 export type VaultDocument = z.infer<typeof VaultDocumentSchema>;
 
 export function emptyVaultDocument(): VaultDocument {
-  return { schema: 1, providers: [], accounts: [], grants: [], audit: [] };
+  return { schema: 1, providers: [], accounts: [], grants: [], audit: [], stsSessions: [] };
 }
 
 export function parseVaultDocument(raw: unknown): VaultDocument {

@@ -1,0 +1,40 @@
+/**
+ * `latchkey aws-credential`: the AWS CLI's and SDKs' `credential_process`.
+ * The exchange runs in the agent (which keeps the STS credentials in the
+ * vault); this side resolves what only the tool's environment knows, since
+ * the AWS CLI does not tell a credential_process which profile it serves.
+ */
+import type { AdminParams } from '../agent/admin-contract.js';
+import type { CliIO } from './output.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
+import { ownerCall } from '../helpers/owner-call.js';
+import { personAtTerminal, withSignIn } from '../helpers/helper-run.js';
+
+export interface AwsCommandOptions {
+  provider?: string;
+  account?: string;
+  scope?: string;
+  roleArn: string;
+  sessionName?: string;
+  durationSeconds?: number;
+  useAccessToken?: boolean;
+  region?: string;
+}
+
+export async function runAwsCredential(io: CliIO, paths: LatchkeyPaths, o: AwsCommandOptions): Promise<void> {
+  const endpoint = io.env.AWS_ENDPOINT_URL_STS || io.env.AWS_ENDPOINT_URL;
+  const params: AdminParams<'admin.aws.credentials'> = {
+    role_arn: o.roleArn,
+    region: o.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1',
+    ...(o.provider ? { provider: o.provider } : {}),
+    ...(o.account ? { account: o.account } : {}),
+    ...(o.scope ? { scope: o.scope } : {}),
+    ...(o.sessionName ? { session_name: o.sessionName } : {}),
+    ...(o.durationSeconds ? { duration_seconds: o.durationSeconds } : {}),
+    ...(o.useAccessToken ? { use_access_token: true } : {}),
+    ...(endpoint ? { endpoint } : {}),
+  };
+  const ctx = { io, paths, interactive: personAtTerminal(io) };
+  const credentials = await withSignIn(ctx, o, () => ownerCall(paths, 'admin.aws.credentials', params, { env: io.env }));
+  io.stdout.write(`${JSON.stringify(credentials)}\n`);
+}

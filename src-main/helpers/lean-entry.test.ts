@@ -1,0 +1,117 @@
+/**
+ * `latchkey token` on the lean path, as the real process tools start: only
+ * the answer on stdout, `--format header` for cargo and pnpm, and none of the
+ * heavy libraries loaded (their loading was most of a cached token's time).
+ * Requires `npm run build`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
+import { parseFlags } from './flags.js';
+import { TOKEN_FLAGS } from './token-command.js';
+
+const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
+if (!built) console.warn('SKIP lean entry process tests: dist/ is missing; run `npm run build` (npm test does).');
+
+describe('lean flag parser', () => {
+  it('takes the token flags in both spellings', () => {
+    expect(parseFlags(['--provider', 'svc', '--scope=openid  email ', '--min-ttl', '30', '--json'], TOKEN_FLAGS)?.flags).toEqual({ provider: 'svc', scope: 'openid  email', 'min-ttl': '30', json: true });
+  });
+
+  it.each([
+    [['--help']],
+    [['--provider']],
+    [['--provider', 'a', '--provider', 'b']],
+    [['--min-ttl', 'soon']],
+    [['--resource', 'not a url']],
+    [['--scope', 'has"quote']],
+    [['--json=yes']],
+    [['extra']],
+    [['--__proto__', 'x']],
+  ])('gives %j to the full CLI instead of guessing', (argv) => {
+    expect(parseFlags(argv, TOKEN_FLAGS)).toBeUndefined();
+  });
+});
+
+describe.skipIf(!built)('latchkey token, whole process', () => {
+  let h: HelperAgent;
+  beforeAll(async () => {
+    h = await startHelperAgent();
+  }, 60_000);
+  afterAll(() => h?.close());
+
+  it('prints only the token, or `Bearer <token>` with --format header', async () => {
+    const plain = await runCommand('latchkey', ['token', '--provider', 'svc'], { env: h.env });
+    expect(plain).toMatchObject({ code: 0, stderr: '' });
+    expect(plain.stdout).toMatch(/^[\w.-]+\n$/);
+    const header = await runCommand('latchkey', ['token', '--provider', 'svc', '--format', 'header'], { env: h.env });
+    expect(header).toEqual({ code: 0, stdout: `Bearer ${plain.stdout}`, stderr: '' });
+    const json = await runCommand('latchkey', ['token', '--provider', 'svc', '--format=json'], { env: h.env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ access_token: plain.stdout.trim(), token_type: expect.stringMatching(/bearer/i) });
+  });
+
+  it('fails with one line on stderr, nothing on stdout, and the CLI exit code', async () => {
+    const missing = await runCommand('latchkey', ['token', '--provider', 'nope'], { env: h.env });
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toMatch(/^latchkey: No provider named "nope".*\n$/);
+    const badFormat = await runCommand('latchkey', ['token', '--format', 'yaml'], { env: h.env });
+    expect(badFormat).toMatchObject({ code: 2, stdout: '' });
+    expect(badFormat.stderr).toMatch(/argument 'yaml' is invalid|Unknown --format/);
+    // No account signed in to "work" and nobody at a terminal: exit 3 at once, naming the command to run.
+    const started = Date.now();
+    const signIn = await runCommand('latchkey', ['token', '--provider', 'work'], { env: h.env });
+    expect(signIn).toMatchObject({ code: 3, stdout: '' });
+    expect(signIn.stderr).toMatch(/latchkey login/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('loads no commander, zod, pino or openid-client on the cached path', async () => {
+    const trace = join(h.dir, 'modules.txt');
+    const hooks = join(h.dir, 'trace-hooks.mjs');
+    const register = join(h.dir, 'trace-register.mjs');
+    // A module resolve hook (node:module register) writes every module the process loads.
+    await writeFile(hooks, `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(trace)}, r.url + '\\n'); return r; }\n`);
+    await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const run = await runCommand(process.execPath, ['--import', register, join(REPO_ROOT, 'bin/latchkey.js'), 'token', '--provider', 'svc'], { env: h.env });
+    expect(run.code).toBe(0);
+    const loaded = await readFile(trace, 'utf8');
+    expect(loaded).toContain('dist/lean/latchkey.js');
+    expect(loaded).not.toMatch(/node_modules\/(commander|zod|pino|openid-client|oidc-provider)\//);
+    expect(loaded).not.toContain('cli/program.js');
+  });
+
+  it('exec runs the program with the token in its environment and exits with its status', async () => {
+    const token = (await runCommand('latchkey', ['token', '--provider', 'svc'], { env: h.env })).stdout.trim();
+    const show = 'process.stdout.write(process.env.LATCHKEY_ACCESS_TOKEN === process.argv[1] ? "same" : "different"); process.exit(7)';
+    const run = await runCommand('latchkey', ['exec', '--provider', 'svc', '--', process.execPath, '-e', show, token], { env: h.env });
+    expect(run).toEqual({ code: 7, stdout: 'same', stderr: '' });
+    const named = await runCommand('latchkey', ['exec', '--provider', 'svc', '--env', 'API_TOKEN', '--', process.execPath, '-e', 'process.stdout.write(String(process.env.API_TOKEN?.length > 0 && !process.env.LATCHKEY_ACCESS_TOKEN))'], { env: h.env });
+    expect(named).toEqual({ code: 0, stdout: 'true', stderr: '' });
+    const activity = JSON.parse((await runCommand('latchkey', ['activity', '--json'], { env: h.env })).stdout) as Array<{ appId: string; detail?: string }>;
+    expect(activity).toContainEqual(expect.objectContaining({ appId: 'latchkey exec', detail: `program ${process.execPath.split('/').at(-1)}` }));
+  });
+
+  it('exec passes signals on to the program', async () => {
+    const { spawn } = await import('node:child_process');
+    const script = 'process.on("SIGTERM", () => { process.stdout.write("got SIGTERM"); process.exit(42); }); process.stdout.write("ready"); setInterval(() => {}, 1000);';
+    const child = spawn('latchkey', ['exec', '--provider', 'svc', '--', process.execPath, '-e', script], { env: h.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((out += d), out.includes('ready') && resolve())));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(out).toContain('got SIGTERM');
+    expect(code).toBe(42);
+  });
+
+  it('exec: a missing program is exit 127, a missing `--` a usage error', async () => {
+    const missing = await runCommand('latchkey', ['exec', '--provider', 'svc', '--', 'no-such-program-latchkey'], { env: h.env });
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/cannot run no-such-program-latchkey: not found/);
+    const usage = await runCommand('latchkey', ['exec', '--provider', 'svc', 'true'], { env: h.env });
+    expect(usage.code).toBe(2);
+    expect(usage.stdout).toBe('');
+  });
+});
