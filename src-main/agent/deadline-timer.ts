@@ -35,11 +35,18 @@ export class DeadlineTimer {
   }
 
   #fire(): void {
+    const at = this.#at;
     this.#timer = undefined;
     this.#at = Infinity;
-    // A timer may fire a fraction of a millisecond before `performance.now()` reaches its
-    // deadline; `check` then finds it not yet due and returns it, and we wait the rest.
-    const next = this.#check(performance.now());
+    // Node times a timer from the event loop's cached clock, which lags `performance.now()`
+    // (by a fraction of a millisecond, or by a whole busy stretch under load), so it can fire
+    // before the deadline: then wait the rest, so `check` is never asked before its time.
+    const now = performance.now();
+    if (now < at) {
+      this.ensure(at);
+      return;
+    }
+    const next = this.#check(now);
     if (next < Infinity) this.ensure(next);
   }
 }

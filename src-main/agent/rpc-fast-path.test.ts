@@ -3,7 +3,7 @@
  * the schemas would refuse, and must read what they accept exactly as the
  * schemas do; anything unusual falls back to the schemas.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth, incomingMessageSchema, parseCommonRequest, parseCommonResult, serverMessageSchema } from './rpc-protocol.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { seededRandom } from '../testing/rpc-testing.js';
@@ -74,20 +74,47 @@ describe('DeadlineTimer', () => {
   it('never fires before a deadline, fires after it, and an earlier deadline wins', async () => {
     const fired: number[] = [];
     const deadlines = [performance.now() + 80, performance.now() + 30];
+    let allFired!: () => void;
+    const done = new Promise<void>((r) => (allFired = r));
     const timer = new DeadlineTimer((now) => {
       fired.push(now);
       const next = deadlines.filter((d) => d > now);
+      if (!next.length) allFired();
       return next.length ? Math.min(...next) : Infinity;
     });
     timer.ensure(deadlines[0]!);
     timer.ensure(deadlines[1]!);
     timer.ensure(deadlines[0]!); // later than pending: free, changes nothing
-    const keepAlive = setTimeout(() => {}, 1000);
-    await new Promise((r) => setTimeout(r, 150));
-    clearTimeout(keepAlive);
+    // Waits for the fires themselves, not a fixed time, so a loaded machine only makes it slower (bounded).
+    const bound = setTimeout(allFired, 10_000);
+    await done;
+    clearTimeout(bound);
     timer.stop();
     expect(fired.length).toBeGreaterThanOrEqual(2);
     expect(fired[0]!).toBeGreaterThanOrEqual(deadlines[1]!);
     expect(fired.some((t) => t >= deadlines[0]!)).toBe(true);
+  });
+
+  it('a timer that fires before the deadline by the clock of performance.now() waits the rest', () => {
+    // Node times timers from the event loop's cached millisecond clock, which lags performance.now():
+    // here the timer is due while performance.now() is still short of the deadline.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      const checks: number[] = [];
+      const timer = new DeadlineTimer((t) => (checks.push(t), Infinity));
+      timer.ensure(10.5);
+      clock = 10.2;
+      vi.advanceTimersByTime(11);
+      expect(checks).toEqual([]);
+      clock = 10.6;
+      vi.advanceTimersByTime(1);
+      expect(checks).toEqual([10.6]);
+      timer.stop();
+    } finally {
+      now.mockRestore();
+      vi.useRealTimers();
+    }
   });
 });

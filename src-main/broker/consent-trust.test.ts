@@ -57,9 +57,14 @@ describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can
     return (await owner.call<{ entries: AuditEntry[] }>('admin.activity', params)).entries;
   }
 
-  /** The owner signs in another user, as `latchkey login` does. */
+  /**
+   * The owner signs in another user, as `latchkey login` does: with no chosen
+   * prompt, so the engine asks for consent and the demo provider issues a
+   * refresh token (OIDC Core §11). Each sign-in gets a fresh browser context,
+   * so the provider has no session to reuse and asks who signs in.
+   */
   async function ownerLogin(login: string): Promise<{ id: string }> {
-    const { account } = await owner.call<{ account: { id: string } }>('admin.login', { provider: 'work', prompt: 'login' }, {
+    const { account } = await owner.call<{ account: { id: string } }>('admin.login', { provider: 'work' }, {
       timeoutMs: 60_000,
       onNotification: (method, params) => {
         if (method === LOGIN_NOTIFICATIONS.authorizationUrl) void signInAtProvider(browser, (params as { url: string }).url, { login }).catch((err) => logger.error({ err }, 'test sign-in failed'));

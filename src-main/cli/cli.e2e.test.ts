@@ -281,7 +281,7 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
         [['provider', 'add', 'y', '--issuer', 'https://idp.example.com', '--client-id', 'y', '--userinfo-endpoint', 'https://api.example.com/me'], /add --oauth2/],
         [['provider', 'add', 'y', '--oauth2', '--client-id', 'y', '--authorization-endpoint', 'https://idp.example.com/a', '--token-endpoint', 'http://idp.example.com/t'], /--token-endpoint: .* must use https/],
         [['provider', 'add', 'y', '--oauth2', '--client-id', 'y', '--authorization-endpoint', 'https://idp.example.com/a'], /both --authorization-endpoint and --token-endpoint/],
-        [['provider', 'add', 'y', '--preset', 'gitlab', '--client-id', 'y'], /Allowed choices are github/],
+        [['provider', 'add', 'y', '--preset', 'nosuch', '--client-id', 'y'], /Allowed choices are .*gitlab, github\./],
       ];
       for (const [args, message] of cases) {
         const r = await home.run(args);

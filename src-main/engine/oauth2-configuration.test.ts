@@ -45,6 +45,26 @@ describe('plain OAuth 2.0 endpoints as typed', () => {
     expect(listProviders(store).map((p) => p.protocol)).toEqual(['oauth2']);
   });
 
+  it('refuses a second copy of a provider under another name, after the checks of the input; keeps one that asks differently', async () => {
+    const store = new MemoryStore(emptyVaultDocument());
+    const discovery = new DiscoveryCache({ fetch: () => Promise.reject(new Error('no network in this test')) });
+    await addProvider(store, discovery, { name: 'tool', clientId: 'c1', oauth2: { ...HAND } });
+    const before = JSON.stringify(store.read());
+    // A copy with a bad scope: the scope is what the person must fix, so that is what they hear.
+    await expect(addProvider(store, discovery, { name: 'copy', clientId: 'c1', scope: 'openid', oauth2: { ...HAND } })).rejects.toMatchObject({ code: 'usage', message: expect.stringContaining('drop "openid"') });
+    await expect(addProvider(store, discovery, { name: 'copy', clientId: 'c1', oauth2: { ...HAND } })).rejects.toMatchObject({
+      code: 'already_exists',
+      message: 'Provider "tool" is already https://auth.example.com with client id c1; use it, or remove it first.',
+    });
+    expect(JSON.stringify(store.read())).toBe(before);
+    // One client, other settings: another scope, another account claim.
+    await addProvider(store, discovery, { name: 'repos', clientId: 'c1', scope: 'repo', oauth2: { ...HAND } });
+    await addProvider(store, discovery, { name: 'named', clientId: 'c1', oauth2: { ...HAND, userinfoEndpoint: 'https://api.example.com/me' } });
+    expect(listProviders(store).map((p) => p.name)).toEqual(['tool', 'repos', 'named']);
+    // Replacing a provider under its own name is not a copy of itself.
+    await addProvider(store, discovery, { name: 'tool', clientId: 'c1', oauth2: { ...HAND }, replace: true });
+  });
+
   it('asks for a name at sign-in exactly where no userinfo endpoint names the account', () => {
     const base = { name: 'p', issuer: 'https://a.example', clientId: 'c', scope: '', redirect: 'loopback', kind: 'user', createdAt: 0 } as const;
     expect(() => assertAccountNaming({ ...base, oauth2: {} }, undefined)).toThrow(expect.objectContaining({ code: 'usage', message: expect.stringContaining('--account-name NAME') }));

@@ -226,8 +226,9 @@ describe.skipIf(!hasChromium)('plain OAuth 2.0 providers against a real authoriz
     const oidcOnly = await startOAuth2Provider({ logger: captured.logger, withoutRfc8414Metadata: true });
     try {
       await expect(addProvider(ctx.store, ctx.discovery, { name: 'oidc-only', issuer: oidcOnly.issuer, clientId: 'x', oauth2: {} })).rejects.toMatchObject({
-        code: 'invalid_response',
-        message: expect.stringContaining('/.well-known/oauth-authorization-server'),
+        // The server answered, with no such document: a provider error naming the status and the URL, as OpenID discovery's.
+        code: 'provider_error',
+        message: expect.stringContaining(`answered HTTP 404 at ${oidcOnly.issuer}/.well-known/oauth-authorization-server during discovery`),
       });
       expect(ctx.store.read().providers.map((p) => p.name)).toEqual(['plain']);
     } finally {

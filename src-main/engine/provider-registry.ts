@@ -4,6 +4,7 @@
  * rather than at the first sign-in. Client secrets go into the vault and are
  * never returned by {@link listProviders}.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { LatchkeyError } from '../errors.js';
 import { PROVIDER_NAME, type DocumentStore, type ProviderRecord, type VaultDocument } from '../store/vault-document.js';
 import { parseIssuerUrl, type DiscoveryCache } from './discovery.js';
@@ -131,7 +132,7 @@ export async function addProvider(
   // Live check (for endpoints given by hand there is nothing to ask before the first sign-in): the issuer must answer discovery and claim to be itself (openid-client checks `issuer`).
   discovery.forget(record);
   const config = await discovery.get(record);
-  adoptDiscoveredIssuer(record, config.serverMetadata().issuer, store.read().providers);
+  adoptDiscoveredIssuer(record, config.serverMetadata().issuer);
   const defaultScope = oauth2 ? defaultOAuth2Scope(config.serverMetadata()) : OidcEngine.defaultScope(config.serverMetadata());
   record.scope = input.scope !== undefined ? normaliseScope(input.scope) : record.kind === 'service' ? '' : defaultScope;
   if (oauth2 && record.scope.split(' ').includes('openid')) {
@@ -140,6 +141,8 @@ export async function addProvider(
   if (record.kind === 'user' && !oauth2 && !record.scope.split(' ').includes('openid')) {
     throw new LatchkeyError('usage', 'A sign-in provider needs the "openid" scope; add it to --scope.');
   }
+  // Last of the checks: errors in the input itself say more than "it exists".
+  refuseSecondCopy(record, store.read().providers);
   const doc = await store.update((d) => {
     d.providers = [...d.providers.filter((p) => p.name !== record.name), record];
   });
@@ -164,18 +167,33 @@ function checkAuthorizationParams(params: Record<string, string> | undefined): v
 
 /**
  * Stores the issuer as the discovery document spells it (OIDC Discovery §4.3
- * compares them as URLs, so `https://idp/` and `https://idp` are one issuer),
- * refuses a discovery document's URL given as the issuer, and refuses a
- * second provider that would be the same as an existing one under another name.
+ * compares them as URLs, so `https://idp/` and `https://idp` are one issuer)
+ * and refuses a discovery document's URL given as the issuer.
  */
-function adoptDiscoveredIssuer(record: ProviderRecord, discovered: string, existing: readonly ProviderRecord[]): void {
+function adoptDiscoveredIssuer(record: ProviderRecord, discovered: string): void {
   if (new URL(discovered).href !== new URL(record.issuer).href) {
     throw new LatchkeyError('usage', `${record.issuer} names the issuer "${discovered}"; add the provider with --issuer ${discovered}.`);
   }
   record.issuer = discovered;
-  const same = existing.find((p) => p.name !== record.name && p.issuer === discovered && p.clientId === record.clientId && p.kind === record.kind && p.redirect === record.redirect);
+}
+
+/**
+ * What makes sign-ins through two providers differ. The name, the preset that
+ * filled the settings in, the demo mark and the secret do not: a provider
+ * equal in all of these is a second copy of one already stored (e.g. the same
+ * issuer typed with a trailing slash). Two providers for one client that ask
+ * differently (another scope, `prompt=consent` or not, OIDC or plain OAuth 2.0,
+ * other endpoints) are each useful and both kept.
+ */
+function signInSettings(p: ProviderRecord): unknown {
+  return [p.issuer, p.clientId, p.kind, p.redirect, p.loopbackPort ?? null, p.scope, !!p.refreshWithoutConsent, p.authorizationParams ?? {}, p.oauth2 ?? null];
+}
+
+function refuseSecondCopy(record: ProviderRecord, existing: readonly ProviderRecord[]): void {
+  const settings = signInSettings(record);
+  const same = existing.find((p) => p.name !== record.name && isDeepStrictEqual(signInSettings(p), settings));
   if (same) {
-    throw new LatchkeyError('already_exists', `Provider "${same.name}" is already ${discovered} with client id ${record.clientId}; use it, or remove it first.`);
+    throw new LatchkeyError('already_exists', `Provider "${same.name}" is already ${record.issuer} with client id ${record.clientId}; use it, or remove it first.`);
   }
 }
 
