@@ -19,7 +19,9 @@ import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
 import { shortFingerprint } from '../broker/short-fingerprint.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
-import { TOKEN_FORMATS, runTokenCommand } from '../helpers/token-command.js';
+import { TOKEN_FORMATS, runTokenCommand, tokenParams } from '../helpers/token-command.js';
+import { ADMIN_PARAMS } from '../agent/admin-contract.js';
+import { parseCliInput } from './input-errors.js';
 import { DEFAULT_TOKEN_ENV } from '../helpers/exec-command.js';
 
 export interface CliContext {
@@ -302,6 +304,8 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
         if (value !== undefined) flags[name] = String(value);
       }
       if (o.json) flags.json = true;
+      // The lean path leaves long values here: one sentence naming the option, before any agent starts.
+      parseCliInput(ADMIN_PARAMS['admin.token'], tokenParams(flags));
       await runTokenCommand(io, paths, flags);
     });
 

@@ -10,8 +10,15 @@ export type FlagKind = 'string' | 'scope' | 'url' | 'seconds' | 'switch';
 export type FlagSpec = Record<string, FlagKind>;
 export type Flags = Record<string, string | true>;
 
+/**
+ * Longer values go to the full CLI, which checks them before any agent starts
+ * and names the option and its limit (provider names: 64, account ids: 256;
+ * scopes and URLs: 2048); the common short case stays on the lean path.
+ */
+const LEAN_MAX_CHARS = 64;
+
 const CHECKS: Record<Exclude<FlagKind, 'switch'>, (v: string) => boolean> = {
-  string: (v) => v !== '',
+  string: (v) => v !== '' && v.length <= LEAN_MAX_CHARS,
   scope: isScope,
   url: isAbsoluteUrl,
   seconds: isSeconds,
@@ -38,7 +45,7 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec, words: reado
       continue;
     }
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || !CHECKS[kind](value)) return undefined;
+    if (value === undefined || value.length > 2048 || !CHECKS[kind](value)) return undefined;
     flags[name] = kind === 'scope' ? value.trim() : value;
   }
   return { flags, words: seen };

@@ -165,6 +165,8 @@ describe('Vault', () => {
       const plain = decryptEnvelope(parseEnvelope(await readFile(path)), key);
       const header = JSON.parse(legacy.toString()) as Envelope;
       await writeFile(path, serializeEnvelope(encryptEnvelope(plain, key, envelopeHeader(header.key, header.revision))));
+      // An older Latchkey kept no journal either (this one's records are chained to the file it replaced).
+      await rm(journalPathFor(path), { force: true });
       await expect(openVault(path, passphrase('wrong'))).rejects.toMatchObject({ code: 'vault_locked', message: expect.stringContaining('or the vault file was altered') });
       expect(await brokenCopies(path)).toHaveLength(1);
       const vault = await openVault(path);
