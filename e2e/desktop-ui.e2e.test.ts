@@ -22,6 +22,7 @@ import { bridgePreload } from './support/preload-bridge.js';
 import { saveScreenshot } from './support/screenshots.js';
 import { createTestHome } from '../src-main/testing/test-home.js';
 import { shortFingerprint } from '../src-main/broker/short-fingerprint.js';
+import { copyNode, runClientProcess } from '../src-main/testing/node-copy-client.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP desktop UI e2e: ${CHROMIUM_MISSING}`);
@@ -199,6 +200,23 @@ describe.skipIf(!hasChromium)('desktop UI: sign in, consent, connected apps, act
     await page.keyboard.press('Enter');
     await expect(borrowed).rejects.toMatchObject({ code: 'access_denied' });
     expect(await page.getByText('Continue in your browser').count()).toBe(0);
+
+    // The allowed app id and key, run by another program (a copy of node elsewhere): the prompt names both programs.
+    if (process.platform === 'linux') {
+      const otherNode = await copyNode(dir, 'other-bin');
+      const notesApp = { appId: 'com.example.notes', name: 'Example Notes', keyPath: join(dir, 'apps', 'com.example.notes', 'key.json'), socket: paths.socket };
+      const copied = runClientProcess(otherNode, dir, notesApp, [{ method: 'get', provider: 'work', scope: 'openid email' }]);
+      await page.locator('[role=alertdialog][data-warning=executable_changed]').waitFor();
+      expect(await dialog.getByRole('alert').textContent()).toContain(`com.example.notes was allowed before as the program ${process.execPath}`);
+      expect(await dialog.getByRole('alert').textContent()).toContain(`this program (${otherNode},`);
+      await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.textContent')).toBe('Deny');
+      await shot('consent-program-changed');
+      await page.keyboard.press('Enter');
+      expect((await copied).results).toEqual([expect.objectContaining({ ok: false, code: 'access_denied' })]);
+      await page.locator('[role=alertdialog][data-warning=executable_changed]').waitFor({ state: 'detached' });
+    } else {
+      console.warn(`SKIP the changed-program prompt: peer executables are only identified on Linux (this is ${process.platform}).`);
+    }
 
     // Deny: the app hears access_denied.
     const pushy = await app('com.example.pushy', 'Pushy Tool');

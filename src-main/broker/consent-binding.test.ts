@@ -10,10 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { appendFile, chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import type { Logger } from '../log/logger.js';
@@ -28,35 +26,13 @@ import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } 
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
 import { createTestHome } from '../testing/test-home.js';
+import { copyNode, runClientProcess, type ChildApp, type ClientStep } from '../testing/node-copy-client.js';
 
 const run = promisify(execFile);
 const hasChromium = chromiumAvailable();
 const isLinux = process.platform === 'linux';
-const SDK_PATH = fileURLToPath(new URL('../../dist/src-main/sdk/latchkey-client.js', import.meta.url));
 if (!hasChromium) console.warn(`SKIP consent binding tests: ${CHROMIUM_MISSING}`);
 if (!isLinux) console.warn(`SKIP "a changed binary is asked again": peer executables are only identified on Linux (this is ${process.platform}).`);
-
-
-/** One SDK call as the child process reports it: never the token itself. */
-type StepResult = { ok: true; scope: string } | { ok: false; code: string; message: string };
-
-/** An SDK client in its own process, importing the built SDK by absolute file URL. */
-const CLIENT_SCRIPT = `
-import { LatchkeyClient } from ${JSON.stringify(pathToFileURL(SDK_PATH).href)};
-const [socket, keyPath, stepsJson] = process.argv.slice(2);
-const client = await LatchkeyClient.connect({ appId: 'com.example.binding', name: 'Binding Tool', version: '1.0.0', keyPath, socket });
-const results = [];
-for (const step of JSON.parse(stepsJson)) {
-  try {
-    const t = step.method === 'get' ? await client.getAuthTokens({ scope: step.scope }) : await client.tryGetAuthTokens({ scope: step.scope });
-    results.push({ ok: true, scope: t.scope });
-  } catch (err) {
-    results.push({ ok: false, code: err.code, message: err.message });
-  }
-}
-await client.close();
-process.stdout.write(JSON.stringify({ fingerprint: client.keyFingerprint, results }));
-`;
 
 describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and the policy', () => {
   let dir: string;
@@ -135,31 +111,11 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
 
   describe.skipIf(!isLinux)('a changed binary is asked again (Linux)', () => {
     let bin: string;
-    let script: string;
-
-    /** Runs the client script under `exe` (a copy of node) and returns what each SDK call gave. */
-    async function runClient(exe: string, steps: Array<{ method: 'get' | 'tryGet'; scope: string }>): Promise<{ fingerprint: string; results: StepResult[] }> {
-      const { stdout } = await run(exe, [script, paths.socket, keyPath('binding'), JSON.stringify(steps)], {
-        // A clean environment: no loader hooks of the test runner in the child.
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
-        timeout: 45_000,
-      });
-      return JSON.parse(stdout) as { fingerprint: string; results: StepResult[] };
-    }
-
-    async function copyNode(to: string): Promise<string> {
-      await mkdir(join(dir, to), { recursive: true });
-      const exe = join(dir, to, 'node');
-      await copyFile(process.execPath, exe);
-      await chmod(exe, 0o755);
-      return exe;
-    }
+    const binding = (): ChildApp => ({ appId: 'com.example.binding', name: 'Binding Tool', keyPath: keyPath('binding'), socket: paths.socket });
+    const runClient = (exe: string, steps: ClientStep[]) => runClientProcess(exe, dir, binding(), steps);
 
     beforeAll(async () => {
-      if (!existsSync(SDK_PATH)) throw new Error(`${SDK_PATH} is missing: run \`npm run build\` before the tests.`);
-      script = join(dir, 'client.mjs');
-      await writeFile(script, CLIENT_SCRIPT);
-      bin = await copyNode('bin-a');
+      bin = await copyNode(dir, 'bin-a');
     });
 
     it('"always" binds to the copy of node that asked; the same copy is then silent', async () => {
@@ -204,7 +160,7 @@ describe.skipIf(!hasChromium)('consent is bound to the app key, the program, and
     });
 
     it('the same key and identical bytes at another path do not inherit the grant', async () => {
-      const elsewhere = await copyNode('bin-b');
+      const elsewhere = await copyNode(dir, 'bin-b');
       await copyFile(bin, elsewhere); // byte for byte the binary the grant names
       expect(await sha256(elsewhere)).toBe(await sha256(bin));
 

@@ -8,6 +8,7 @@
  * pre-approve or pre-deny apps on servers and everything else is asked.
  */
 import type { AccountSummary } from '../engine/accounts.js';
+import { accountName } from '../engine/account-name.js';
 import { parseScope } from '../engine/scope.js';
 import type { ConsentWarning } from './impostor-check.js';
 
@@ -71,7 +72,7 @@ export function consentText(r: ConsentRequest): string {
   const who = `"${r.app.name}" (app id ${r.app.id}${r.app.version ? `, version ${r.app.version}` : ''})`;
   const verified = [`key ${r.app.fingerprint}`, r.app.exePath ? `program ${r.app.exePath}` : undefined].filter(Boolean).join(', ');
   const account =
-    r.accounts.length === 1 ? `your ${r.provider} account ${r.accounts[0]!.email ?? r.accounts[0]!.name ?? r.accounts[0]!.id}` : `your ${r.provider} account`;
+    r.accounts.length === 1 ? `your ${r.provider} account ${accountName(r.accounts[0]!)}` : `your ${r.provider} account`;
   return [
     ...(r.warning ? [`WARNING: ${r.warning.message}`, ''] : []),
     `${who} wants to use ${account}${r.resource ? ` for ${r.resource}` : ''} to:`,

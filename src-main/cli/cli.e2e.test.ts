@@ -116,7 +116,10 @@ describe.skipIf(!built || !chromiumAvailable())('latchkey CLI end to end', () =>
 
       const list = await home.run(['apps']);
       expect(list.code).toBe(0);
-      expect(list.stdout).toMatch(new RegExp(`com\\.example\\.cli-app\\s+CLI App\\s+${account.id}\\s+email openid`));
+      // The account as the consent prompt names it, not by its internal id; --json keeps the id for `apps revoke --account`.
+      expect(list.stdout).toMatch(/com\.example\.cli-app\s+CLI App\s+gina@demo\.latchkey\.test\s+email openid/);
+      expect(list.stdout).not.toContain(account.id);
+      expect(JSON.parse((await home.run(['apps', '--json'])).stdout)).toEqual([expect.objectContaining({ app: 'com.example.cli-app', account: account.id })]);
       expect(list.stdout).toContain(app.keyFingerprint);
       const activity = JSON.parse((await home.run(['activity', '--app', 'com.example.cli-app', '--json'])).stdout) as Array<{ event: string; account?: string }>;
       expect(activity.map((e) => e.event)).toEqual(['consent_granted', 'token_issued']);

@@ -18,6 +18,7 @@ import { passphraseForAgent } from './agent-passphrase.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
 import { shortFingerprint } from '../broker/short-fingerprint.js';
+import { accountName } from '../engine/account-name.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
 import { TOKEN_FORMATS, runTokenCommand, tokenParams } from '../helpers/token-command.js';
 import { ADMIN_PARAMS } from '../agent/admin-contract.js';
@@ -468,10 +469,12 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
     .description('List remembered app grants')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const { grants } = await withAgent((c) => c.call('admin.apps.list', {}));
+      const [{ grants }, { accounts }] = await withAgent(async (c) => [await c.call('admin.apps.list', {}), await c.call('admin.accounts.list', {})] as const);
       if (o.json) return json(grants);
       if (grants.length === 0) return void io.stderr.write('No app has a remembered grant.\n');
-      out(table([['APP', 'NAME (CLAIMED)', 'ACCOUNT', 'SCOPE', 'LAST USED', 'KEY'], ...grants.map((g) => [g.app, g.name, g.account, g.scope + (g.resource ? ` @ ${g.resource}` : ''), g.last_used_at ? relativeTime(g.last_used_at * 1000) : 'never', g.key_fingerprint])]));
+      // The account as the consent prompt named it (--json keeps the id, which `apps revoke --account` takes).
+      const named = (id: string) => { const a = accounts.find((x) => x.id === id); return a ? accountName(a) : id; };
+      out(table([['APP', 'NAME (CLAIMED)', 'ACCOUNT', 'SCOPE', 'LAST USED', 'KEY'], ...grants.map((g) => [g.app, g.name, named(g.account), g.scope + (g.resource ? ` @ ${g.resource}` : ''), g.last_used_at ? relativeTime(g.last_used_at * 1000) : 'never', g.key_fingerprint])]));
     });
   apps
     .command('revoke')
