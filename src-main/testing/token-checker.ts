@@ -14,7 +14,8 @@ export interface TokenChecker {
   seen: string[];
 }
 
-export async function tokenChecker(demo: DemoProvider): Promise<TokenChecker> {
+/** `demo` is the provider itself, or just its issuer (a demo run by a CLI-started agent). */
+export async function tokenChecker(demo: Pick<DemoProvider, 'issuer'>): Promise<TokenChecker> {
   // The demo runs on http://127.0.0.1; openid-client refuses plain http unless told.
   const config = await oidc.discovery(new URL(demo.issuer), DEMO_SERVICE_CLIENT_ID, DEMO_SERVICE_CLIENT_SECRET, undefined, { execute: [oidc.allowInsecureRequests] });
   const seen: string[] = [];
