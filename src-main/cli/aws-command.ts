@@ -6,20 +6,13 @@
  */
 import type { AdminParams } from '../agent/admin-contract.js';
 import type { CliIO } from './output.js';
+import type { AwsCredentialRequest } from '../agent/aws-credentials.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { ownerCall } from '../helpers/owner-call.js';
 import { personAtTerminal, withSignIn } from '../helpers/helper-run.js';
 
-export interface AwsCommandOptions {
-  provider?: string;
-  account?: string;
-  scope?: string;
-  roleArn: string;
-  sessionName?: string;
-  durationSeconds?: number;
-  useAccessToken?: boolean;
-  region?: string;
-}
+/** The command's options: the agent's request, with the region and endpoint still to be found in the environment. */
+export type AwsCommandOptions = Omit<AwsCredentialRequest, 'region' | 'endpoint'> & { region?: string };
 
 export async function runAwsCredential(io: CliIO, paths: LatchkeyPaths, o: AwsCommandOptions): Promise<void> {
   const endpoint = io.env.AWS_ENDPOINT_URL_STS || io.env.AWS_ENDPOINT_URL;

@@ -16,7 +16,7 @@ import { runAwsCredential, type AwsCommandOptions } from './aws-command.js';
 import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
 import { passphraseForAgent } from './agent-passphrase.js';
 import { LATCHKEY_VERSION } from '../version.js';
-import { PRESET_NAMES, type PresetName } from '../engine/provider-presets.js';
+import { PRESET_NAMES, type PresetName, type PresetOptions } from '../engine/provider-presets.js';
 import { shortFingerprint } from '../broker/short-fingerprint.js';
 import { accountName } from '../engine/account-name.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
@@ -56,7 +56,7 @@ function urlArg(value: string): string {
   return value;
 }
 
-interface ProviderAddOptions {
+interface ProviderAddOptions extends PresetOptions {
   issuer?: string;
   clientId: string;
   clientSecret?: string;
@@ -73,12 +73,6 @@ interface ProviderAddOptions {
   accountClaim?: string;
   refreshWithoutConsent?: boolean;
   preset?: PresetName | 'github';
-  tenant?: string;
-  domain?: string;
-  authorizationServer?: string;
-  audience?: string;
-  realm?: string;
-  baseUrl?: string;
   json?: boolean;
 }
 
