@@ -98,7 +98,8 @@ export class DiscoveryCache {
       execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
     };
     // Inherited by every later request on this configuration (JWKS, token, userinfo, device).
-    options[oidc.customFetch] = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
+    const limitedFetch = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
+    options[oidc.customFetch] = limitedFetch;
     let config: oidc.Configuration;
     try {
       const plain = provider.oauth2;
@@ -107,7 +108,7 @@ export class DiscoveryCache {
         ? configurationFromMetadata(provider.issuer, plain.metadata, provider.clientId, metadata, clientAuth)
         : await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, plain ? { ...options, algorithm: 'oauth2' } : options);
       config.timeout = this.options.timeoutSeconds ?? 30;
-      if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', options[oidc.customFetch]);
+      if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', limitedFetch);
     } catch (err) {
       throw providerFailure(err, provider.oauth2 ? `discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server) at ${issuer.href}` : `discovery at ${issuer.href}`, provider.name);
     }

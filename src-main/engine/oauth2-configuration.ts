@@ -96,7 +96,7 @@ export function configurationFromMetadata(
  * GitHub answers `authorization_pending` this way while a device sign-in
  * waits; read as a success, it would end the sign-in with "no access_token".
  */
-export function readTokenErrorsAsErrors(tokenEndpoint: string, fetchImpl: oidc.CustomFetch = (url, init) => fetch(url, init as RequestInit)): oidc.CustomFetch {
+export function readTokenErrorsAsErrors(tokenEndpoint: string, fetchImpl: oidc.CustomFetch): oidc.CustomFetch {
   return async (url, init) => {
     const response = await fetchImpl(url, init);
     if (response.status !== 200 || url.split('?')[0] !== tokenEndpoint.split('?')[0]) return response;
