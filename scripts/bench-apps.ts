@@ -12,7 +12,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeMessage } from '../src-main/agent/framing.js';
+import { encodeMessage } from '../src-main/wire/framing.js';
 import type { RunningAgent } from '../src-main/agent/agent-main.js';
 import type { DemoProvider } from '../src-main/demo/demo-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
@@ -20,9 +20,9 @@ import type { LatchkeyPaths } from '../src-main/platform/paths.js';
 import type { Policy } from '../src-main/broker/policy-prompter.js';
 import { LatchkeyClient, type AuthTokens } from '../src-main/sdk/latchkey-client.js';
 import { loadPeerCredentials } from '../src-main/platform/peer-credentials.js';
-import { connectRpc } from '../src-main/agent/rpc-client.js';
+import { connectRpc } from '../src-main/wire/rpc-client.js';
 import { challengePayload, loadOrCreateAppKey, signChallenge } from '../src-main/broker/app-key.js';
-import type { AppResults } from '../src-main/broker/app-contract.js';
+import type { AppResults } from '../src-main/wire/app-contract.js';
 import { connectEcho, startEchoServer, type EchoClient } from './bench-echo.js';
 import type { Cleanup } from './bench-process.js';
 import { fmt, median, percentile, progress, since, type Report } from './bench-report.js';

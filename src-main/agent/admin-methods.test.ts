@@ -10,9 +10,9 @@ import { silentLogger } from '../log/logger.js';
 import { resolvePaths } from '../platform/paths.js';
 import { DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { startAgent, type RunningAgent } from './agent-main.js';
-import type { RpcClient } from './rpc-client.js';
+import type { RpcClient } from '../wire/rpc-client.js';
 import { connectOwner } from './owner-key.js';
-import type { AdminResults } from './admin-contract.js';
+import type { AdminResults } from '../wire/owner-contract.js';
 
 describe('agent owner methods', () => {
   let dir: string;

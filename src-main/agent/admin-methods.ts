@@ -6,14 +6,14 @@
 import type { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import type { AgentCore } from './agent-core.js';
-import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type GrantSummary } from './admin-contract.js';
+import { ADMIN_PARAMS, LOGIN_NOTIFICATIONS, type AdminMethod, type AdminResults, type GrantSummary } from '../wire/owner-contract.js';
 import { keyFingerprint } from '../broker/app-key.js';
 import { policyStatus } from '../broker/policy-prompter.js';
-import { parseParams } from './rpc-protocol.js';
+import { parseParams } from '../wire/json-rpc.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { proveConnection } from './connection-slots.js';
-import { toWireToken } from './wire-token.js';
+import { toWireToken } from '../wire/wire-token.js';
 import { applyPreset } from '../engine/provider-presets.js';
 import type { AddProviderInput } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';

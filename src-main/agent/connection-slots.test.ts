@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPeerIdentifier } from '../broker/peer-process.js';
 import { proveConnection, OWNER_RESERVE } from './connection-slots.js';
-import { connectRpc, type RpcClient } from './rpc-client.js';
+import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from './rpc-server.js';
 import { makeSocketDir, RawPeer, sleep, type SocketDir } from '../testing/rpc-testing.js';
 

@@ -13,7 +13,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { LatchkeyError } from '../errors.js';
-import { connectRpc, type RpcClient, type RpcClientOptions } from './rpc-client.js';
+import { connectRpc, type RpcClient, type RpcClientOptions } from '../wire/rpc-client.js';
 
 export async function writeOwnerKey(path: string): Promise<string> {
   const key = randomBytes(32).toString('base64url');

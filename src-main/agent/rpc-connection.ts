@@ -26,7 +26,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../broker/peer-process.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { encodeMessage, LineDecoder } from './framing.js';
+import { encodeMessage, LineDecoder } from '../wire/framing.js';
 import {
   CANCEL_NOTIFICATION,
   cancelParamsSchema,
@@ -41,7 +41,7 @@ import {
   toRpcError,
   type IncomingMessage,
   type RpcId,
-} from './rpc-protocol.js';
+} from '../wire/json-rpc.js';
 
 /** Limits the agent enforces on its clients; see DEFAULT_RPC_LIMITS in rpc-server.ts. */
 export interface RpcLimits {

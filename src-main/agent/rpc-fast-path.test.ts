@@ -4,7 +4,7 @@
  * schemas do; anything unusual falls back to the schemas.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth, incomingMessageSchema, parseCommonRequest, parseCommonResult, serverMessageSchema } from './rpc-protocol.js';
+import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth, incomingMessageSchema, parseCommonRequest, parseCommonResult, serverMessageSchema } from '../wire/json-rpc.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { seededRandom } from '../testing/rpc-testing.js';
 

@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
-import { connectRpc, type RpcClient } from './rpc-client.js';
-import { parseParams, RPC_ERROR } from './rpc-protocol.js';
+import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
+import { parseParams, RPC_ERROR } from '../wire/json-rpc.js';
 import { createRpcServer, type CallContext, type Connection, type RpcLimits, type RpcServer, type RpcServerOptions } from './rpc-server.js';
 import { makeSocketDir, RawPeer, sleep, type SocketDir } from '../testing/rpc-testing.js';
 

@@ -18,7 +18,7 @@ import { createServer, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import type { PeerProcess } from '../broker/peer-process.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage } from './framing.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage } from '../wire/framing.js';
 import {
   RpcConnection,
   type Connection,
@@ -27,7 +27,7 @@ import {
   type RpcLimits,
   type RpcMethodEntry,
 } from './rpc-connection.js';
-import { DEFAULT_MAX_JSON_DEPTH, errorResponse, PROTOCOL_VERSION, toRpcError, VERSION_METHOD, type VersionResult } from './rpc-protocol.js';
+import { DEFAULT_MAX_JSON_DEPTH, errorResponse, PROTOCOL_VERSION, toRpcError, VERSION_METHOD, type VersionResult } from '../wire/json-rpc.js';
 import { listenSocket } from './socket-listen.js';
 import { ConnectionSlots } from './connection-slots.js';
 
@@ -83,7 +83,7 @@ const REJECT_GRACE_MS = 1000;
 
 /**
  * Creates the agent's server. Handlers receive raw `params` and validate them
- * (see `parseParams` in rpc-protocol.ts); a thrown LatchkeyError reaches the
+ * (see `parseParams` in wire/json-rpc.ts); a thrown LatchkeyError reaches the
  * client with its code, anything else as `internal`.
  */
 export function createRpcServer(options: RpcServerOptions): RpcServer {

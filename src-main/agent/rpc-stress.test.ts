@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LatchkeyError, isErrorCode } from '../errors.js';
-import { connectRpc } from './rpc-client.js';
+import { connectRpc } from '../wire/rpc-client.js';
 import { createRpcServer, type RpcLimits, type RpcServer } from './rpc-server.js';
 import { makeSocketDir, RawPeer, sleep, type SocketDir, seededRandom } from '../testing/rpc-testing.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
-import { connectRpc } from './rpc-client.js';
+import { connectRpc } from '../wire/rpc-client.js';
 import { createRpcServer } from './rpc-server.js';
 import { makeSocketDir, makeStaleSocket, type SocketDir } from '../testing/rpc-testing.js';
 import { isNamedPipePath, listenSocket } from './socket-listen.js';

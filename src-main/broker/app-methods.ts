@@ -1,7 +1,7 @@
 /**
  * Socket handlers for local apps: `hello` / `hello.prove` (the app proves its
  * key), then `tokens.*`, `accounts.list` and `events.subscribe`, all through
- * the {@link TokenBroker}. See app-contract.ts for the wire shapes.
+ * the {@link TokenBroker}. See wire/app-contract.ts for the wire shapes.
  *
  * Enforces:
  * - nothing but `hello`/`hello.prove` works before the app has proven its key
@@ -14,14 +14,14 @@
 import type { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { parseParams } from '../agent/rpc-protocol.js';
+import { parseParams } from '../wire/json-rpc.js';
 import type { CallContext, Connection, RpcMethodEntry } from '../agent/rpc-connection.js';
-import { toWireToken } from '../agent/wire-token.js';
+import { toWireToken } from '../wire/wire-token.js';
 import { claimRole } from '../agent/connection-roles.js';
 import { proveConnection } from '../agent/connection-slots.js';
-import { PROTOCOL_VERSION } from '../agent/rpc-protocol.js';
+import { PROTOCOL_VERSION } from '../wire/json-rpc.js';
 import { parseScope } from '../engine/scope.js';
-import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from './app-contract.js';
+import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from '../wire/app-contract.js';
 import { AppHandshake, type VerifiedApp } from './app-identity.js';
 import type { AppTokenRequest, BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from './token-broker.js';
 

@@ -14,7 +14,7 @@ import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
-import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
+import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';

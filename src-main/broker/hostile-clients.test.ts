@@ -22,14 +22,14 @@ import { createLogger } from '../log/logger.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
-import { connectRpc } from '../agent/rpc-client.js';
-import { RPC_ERROR, type RpcErrorObject } from '../agent/rpc-protocol.js';
+import { connectRpc } from '../wire/rpc-client.js';
+import { RPC_ERROR, type RpcErrorObject } from '../wire/json-rpc.js';
 import type { RpcLimits } from '../agent/rpc-server.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
 import { RawPeer, sleep, seededRandom } from '../testing/rpc-testing.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
-import type { AppResults } from './app-contract.js';
+import type { AppResults } from '../wire/app-contract.js';
 import { challengePayload, generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 import { createTestHome } from '../testing/test-home.js';
@@ -215,7 +215,7 @@ type Rng = ReturnType<typeof rng>;
 const APP_METHODS = ['hello', 'hello.prove', 'tokens.tryGet', 'tokens.get', 'tokens.revoke', 'accounts.list', 'events.subscribe'] as const;
 type AppMethodName = (typeof APP_METHODS)[number];
 
-/** What app-contract.ts accepts for each field: type, length limit, whether it is required or may be empty. */
+/** What wire/app-contract.ts accepts for each field: type, length limit, whether it is required or may be empty. */
 type Field = { kind: 'string'; max: number; required?: boolean; nonEmpty?: boolean } | { kind: 'seconds' } | { kind: 'events' };
 const TOKEN_FIELDS: Record<string, Field> = {
   provider: { kind: 'string', max: 64, nonEmpty: true },

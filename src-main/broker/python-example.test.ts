@@ -17,7 +17,7 @@ import { createLogger, silentLogger } from '../log/logger.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../agent/owner-key.js';
-import type { RpcClient } from '../agent/rpc-client.js';
+import type { RpcClient } from '../wire/rpc-client.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';

@@ -4,7 +4,7 @@
  * vault); this side resolves what only the tool's environment knows, since
  * the AWS CLI does not tell a credential_process which profile it serves.
  */
-import type { AdminParams } from '../agent/admin-contract.js';
+import type { AdminParams } from '../wire/owner-contract.js';
 import type { CliIO } from './output.js';
 import type { AwsCredentialRequest } from '../agent/aws-credentials.js';
 import type { LatchkeyPaths } from '../platform/paths.js';

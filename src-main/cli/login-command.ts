@@ -11,7 +11,7 @@ import {
   type AdminResults,
   type AuthorizationUrlNotification,
   type DeviceCodeNotification,
-} from '../agent/admin-contract.js';
+} from '../wire/owner-contract.js';
 import type { AdminClient } from './agent-connection.js';
 import { accountLabel, startSpinner, type CliIO } from './output.js';
 

@@ -10,7 +10,7 @@ import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { agentOnDemand, startBackgroundAgent, type AdminClient } from './agent-connection.js';
 import { assertPathsUsable } from './input-errors.js';
 import { runLogin } from './login-command.js';
-import type { AdminParams } from '../agent/admin-contract.js';
+import type { AdminParams } from '../wire/owner-contract.js';
 import { addHost, listHosts, removeHost } from './host-command.js';
 import { runAwsCredential, type AwsCommandOptions } from './aws-command.js';
 import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
@@ -21,7 +21,7 @@ import { shortFingerprint } from '../broker/short-fingerprint.js';
 import { accountName } from '../engine/account-name.js';
 import { isAbsoluteUrl, isScope, isSeconds } from './arg-checks.js';
 import { TOKEN_FORMATS, runTokenCommand, tokenParams } from '../helpers/token-command.js';
-import { ADMIN_PARAMS } from '../agent/admin-contract.js';
+import { ADMIN_PARAMS } from '../wire/owner-contract.js';
 import { parseCliInput } from './input-errors.js';
 import { DEFAULT_TOKEN_ENV } from '../helpers/exec-command.js';
 

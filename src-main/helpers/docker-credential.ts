@@ -17,7 +17,7 @@
  * - `store` and `erase` (from `docker login` / `logout`) are accepted and
  *   change nothing: Latchkey's tokens come from signing in to the provider.
  */
-import type { WireToken } from '../agent/admin-contract.js';
+import type { WireToken } from '../wire/owner-contract.js';
 import type { HostMap } from './host-map.js';
 
 /** The text the client library compares with (credentials.errCredentialsNotFoundMessage). */

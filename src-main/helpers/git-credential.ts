@@ -17,7 +17,7 @@
  *   agent, so the next `get` refreshes; `store` is accepted and ignored;
  * - unknown attributes are ignored, as git requires of helpers.
  */
-import type { WireToken } from '../agent/admin-contract.js';
+import type { WireToken } from '../wire/owner-contract.js';
 
 export type GitOperation = 'get' | 'store' | 'erase';
 export const GIT_OPERATIONS: readonly GitOperation[] = ['get', 'store', 'erase'];

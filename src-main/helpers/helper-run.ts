@@ -9,7 +9,7 @@
  */
 import { EXIT_CODES, LatchkeyError, asLatchkeyError, exitCodeFor } from '../errors.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
-import type { AdminParams, WireToken } from '../agent/admin-contract.js';
+import type { AdminParams, WireToken } from '../wire/owner-contract.js';
 import type { CliIO } from '../cli/output.js';
 import { ownerToken } from './owner-call.js';
 

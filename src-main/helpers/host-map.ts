@@ -18,7 +18,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LatchkeyError } from '../errors.js';
 import { isAbsoluteUrl, isScope } from '../cli/arg-checks.js';
-import type { AdminParams } from '../agent/admin-contract.js';
+import type { AdminParams } from '../wire/owner-contract.js';
 
 export interface HostMapping {
   provider: string;

@@ -15,7 +15,7 @@
  *
  * @see https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins
  */
-import type { WireToken } from '../agent/admin-contract.js';
+import type { WireToken } from '../wire/owner-contract.js';
 import { LatchkeyError } from '../errors.js';
 
 export const EXEC_CREDENTIAL_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;

@@ -5,7 +5,7 @@
  * Tools start a helper as a new process for every operation, so its start-up
  * is the whole cost of a cached token. This module loads only `node:net`,
  * `node:fs` and the import-free errors module: no zod, commander, pino or
- * openid-client (the full client in agent/rpc-client.ts validates with zod
+ * openid-client (the full client in wire/rpc-client.ts validates with zod
  * schemas, which alone costs more than the round trip). The agent still
  * validates every request with the contract's schemas; here the replies are
  * checked by hand, and anything unexpected is a `protocol_error`.
@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError, fromWireError, isErrorCode } from '../errors.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
-import type { AdminParams, WireToken } from '../agent/admin-contract.js';
+import type { AdminParams, WireToken } from '../wire/owner-contract.js';
 
 /** Same default as the full client: a refresh at a slow provider may take a while. */
 const CALL_TIMEOUT_MS = 30_000;

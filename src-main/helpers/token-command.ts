@@ -3,7 +3,7 @@
  * cargo's `token-from-stdout` and pnpm's `tokenHelper`, so its cached case
  * must start as fast as Node itself (see `npm run bench`).
  */
-import type { AdminParams, WireToken } from '../agent/admin-contract.js';
+import type { AdminParams, WireToken } from '../wire/owner-contract.js';
 import { LatchkeyError } from '../errors.js';
 import type { FlagSpec, Flags } from './flags.js';
 import { personAtTerminal, tokenWithSignIn, type HelperContext } from './helper-run.js';

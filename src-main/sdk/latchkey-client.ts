@@ -24,14 +24,14 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { LatchkeyError } from '../errors.js';
-import type { WireToken } from '../agent/admin-contract.js';
-import { connectRpc, type RpcClient } from '../agent/rpc-client.js';
+import type { WireToken } from '../wire/owner-contract.js';
+import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
 import { challengePayload, loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
-import { EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppParams, type AppResults } from '../broker/app-contract.js';
+import { EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppParams, type AppResults } from '../wire/app-contract.js';
 import { socketPath, type Env } from '../platform/paths.js';
 
 export { LatchkeyError } from '../errors.js';
-export type { AppAccount, AppEvent } from '../broker/app-contract.js';
+export type { AppAccount, AppEvent } from '../wire/app-contract.js';
 
 export interface LatchkeyClientOptions {
   /** Reverse-DNS-style id, lowercase: `com.example.tool`. The person's grants are per app id *and* key. */

@@ -9,7 +9,7 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification } from '../agent/admin-contract.js';
+import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification } from '../wire/owner-contract.js';
 import { connectAgent, type AdminClient } from '../cli/agent-connection.js';
 import { DEMO_CLIENT_ID, DEMO_SERVICE_CLIENT_ID, DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import type { LatchkeyPaths } from '../platform/paths.js';

@@ -9,7 +9,7 @@ import {
   RPC_ERROR,
   salvageId,
   toRpcError,
-} from './rpc-protocol.js';
+} from './json-rpc.js';
 
 describe('envelope schema', () => {
   const base = { jsonrpc: '2.0', method: 'm' };

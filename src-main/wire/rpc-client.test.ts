@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { connectRpc, type RpcClient } from './rpc-client.js';
-import { createRpcServer, type CallContext, type RpcServer } from './rpc-server.js';
+import { createRpcServer, type CallContext, type RpcServer } from '../agent/rpc-server.js';
 import { makeSocketDir, makeStaleSocket, sleep, type SocketDir } from '../testing/rpc-testing.js';
 
 let dir: SocketDir;

@@ -1,6 +1,6 @@
 /** Tokens as they cross the socket: snake_case, epoch seconds, never a refresh token. */
 import type { TokenResult } from '../engine/oidc-engine.js';
-import type { WireToken } from './admin-contract.js';
+import type { WireToken } from './owner-contract.js';
 
 export function toWireToken(t: TokenResult): WireToken {
   const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };

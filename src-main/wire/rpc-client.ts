@@ -16,9 +16,9 @@
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../agent/deadline-timer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder } from './framing.js';
-import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
+import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './json-rpc.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;

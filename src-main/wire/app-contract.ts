@@ -7,7 +7,7 @@
  * client is a clear `usage` error, not a silently ignored option.
  */
 import { z } from 'zod';
-import type { WireToken } from '../agent/admin-contract.js';
+import type { WireToken } from './owner-contract.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 /** RFC 8707: an absolute URI without a fragment. */

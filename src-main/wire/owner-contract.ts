@@ -11,10 +11,10 @@ import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
 import { PRESET_NAMES } from '../engine/provider-presets.js';
-import type { AgentStatus } from './agent-core.js';
+import type { AgentStatus } from '../agent/agent-core.js';
 import type { PolicyStatus } from '../broker/policy-prompter.js';
 import type { AuditEntry } from '../store/vault-document.js';
-import type { ProcessCredentials } from './aws-credentials.js';
+import type { ProcessCredentials } from '../agent/aws-credentials.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
