@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LatchkeyError } from '../errors.js';
 import { AppHandshake, createAgentInstanceId, type AppHandshakeOptions } from './app-identity.js';
-import { challengePayload, generateAppKey, keyFingerprint, signChallenge, type AppKey } from './app-key.js';
+import { generateAppKey, keyFingerprint, signChallenge, type AppKey } from './app-key.js';
+import { challengePayload } from '../wire/app-proof.js';
 import type { PeerProcess } from './peer-process.js';
 
 const agentInstance = createAgentInstanceId();

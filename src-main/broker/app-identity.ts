@@ -18,7 +18,8 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
-import { APP_ID_PATTERN, challengePayload, keyFingerprint, parsePublicKey, TOKEN_PATTERN, verifyChallenge } from './app-key.js';
+import { keyFingerprint, parsePublicKey, verifyChallenge } from './app-key.js';
+import { APP_ID_PATTERN, challengePayload, TOKEN_PATTERN } from '../wire/app-proof.js';
 import type { PeerProcess } from './peer-process.js';
 
 /**

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LatchkeyError } from '../errors.js';
 import { redact } from '../log/logger.js';
 import {
-  challengePayload,
   generateAppKey,
   keyFingerprint,
   loadOrCreateAppKey,
@@ -16,6 +15,7 @@ import {
   signChallenge,
   verifyChallenge,
 } from './app-key.js';
+import { challengePayload } from '../wire/app-proof.js';
 
 const P = 2n ** 255n - 19n;
 const posix = process.platform !== 'win32';
@@ -47,25 +47,6 @@ async function codeOfAsync(promise: Promise<unknown>): Promise<{ code?: string; 
 }
 
 const parts = { challenge: 'c'.repeat(43), appId: 'com.example.tool', agentInstance: 'i'.repeat(24) };
-
-describe('challengePayload', () => {
-  it('is the tagged, newline-separated statement of instance, app and challenge', () => {
-    expect(challengePayload(parts).toString('utf8')).toBe(`latchkey-app-proof-v1\n${'i'.repeat(24)}\ncom.example.tool\n${'c'.repeat(43)}`);
-  });
-
-  it('refuses parts that could smuggle a separator or are malformed', () => {
-    for (const bad of [
-      { ...parts, appId: 'com.example\nx' },
-      { ...parts, appId: 'Com.Example' },
-      { ...parts, agentInstance: `${'i'.repeat(20)}\n` },
-      { ...parts, agentInstance: 'short' },
-      { ...parts, challenge: `${'c'.repeat(20)}+/` },
-      { ...parts, challenge: 42 as unknown as string },
-    ]) {
-      expect(codeOf(() => challengePayload(bad))).toBe('usage');
-    }
-  });
-});
 
 describe('sign and verify', () => {
   const key = generateAppKey();

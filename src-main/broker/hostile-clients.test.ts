@@ -30,7 +30,8 @@ import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } 
 import { RawPeer, sleep, seededRandom } from '../testing/rpc-testing.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { AppResults } from '../wire/app-contract.js';
-import { challengePayload, generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
+import { generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
+import { challengePayload } from '../wire/app-proof.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 import { createTestHome } from '../testing/test-home.js';
 

@@ -26,7 +26,8 @@ import { homedir } from 'node:os';
 import { LatchkeyError } from '../errors.js';
 import type { WireToken } from '../wire/owner-contract.js';
 import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
-import { challengePayload, loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
+import { loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
+import { challengePayload } from '../wire/app-proof.js';
 import { EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppParams, type AppResults } from '../wire/app-contract.js';
 import { socketPath, type Env } from '../platform/paths.js';
 
