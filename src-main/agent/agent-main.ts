@@ -22,7 +22,7 @@ import { openAgentVault, type VaultOpenOptions } from './agent-vault.js';
 import { createRpcServer, type RpcLimits, type RpcMethod } from './rpc-server.js';
 import type { Socket } from 'node:net';
 import { removeOwnerKey, writeOwnerKey } from './owner-key.js';
-import { appMethods } from '../broker/app-methods.js';
+import { appMethods } from './app-methods.js';
 import { createAgentInstanceId } from '../broker/app-identity.js';
 import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
 import { detectDialogTool, DialogPrompter } from '../broker/dialog-prompter.js';

@@ -10,20 +10,25 @@
  * - a connection that fails its proofs too often is closed;
  * - events reach an app only about its own grants and the accounts it holds
  *   grants for (or got a token for on this connection).
+ *
+ * This file is the adapter between the socket transport and the broker, as
+ * admin-methods.ts is for the owner's methods: it lives with the transport so
+ * that the broker (policy: identity, consent, grants) imports nothing from
+ * agent/ and can be driven without a socket.
  */
 import type { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseParams } from '../wire/json-rpc.js';
-import type { CallContext, Connection, RpcMethodEntry } from '../agent/rpc-connection.js';
+import type { CallContext, Connection, RpcMethodEntry } from './rpc-connection.js';
 import { toWireToken } from '../wire/wire-token.js';
-import { claimRole } from '../agent/connection-roles.js';
-import { proveConnection } from '../agent/connection-slots.js';
+import { claimRole } from './connection-roles.js';
+import { proveConnection } from './connection-slots.js';
 import { PROTOCOL_VERSION } from '../wire/json-rpc.js';
 import { parseScope } from '../engine/scope.js';
 import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from '../wire/app-contract.js';
-import { AppHandshake, type VerifiedApp } from './app-identity.js';
-import type { AppTokenRequest, BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from './token-broker.js';
+import { AppHandshake, type VerifiedApp } from '../broker/app-identity.js';
+import type { AppTokenRequest, BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from '../broker/token-broker.js';
 
 interface AppSession {
   handshake: AppHandshake;
