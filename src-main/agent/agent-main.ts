@@ -20,13 +20,13 @@ import { connectRpc } from '../wire/rpc-client.js';
 import { VERSION_METHOD } from '../wire/json-rpc.js';
 import { openAgentVault, type VaultOpenOptions } from './agent-vault.js';
 import { createRpcServer, type RpcLimits, type RpcMethod } from './rpc-server.js';
-import type { Socket } from 'node:net';
 import { removeOwnerKey, writeOwnerKey } from './owner-key.js';
 import { appMethods } from './app-methods.js';
 import { createAgentInstanceId } from '../broker/app-identity.js';
 import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.js';
 import { detectDialogTool, DialogPrompter } from '../broker/dialog-prompter.js';
-import { createPeerIdentifier, type PeerProcess } from '../broker/peer-process.js';
+import { createPeerIdentifier } from '../broker/peer-process.js';
+import type { PeerLookup } from '../platform/peer-lookup.js';
 import { policyStatus, PolicyFilePrompter } from '../broker/policy-prompter.js';
 import { TerminalPrompter } from '../broker/terminal-prompter.js';
 import type { BrowserLauncher } from '../engine/browser-launcher.js';
@@ -51,7 +51,7 @@ export interface StartAgentOptions {
   /** An unanswered consent prompt becomes a denial after this long; default 60 s. */
   promptTimeoutMs?: number;
   /** Tests: how the peer process of a connection is found (default: Linux `ss` + /proc). */
-  identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
+  identifyPeer?: PeerLookup['identify'];
 }
 
 export interface RunningAgent {

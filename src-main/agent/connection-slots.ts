@@ -18,7 +18,7 @@
  *   as an app is refused (`busy`) unless an unproven slot can be freed for it,
  *   so proven apps never hold more than `maxConnections`;
  * - at most `maxConnectionsPerPeer` proven app connections per process (where
- *   the platform tells who the peer is, see broker/peer-process.ts): one more
+ *   the platform tells who the peer is, see platform/peer-lookup.ts): one more
  *   is refused `busy` at `hello.prove`.
  * Without `requireProof` (a bare RPC server) every connection counts as proven:
  * the plain cap, one `busy` line beyond it.
@@ -28,7 +28,7 @@
  */
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { PeerProcess } from '../broker/peer-process.js';
+import type { PeerProcess } from '../platform/peer-lookup.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Connection } from './rpc-connection.js';
 

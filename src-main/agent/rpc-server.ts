@@ -16,7 +16,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
-import type { PeerProcess } from '../broker/peer-process.js';
+import type { PeerLookup } from '../platform/peer-lookup.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage } from '../wire/framing.js';
 import {
@@ -56,8 +56,8 @@ export interface RpcServerOptions {
   logger?: Logger;
   /** Called for each accepted connection before its first message is read. */
   onConnection?: (connection: Connection) => void;
-  /** Tells which process is on the other end of a socket (Linux: see broker/peer-process.ts). */
-  identifyPeer?: (socket: Socket) => Promise<PeerProcess | undefined>;
+  /** Tells which process is on the other end of a socket (see platform/peer-lookup.ts). */
+  identifyPeer?: PeerLookup['identify'];
   /**
    * Connections must prove who they are (the handlers call `proveConnection`);
    * unproven ones get a handshake deadline and give way when slots run short.

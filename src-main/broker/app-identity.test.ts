@@ -3,7 +3,7 @@ import { LatchkeyError } from '../errors.js';
 import { AppHandshake, createAgentInstanceId, type AppHandshakeOptions } from './app-identity.js';
 import { generateAppKey, keyFingerprint, signChallenge, type AppKey } from './app-key.js';
 import { challengePayload } from '../wire/app-proof.js';
-import type { PeerProcess } from './peer-process.js';
+import type { PeerProcess } from '../platform/peer-lookup.js';
 
 const agentInstance = createAgentInstanceId();
 

@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import { keyFingerprint, parsePublicKey, verifyChallenge } from './app-key.js';
 import { APP_ID_PATTERN, challengePayload, TOKEN_PATTERN } from '../wire/app-proof.js';
-import type { PeerProcess } from './peer-process.js';
+import type { PeerProcess } from '../platform/peer-lookup.js';
 
 /**
  * Printable text: no control, format (bidi overrides, zero-width), surrogate,

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
 import { listenSocket } from '../agent/socket-listen.js';
 import { loadPeerCredentials, type PeerCredentialsReader } from '../platform/peer-credentials.js';
-import { createPeerIdentifier, ExeHashCache, identifyPeer, parseSsPeer, type PeerIdentifier } from './peer-process.js';
+import { createPeerIdentifier, ExeHashCache, identifyPeer, parseSsPeer } from './peer-process.js';
+import type { PeerLookup } from '../platform/peer-lookup.js';
 
 const linux = process.platform === 'linux';
 const ssPath = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].find((p) => existsSync(p));
@@ -68,7 +69,7 @@ describe.skipIf(!linux || !ssPath)('identifyPeer (live, Linux)', () => {
   let accepted: Socket[];
   let waiters: Array<(s: Socket) => void>;
   let children: ChildProcess[];
-  let identifier: PeerIdentifier;
+  let identifier: PeerLookup;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'latchkey-peer-'));

@@ -1,6 +1,6 @@
 /**
  * Which process is on the other end of an accepted Unix-socket connection
- * (Linux). The kernel says so itself through SO_PEERCRED and SO_PEERPIDFD,
+ * (Linux): the {@link PeerLookup} of platform/peer-lookup.ts. The kernel says so itself through SO_PEERCRED and SO_PEERPIDFD,
  * which Node lacks; the small addon in native/ (see
  * platform/peer-credentials.ts) provides them. Where the addon is not built
  * or the kernel is older than 6.5 (no SO_PEERPIDFD), we ask the kernel's
@@ -64,19 +64,7 @@ import { access, open, readlink, type FileHandle } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { loadPeerCredentials, type PeerCredentialsReader } from '../platform/peer-credentials.js';
-
-/** The process on the other end of a connection, as far as Linux can tell. */
-export interface PeerProcess {
-  pid: number;
-  /** Effective uid (the one the kernel checks files against). */
-  uid: number;
-  /** `readlink /proc/<pid>/exe`; ends in " (deleted)" if the file was replaced since it started. */
-  exePath: string;
-  /** Lowercase hex SHA-256 of the running executable, comparable with `sha256sum`. */
-  exeSha256: string;
-  /** argv[0] and argv[1] (for interpreters, usually the script), for display; at most 1024 characters each. */
-  argv: string[];
-}
+import type { PeerLookup, PeerProcess } from '../platform/peer-lookup.js';
 
 export interface PeerIdentifierOptions {
   logger?: Logger;
@@ -96,11 +84,6 @@ export interface PeerIdentifierOptions {
   peerCredentials?: PeerCredentialsReader | false;
 }
 
-export interface PeerIdentifier {
-  /** The process on the other end of `socket`, or `undefined` if it cannot be determined. */
-  identify(socket: Socket): Promise<PeerProcess | undefined>;
-}
-
 const FALL_BACK = Symbol('fall back to ss');
 const SS_CANDIDATES = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'];
 const SS_MAX_OUTPUT = 32 * 1024 * 1024;
@@ -112,7 +95,7 @@ const CMDLINE_READ_BYTES = 2 * (MAX_ARG_CHARS + 1) * 4;
  * Creates an identifier. Keep one per agent: it owns the hash cache and
  * coalesces `ss` runs.
  */
-export function createPeerIdentifier(options: PeerIdentifierOptions = {}): PeerIdentifier {
+export function createPeerIdentifier(options: PeerIdentifierOptions = {}): PeerLookup {
   const logger = options.logger ?? silentLogger();
   const platform = options.platform ?? process.platform;
   const hashes = new ExeHashCache(options.hashCacheEntries, options.maxExeBytes);
@@ -181,7 +164,7 @@ export function createPeerIdentifier(options: PeerIdentifierOptions = {}): PeerI
   return { identify };
 }
 
-let shared: PeerIdentifier | undefined;
+let shared: PeerLookup | undefined;
 
 /**
  * The process on the other end of an accepted Unix-socket connection, or
