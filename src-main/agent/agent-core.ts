@@ -18,6 +18,7 @@ import { ChainPrompter, type ConsentPrompter } from '../broker/consent-prompter.
 import { TokenBroker } from '../broker/token-broker.js';
 
 import { LATCHKEY_VERSION } from '../version.js';
+import type { AgentStatus } from '../wire/owner-contract.js';
 
 export interface AgentCoreOptions {
   store: DocumentStore<VaultDocument>;
@@ -32,18 +33,6 @@ export interface AgentCoreOptions {
   browser?: BrowserLauncher;
   /** An unanswered consent prompt becomes a denial after this long; default the broker's (60 s). */
   promptTimeoutMs?: number;
-}
-
-export interface AgentStatus {
-  pid: number;
-  version: string;
-  startedAt: number;
-  keySource: { kind: string; description: string };
-  vault: string;
-  socket: string;
-  providers: ProviderSummary[];
-  accounts: number;
-  demo?: { issuer: string };
 }
 
 export class AgentCore {

@@ -18,6 +18,7 @@ import { LatchkeyError, asLatchkeyError } from '../errors.js';
 import type { OidcEngine } from '../engine/oidc-engine.js';
 import type { TokenBroker } from '../broker/token-broker.js';
 import type { DocumentStore, StsSessionRecord, VaultDocument } from '../store/vault-document.js';
+import type { ProcessCredentials } from '../wire/owner-contract.js';
 
 /** Hand out kept credentials only while they last at least this long. */
 export const MIN_REMAINING_MS = 15 * 60_000;
@@ -36,14 +37,6 @@ export interface AwsCredentialRequest {
 }
 
 /** The `credential_process` answer (Version 1). */
-export interface ProcessCredentials {
-  Version: 1;
-  AccessKeyId: string;
-  SecretAccessKey: string;
-  SessionToken: string;
-  Expiration: string;
-}
-
 export interface AwsCredentialDeps {
   store: DocumentStore<VaultDocument>;
   engine: OidcEngine;

@@ -29,7 +29,7 @@
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../platform/peer-lookup.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../wire/deadline-timer.js';
 import type { Connection } from './rpc-connection.js';
 
 /** Connections allowed past `maxConnections` while every slot is proven, so an owner can still connect and prove itself. */

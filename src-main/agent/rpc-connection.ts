@@ -25,7 +25,7 @@ import type { Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../platform/peer-lookup.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../wire/deadline-timer.js';
 import { encodeMessage, LineDecoder } from '../wire/framing.js';
 import {
   CANCEL_NOTIFICATION,

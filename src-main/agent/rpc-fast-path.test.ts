@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth, incomingMessageSchema, parseCommonRequest, parseCommonResult, serverMessageSchema } from '../wire/json-rpc.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../wire/deadline-timer.js';
 import { seededRandom } from '../testing/rpc-testing.js';
 
 const rand = seededRandom(20261123);

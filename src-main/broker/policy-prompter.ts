@@ -19,6 +19,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isSubsetScope } from '../engine/scope.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
+import type { PolicyStatus } from '../wire/owner-contract.js';
 
 const RuleSchema = z
   .object({
@@ -65,9 +66,6 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `${issue.message} (${issue.keys.join(', ')})`;
   return issue.message;
 }
-
-/** What `latchkey status` says about the policy file. */
-export type PolicyStatus = { path: string; state: 'absent' } | { path: string; state: 'active'; rules: number } | { path: string; state: 'ignored'; error: string };
 
 export async function policyStatus(path: string): Promise<PolicyStatus> {
   try {

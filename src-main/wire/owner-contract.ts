@@ -11,10 +11,7 @@ import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
 import { PRESET_NAMES } from '../engine/provider-presets.js';
-import type { AgentStatus } from '../agent/agent-core.js';
-import type { PolicyStatus } from '../broker/policy-prompter.js';
 import type { AuditEntry } from '../store/vault-document.js';
-import type { ProcessCredentials } from '../agent/aws-credentials.js';
 
 const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
@@ -133,6 +130,33 @@ export interface WireToken {
   resource?: string;
   id_token?: string;
   account?: string;
+}
+
+/** `admin.status`: the agent as the person sees it. Field names are the wire's (camelCase here, as they always were). */
+export interface AgentStatus {
+  pid: number;
+  version: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  keySource: { kind: string; description: string };
+  vault: string;
+  socket: string;
+  providers: ProviderSummary[];
+  accounts: number;
+  demo?: { issuer: string };
+}
+
+/** What `latchkey status` says about the policy file. */
+export type PolicyStatus = { path: string; state: 'absent' } | { path: string; state: 'active'; rules: number } | { path: string; state: 'ignored'; error: string };
+
+/** The AWS CLI `credential_process` output, as `admin.aws.credentials` returns it (field names are AWS's). */
+export interface ProcessCredentials {
+  Version: 1;
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  /** ISO 8601. */
+  Expiration: string;
 }
 
 export interface AdminResults {

@@ -16,7 +16,7 @@
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { DeadlineTimer } from '../agent/deadline-timer.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './json-rpc.js';
 

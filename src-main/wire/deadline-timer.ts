@@ -6,6 +6,9 @@
  * already pending is free, and when the timer fires the owner's `check`
  * handles what is due and says when to look next.
  *
+ * Both ends of the socket use it (the agent's connections and slots, the
+ * client's calls), so it lives with the wire contract.
+ *
  * Times are `performance.now()` milliseconds: monotonic, so a wall-clock jump
  * neither fires a deadline early nor holds it back.
  */
