@@ -30,7 +30,7 @@ import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken 
 import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/wire/framing.js';
-import { connectOwner } from '../src-main/agent/owner-key.js';
+import { connectOwner } from '../src-main/wire/owner-client.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
 import { addHost } from '../src-main/cli/host-command.js';
 import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';

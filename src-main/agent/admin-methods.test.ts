@@ -11,7 +11,7 @@ import { resolvePaths } from '../platform/paths.js';
 import { DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { startAgent, type RunningAgent } from './agent-main.js';
 import type { RpcClient } from '../wire/rpc-client.js';
-import { connectOwner } from './owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import type { AdminResults } from '../wire/owner-contract.js';
 
 describe('agent owner methods', () => {

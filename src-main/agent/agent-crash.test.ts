@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestHome, type TestHome } from '../testing/test-home.js';
 import { sleep } from '../testing/rpc-testing.js';
 import { startAgent } from './agent-main.js';
-import { connectOwner } from './owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = fileURLToPath(new URL('../cli/entry.ts', import.meta.url));

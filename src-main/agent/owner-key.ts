@@ -9,11 +9,12 @@
  * directory — cannot. It is not a defence against code running as the same
  * user with access to your files: such code can read this file, and your
  * keyring, too (see the threat model in README.md).
+ *
+ * This is the agent's side; clients read the key with wire/owner-key-file.ts
+ * and connect with wire/owner-client.ts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { LatchkeyError } from '../errors.js';
-import { connectRpc, type RpcClient, type RpcClientOptions } from '../wire/rpc-client.js';
 
 export async function writeOwnerKey(path: string): Promise<string> {
   const key = randomBytes(32).toString('base64url');
@@ -29,28 +30,8 @@ export async function removeOwnerKey(path: string, key: string): Promise<void> {
   if (current?.trim() === key) await rm(path, { force: true });
 }
 
-export async function readOwnerKey(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (err) {
-    throw new LatchkeyError('unauthorized', `Cannot read the agent's owner key at ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}. Is the agent running as you?`, { cause: err });
-  }
-}
-
 export function ownerKeyMatches(expected: string, presented: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(presented);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-/** Connects to the agent as its owner: the socket, then `admin.hello` with the key from the data directory. */
-export async function connectOwner(socket: string, ownerKeyPath: string, options: RpcClientOptions = {}): Promise<RpcClient> {
-  const client = await connectRpc(socket, options);
-  try {
-    await client.call('admin.hello', { owner_key: await readOwnerKey(ownerKeyPath) });
-    return client;
-  } catch (err) {
-    client.close();
-    throw err;
-  }
 }

@@ -13,7 +13,7 @@ import * as jose from 'jose';
 import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';

@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent, type StartAgentOptions } from '../agent/agent-main.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import type { RpcClient } from '../wire/rpc-client.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';

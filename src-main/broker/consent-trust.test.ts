@@ -18,7 +18,7 @@ import type { Browser } from 'playwright-core';
 import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import type { RpcClient } from '../wire/rpc-client.js';
 import { LOGIN_NOTIFICATIONS } from '../wire/owner-contract.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';

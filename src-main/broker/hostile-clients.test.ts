@@ -21,7 +21,7 @@ import { isErrorCode, type ErrorCode } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import { connectRpc } from '../wire/rpc-client.js';
 import { RPC_ERROR, type RpcErrorObject } from '../wire/json-rpc.js';
 import type { RpcLimits } from '../agent/rpc-server.js';

@@ -16,7 +16,7 @@ import type { Browser } from 'playwright-core';
 import { createLogger, silentLogger } from '../log/logger.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import type { RpcClient } from '../wire/rpc-client.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';

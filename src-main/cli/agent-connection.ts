@@ -11,7 +11,7 @@ import { LatchkeyError, fromWireError, type WireError } from '../errors.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { ADMIN_PARAMS, STARTUP_FAILURE_MARKER, type AdminMethod, type AdminParams, type AdminResults } from '../wire/owner-contract.js';
 import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
-import { connectOwner } from '../agent/owner-key.js';
+import { connectOwner } from '../wire/owner-client.js';
 import { passphraseForAgent, type Terminal } from './agent-passphrase.js';
 import { assertPathsUsable, parseCliInput } from './input-errors.js';
 

@@ -13,11 +13,11 @@
  * When no agent is running, one is started (lazily loading the full CLI's
  * start-up code) and the call is retried once.
  */
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError, fromWireError, isErrorCode } from '../errors.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import type { AdminParams, WireToken } from '../wire/owner-contract.js';
+import { readOwnerKey } from '../wire/owner-key-file.js';
 
 /** Same default as the full client: a refresh at a slow provider may take a while. */
 const CALL_TIMEOUT_MS = 30_000;
@@ -50,20 +50,12 @@ export async function ownerCall(paths: LatchkeyPaths, method: string, params: ob
     // Both at once: the agent runs a connection's requests in order, so the call sees the hello's
     // owner role, and a cached token costs one round trip instead of two.
     const [, result] = await session.callAll([
-      ['admin.hello', { owner_key: readOwnerKeyFile(paths.ownerKey) }],
+      ['admin.hello', { owner_key: readOwnerKey(paths.ownerKey) }],
       [method, params],
     ]);
     return result;
   } finally {
     session.close();
-  }
-}
-
-function readOwnerKeyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new LatchkeyError('unauthorized', `Cannot read the agent's owner key at ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}. Is the agent running as you?`, { cause: err });
   }
 }
 
