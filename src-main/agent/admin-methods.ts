@@ -13,7 +13,7 @@ import { parseParams } from '../wire/json-rpc.js';
 import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { proveConnection } from './connection-slots.js';
-import { toWireToken } from '../wire/wire-token.js';
+import { fromWireTokenRequest, toWireToken } from '../wire/wire-token.js';
 import { applyPreset } from '../engine/provider-presets.js';
 import type { AddProviderInput } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
@@ -138,14 +138,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       { interactive: true },
     ),
     entry('admin.token', async (p) => {
-      const token = await engine.getToken({
-        ...(p.account ? { account: p.account } : {}),
-        ...(p.provider ? { provider: p.provider } : {}),
-        ...(p.scope ? { scope: p.scope } : {}),
-        ...(p.resource ? { resource: p.resource } : {}),
-        ...(p.min_ttl !== undefined ? { minTtl: p.min_ttl } : {}),
-        ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
-      });
+      const token = await engine.getToken(fromWireTokenRequest(p));
       core.broker.noteOwnerToken(token, p.resource, p.client ? { client: p.client, target: p.target } : undefined);
       const wire: AdminResults['admin.token'] = toWireToken(token);
       if (token.warning) wire.warning = token.warning;

@@ -21,14 +21,14 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseParams } from '../wire/json-rpc.js';
 import type { CallContext, Connection, RpcMethodEntry } from './rpc-connection.js';
-import { toWireToken } from '../wire/wire-token.js';
+import { fromWireTokenRequest, toWireToken } from '../wire/wire-token.js';
 import { claimRole } from './connection-roles.js';
 import { proveConnection } from './connection-slots.js';
 import { PROTOCOL_VERSION } from '../wire/json-rpc.js';
 import { parseScope } from '../engine/scope.js';
 import { APP_PARAMS, EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppMethod, type AppResults } from '../wire/app-contract.js';
 import { AppHandshake, type VerifiedApp } from '../broker/app-identity.js';
-import type { AppTokenRequest, BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from '../broker/token-broker.js';
+import type { BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from '../broker/token-broker.js';
 
 interface AppSession {
   handshake: AppHandshake;
@@ -106,17 +106,6 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
     return params === undefined ? '{}' : JSON.stringify(params);
   }
 
-  function toRequest(p: z.output<(typeof APP_PARAMS)['tokens.get']>): AppTokenRequest {
-    const r: AppTokenRequest = {};
-    if (p.provider) r.provider = p.provider;
-    if (p.account) r.account = p.account;
-    if (p.scope) r.scope = p.scope;
-    if (p.resource) r.resource = p.resource;
-    if (p.min_ttl !== undefined) r.minTtl = p.min_ttl;
-    if (p.max_age !== undefined) r.maxAge = p.max_age;
-    return r;
-  }
-
   return Object.fromEntries([
     entry(
       'hello',
@@ -152,7 +141,7 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
     entry(
       'tokens.tryGet',
       async (p, _ctx, s, raw) => {
-        const { token, reuse } = await broker.tryGetReusable(s.app!, toRequest(p));
+        const { token, reuse } = await broker.tryGetReusable(s.app!, fromWireTokenRequest(p));
         if (token.account) s.accountsSeen.add(token.account);
         const wire = toWireToken(token);
         if (reuse) {
@@ -180,7 +169,7 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
     entry(
       'tokens.get',
       async (p, ctx, s) => {
-        const token = await broker.get(s.app!, toRequest(p), ctx.signal);
+        const token = await broker.get(s.app!, fromWireTokenRequest(p), ctx.signal);
         if (token.account) s.accountsSeen.add(token.account);
         return toWireToken(token);
       },

@@ -16,7 +16,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { summariseAccount, type AccountSummary } from '../engine/accounts.js';
 import type { BrowserLauncher } from '../engine/browser-launcher.js';
-import type { OidcEngine, TokenResult } from '../engine/oidc-engine.js';
+import type { OidcEngine, TokenRequest, TokenResult } from '../engine/oidc-engine.js';
 import { isSubsetScope, normaliseScope } from '../engine/scope.js';
 import { SingleFlight } from '../engine/single-flight.js';
 import type { AccountRecord, AuditEntry, DocumentStore, GrantRecord, VaultDocument } from '../store/vault-document.js';
@@ -37,14 +37,8 @@ export interface BrokerApp {
   process?: { exePath: string; exeSha256: string; argv?: string[]; pid?: number };
 }
 
-export interface AppTokenRequest {
-  provider?: string;
-  account?: string;
-  scope?: string;
-  resource?: string;
-  minTtl?: number;
-  maxAge?: number;
-}
+/** The engine's token request, without the owner tag: the broker sets that itself, from the proven app. */
+export type AppTokenRequest = Omit<TokenRequest, 'appId'>;
 
 export interface BrokerOptions {
   store: DocumentStore<VaultDocument>;

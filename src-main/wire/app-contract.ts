@@ -7,35 +7,7 @@
  * client is a clear `usage` error, not a silently ignored option.
  */
 import { z } from 'zod';
-import type { WireToken } from './owner-contract.js';
-
-const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
-/** RFC 8707: an absolute URI without a fragment. */
-const resource = z
-  .string()
-  .max(2048)
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return !u.hash && !s.includes('#');
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute URI without a fragment (RFC 8707)');
-
-export const tokenRequestSchema = z
-  .object({
-    provider: z.string().min(1).max(64).optional(),
-    /** An account id, or the account's email address. */
-    account: z.string().min(1).max(256).optional(),
-    scope: z.string().trim().min(1).max(2048).optional(),
-    resource: resource.optional(),
-    /** Seconds the returned access token must still be valid. */
-    min_ttl: seconds.optional(),
-    /** Re-authenticate if the person's sign-in is older than this (OIDC `max_age`). */
-    max_age: seconds.optional(),
-  })
-  .strict();
+import { tokenRequestSchema, type WireToken } from './wire-token.js';
 
 export const APP_PARAMS = {
   hello: z

@@ -9,11 +9,11 @@
 import { z } from 'zod';
 import type { AccountSummary } from '../engine/accounts.js';
 import type { ProviderSummary } from '../engine/provider-registry.js';
+import { seconds, tokenRequestFields, type WireToken } from './wire-token.js';
 import type { SignInWarning } from '../engine/offline-access.js';
 import { PRESET_NAMES } from '../engine/provider-presets.js';
 import type { AuditEntry } from '../store/vault-document.js';
 
-const seconds = z.number().int().min(0).max(10 * 365 * 86_400);
 const scope = z.string().trim().min(1).max(2048);
 const name = z.string().min(1).max(64);
 const none = z.object({}).strict().optional();
@@ -80,12 +80,9 @@ export const ADMIN_PARAMS = {
     .strict(),
   'admin.token': z
     .object({
-      account: z.string().min(1).max(256).optional(),
-      provider: name.optional(),
-      scope: scope.optional(),
+      ...tokenRequestFields,
+      /** The owner's resource is checked as a URL, as `admin.login`'s is (apps get the stricter RFC 8707 check). */
       resource: z.string().url().max(2048).optional(),
-      min_ttl: seconds.optional(),
-      max_age: seconds.optional(),
       /** Which of the person's tools hands the token on (e.g. "git"), and for what (a host, cluster, registry or role): recorded in the activity log. */
       client: z.string().min(1).max(64).optional(),
       target: z.string().min(1).max(2048).optional(),
@@ -118,19 +115,9 @@ export const ADMIN_PARAMS = {
 } as const;
 
 export type AdminMethod = keyof typeof ADMIN_PARAMS;
+/** Defined with the token request in wire-token.ts; named here too because the owner's tools read it from this contract. */
+export type { WireToken };
 export type AdminParams<M extends AdminMethod> = z.input<(typeof ADMIN_PARAMS)[M]>;
-
-/** What `admin.token` returns: like a token endpoint response, minus the refresh token. */
-export interface WireToken {
-  access_token: string;
-  token_type: string;
-  /** Epoch seconds. */
-  expires_at?: number;
-  scope: string;
-  resource?: string;
-  id_token?: string;
-  account?: string;
-}
 
 /** `admin.status`: the agent as the person sees it. Field names are the wire's (camelCase here, as they always were). */
 export interface AgentStatus {
