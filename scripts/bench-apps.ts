@@ -150,7 +150,7 @@ function echoFrames(sample: AuthTokens, id: number): { request: Buffer; reply: B
   const result = {
     access_token: sample.accessToken,
     token_type: sample.tokenType,
-    ...(sample.expiresAt !== undefined ? { expires_at: sample.expiresAt } : {}),
+    ...(sample.expiresAtS !== undefined ? { expires_at: sample.expiresAtS } : {}),
     scope: sample.scope,
     ...(sample.idToken ? { id_token: sample.idToken } : {}),
     ...(sample.account ? { account: sample.account } : {}),

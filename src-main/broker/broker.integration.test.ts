@@ -106,7 +106,7 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
     expect(tokens.tokenType).toMatch(/bearer/i);
     expect(sorted(tokens.scope)).toBe('email openid');
     expect(tokens.idToken).toBeTruthy(); // `openid` was granted
-    expect(tokens.expiresAt).toBeGreaterThan(Date.now() / 1000);
+    expect(tokens.expiresAtS).toBeGreaterThan(Date.now() / 1000);
     expect(tokens).not.toHaveProperty('refreshToken');
     expect(person.asked.length).toBe(asked + 1);
     const prompt = person.asked.at(-1)!;

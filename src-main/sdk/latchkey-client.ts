@@ -24,7 +24,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { LatchkeyError } from '../errors.js';
-import type { WireToken } from '../wire/owner-contract.js';
+import type { WireToken, WireTokenRequest } from '../wire/wire-token.js';
 import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
 import { loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
 import { challengePayload } from '../wire/app-proof.js';
@@ -65,8 +65,8 @@ export interface AuthTokenRequest {
 export interface AuthTokens {
   accessToken: string;
   tokenType: string;
-  /** Epoch seconds. */
-  expiresAt?: number;
+  /** When the access token expires, in epoch seconds (as on the wire; `Date.now()` is milliseconds). */
+  expiresAtS?: number;
   /** What was granted: may be narrower than what was asked. */
   scope: string;
   resource?: string;
@@ -199,8 +199,9 @@ export class LatchkeyClient {
   }
 }
 
-function toWire(r: AuthTokenRequest): AppParams<'tokens.get'> {
-  const p: AppParams<'tokens.get'> = {};
+/** SDK → wire: the one writing of a token request. */
+function toWire(r: AuthTokenRequest): WireTokenRequest {
+  const p: WireTokenRequest = {};
   if (r.provider) p.provider = r.provider;
   if (r.account) p.account = r.account;
   if (r.scope) p.scope = r.scope;
@@ -210,9 +211,10 @@ function toWire(r: AuthTokenRequest): AppParams<'tokens.get'> {
   return p;
 }
 
+/** Wire → SDK: the one reading of a token. */
 function fromWire(w: WireToken): AuthTokens {
   const t: AuthTokens = { accessToken: w.access_token, tokenType: w.token_type, scope: w.scope };
-  if (w.expires_at !== undefined) t.expiresAt = w.expires_at;
+  if (w.expires_at !== undefined) t.expiresAtS = w.expires_at;
   if (w.resource) t.resource = w.resource;
   if (w.id_token) t.idToken = w.id_token;
   if (w.account) t.account = w.account;
