@@ -93,7 +93,7 @@ describe('token cache', () => {
     expect(findFittingToken([t], { scope: 'openid' }, now + 60_000, 180_000)).toBe(t);
     expect(findFittingToken([t], { scope: 'openid' }, now + 60_001, 180_000)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid' }, now + 60_001, 30_000)).toBe(t);
-    expect(findFittingToken([t], { scope: 'openid', appId: 'app' }, now, 0)).toBeUndefined();
+    expect(findFittingToken([t], { scope: 'openid', tokenOwner: 'app' }, now, 0)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid', resource: 'https://api' }, now, 0)).toBeUndefined();
     let list: AccessTokenRecord[] = [t];
     for (let i = 0; i < 100; i++) list = upsertToken(list, { ...t, scope: `s${i}` });

@@ -9,20 +9,21 @@ export const MAX_TOKENS_PER_ACCOUNT = 64;
 export interface TokenRequestKey {
   scope: string;
   resource?: string | undefined;
-  appId?: string | undefined;
+  /** `<app id> <key fingerprint>`, stored in the record's `appId` (see TokenRequest.tokenOwner). */
+  tokenOwner?: string | undefined;
 }
 
 export function sameKey(t: AccessTokenRecord, key: TokenRequestKey): boolean {
-  return t.scope === key.scope && t.resource === key.resource && t.appId === key.appId;
+  return t.scope === key.scope && t.resource === key.resource && t.appId === key.tokenOwner;
 }
 
 export function cacheKey(accountId: string, key: TokenRequestKey): string {
-  return JSON.stringify([accountId, key.scope, key.resource ?? null, key.appId ?? null]);
+  return JSON.stringify([accountId, key.scope, key.resource ?? null, key.tokenOwner ?? null]);
 }
 
 /** Buckets only narrow the search (sameKey still decides), so a separator that also occurs in a value is harmless. */
 function bucketOf(key: TokenRequestKey): string {
-  return `${key.scope}\n${key.resource ?? ''}\n${key.appId ?? ''}`;
+  return `${key.scope}\n${key.resource ?? ''}\n${key.tokenOwner ?? ''}`;
 }
 
 /**
