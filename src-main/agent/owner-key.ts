@@ -11,15 +11,15 @@
  * keyring, too (see the threat model in README.md).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { LatchkeyError } from '../errors.js';
+import { writeFileAtomic } from '../platform/file-safety.js';
 import { connectRpc, type RpcClient, type RpcClientOptions } from './rpc-client.js';
 
 export async function writeOwnerKey(path: string): Promise<string> {
   const key = randomBytes(32).toString('base64url');
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${key}\n`, { mode: 0o600, flag: 'w' });
-  await rename(temp, path);
+  // Atomic, so a tool never reads half a key; not durable: a new agent writes a new key anyway.
+  await writeFileAtomic(path, `${key}\n`, { durable: false });
   return key;
 }
 

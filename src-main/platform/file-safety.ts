@@ -152,6 +152,16 @@ export class AppendFile {
   }
 }
 
+/** One durable append to `path` (created 0600 if missing), for files written now and then: no handle is kept open. */
+export async function appendFileDurable(path: string, data: string | Buffer, options: Omit<WriteOptions, 'durable'> = {}): Promise<void> {
+  const file = new AppendFile(path, options);
+  try {
+    await file.append(data);
+  } finally {
+    await file.close();
+  }
+}
+
 /** Cuts `path` to `length` bytes, durably (a torn record, or an emptied journal); a missing file is fine. */
 export async function cutFile(path: string, length: number): Promise<void> {
   let handle: FileHandle | undefined;
