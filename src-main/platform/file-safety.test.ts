@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } f
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../testing/test-home.js';
-import { AppendFile, createFileExclusive, cutFile, readIfExists, removeStaleTempFiles, writeFileAtomic } from './file-safety.js';
+import { AppendFile, appendFileDurable, createFileExclusive, cutFile, readIfExists, removeStaleTempFiles, writeFileAtomic } from './file-safety.js';
 
 const posix = process.platform !== 'win32';
 const modeOf = async (p: string) => (await stat(p)).mode & 0o777;
@@ -145,6 +145,14 @@ describe('append and cut', () => {
     await file.append('three\n');
     expect(await readFile(path, 'utf8')).toBe('one\nthree\n');
     await file.close();
+  });
+
+  it('appends once without keeping the file open, creating it 0600', async () => {
+    const path = join(await tempDir(), 'audit.log');
+    await appendFileDurable(path, 'a\n');
+    await appendFileDurable(path, 'b\n');
+    expect(await readFile(path, 'utf8')).toBe('a\nb\n');
+    if (posix) expect(await modeOf(path)).toBe(0o600);
   });
 
   it('cuts a missing file without complaint', async () => {
