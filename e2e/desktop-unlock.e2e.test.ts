@@ -6,8 +6,7 @@
  * first). Screenshots of both locked views land in e2e/artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { captureLog } from '../src-main/testing/capture-log.js';
@@ -16,6 +15,7 @@ import { DesktopApp } from '../src-main/desktop/desktop-app.js';
 import { chooseDesktopKeySource } from '../src-main/desktop/desktop-key-source.js';
 import { memorySettings } from '../src-main/desktop/desktop-service.js';
 import { fakeSafeStorage } from '../src-main/testing/safe-storage-double.js';
+import { createTestHome, type TestHome } from '../src-main/testing/test-home.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser } from '../src-main/testing/browser.js';
 import { serveRenderer } from './support/static-server.js';
 import { bridgePreload } from './support/preload-bridge.js';
@@ -27,14 +27,14 @@ const RENDERER = join(import.meta.dirname, '..', 'dist', 'renderer');
 const PASSPHRASE = 'marble kettle orchard 7 swift';
 
 describe.skipIf(!hasChromium)('desktop UI: no keyring (safeStorage basic_text) â†’ passphrase', () => {
-  let dir: string;
+  let home: TestHome | undefined;
   let paths: LatchkeyPaths;
   let browser: Browser;
   let site: Awaited<ReturnType<typeof serveRenderer>>;
   let app: DesktopApp | undefined;
   const log = captureLog('debug');
   const pageErrors: string[] = [];
-  const env = () => ({ LATCHKEY_HOME: join(dir, 'home') });
+  const env = () => home!.env;
 
   /** Starts the app as the Electron shell would on that desktop, and a window on it. */
   async function startApp(): Promise<Page> {
@@ -61,7 +61,8 @@ describe.skipIf(!hasChromium)('desktop UI: no keyring (safeStorage basic_text) â
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-unlock-ui-'));
+    // No passphrase file: the app must ask for one.
+    home = await createTestHome('latchkey-unlock-ui-', { passphraseFile: false });
     paths = resolvePaths(env());
     [browser, site] = await Promise.all([launchBrowser(), serveRenderer(RENDERER)]);
   });
@@ -70,7 +71,7 @@ describe.skipIf(!hasChromium)('desktop UI: no keyring (safeStorage basic_text) â
     await app?.stop();
     await browser?.close();
     await site?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (home) await rm(home.dir, { recursive: true, force: true });
   });
 
   it('says why, refuses a short passphrase, creates the vault, then shows the accounts', async () => {

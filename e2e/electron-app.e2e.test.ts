@@ -4,11 +4,11 @@
  * wherever the Electron binary exists; elsewhere it prints why it skipped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
 import { electronBinary, ELECTRON_MISSING } from '../src-main/electron/launch.js';
+import { createTestHome } from '../src-main/testing/test-home.js';
 
 const binary = electronBinary();
 if (!binary) console.warn(`SKIP Electron app e2e: ${ELECTRON_MISSING}`);
@@ -19,12 +19,12 @@ describe.skipIf(!binary)('the Electron app', () => {
   let window: Page;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-electron-'));
-    await writeFile(join(dir, 'pass'), 'correct horse battery staple\n', { mode: 0o600 });
+    const home = await createTestHome('latchkey-electron-');
+    dir = home.dir;
     electronApp = await _electron.launch({
       executablePath: binary!,
       args: [join(import.meta.dirname, '..'), '--no-sandbox'],
-      env: { ...process.env, LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') },
+      env: { ...process.env, ...home.env },
     });
     window = await electronApp.firstWindow();
   });

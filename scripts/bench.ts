@@ -38,7 +38,7 @@ import { asLatchkeyError } from '../src-main/errors.js';
 import { silentLogger } from '../src-main/log/logger.js';
 import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } from '../src-main/testing/browser.js';
-import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
+import { probeKeyring } from '../src-main/testing/keyring-probe.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
 import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';

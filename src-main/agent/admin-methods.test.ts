@@ -3,11 +3,9 @@
  * errors, and no secret (refresh token, client secret) in any answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { silentLogger } from '../log/logger.js';
-import { resolvePaths } from '../platform/paths.js';
+import { createTestHome, type TestHome } from '../testing/test-home.js';
 import { DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { startAgent, type RunningAgent } from './agent-main.js';
 import type { RpcClient } from '../wire/rpc-client.js';
@@ -15,24 +13,22 @@ import { connectOwner } from '../wire/owner-client.js';
 import type { AdminResults } from '../wire/owner-contract.js';
 
 describe('agent owner methods', () => {
-  let dir: string;
+  let home: TestHome;
   let demo: DemoProvider;
   let agent: RunningAgent;
   let client: RpcClient;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lk-admin-'));
-    await writeFile(join(dir, 'pass'), 'admin test passphrase', { mode: 0o600 });
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
+    home = await createTestHome('lk-admin-');
     demo = await startDemoProvider();
-    agent = await startAgent({ env, paths: resolvePaths(env), logger: silentLogger() });
-    client = await connectOwner(resolvePaths(env).socket, resolvePaths(env).ownerKey);
+    agent = await startAgent({ env: home.env, paths: home.paths, logger: silentLogger() });
+    client = await connectOwner(home.paths.socket, home.paths.ownerKey);
   });
   afterAll(async () => {
     await client?.close();
     await agent?.stop();
     await demo?.close();
-    await rm(dir, { recursive: true, force: true });
+    if (home) await rm(home.dir, { recursive: true, force: true });
   });
 
   it('rejects unknown fields, wrong types and oversized values as usage errors', async () => {

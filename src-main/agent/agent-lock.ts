@@ -2,9 +2,9 @@
  * One agent per data directory: the vault has a single writer.
  *
  * Enforces:
- * - the lock file appears atomically with its content (written to a private
- *   temp file, then hard-linked into place, which fails if the lock exists),
- *   so nobody ever reads a half-written lock and mistakes it for stale;
+ * - the lock file appears atomically with its content, and only if no lock
+ *   exists (platform/file-safety.ts, create-exclusive), so nobody ever reads a
+ *   half-written lock and mistakes it for stale;
  * - an agent that answers on its socket (a reply, not just a connect) is
  *   alive, whatever its pid says;
  * - otherwise a lock whose process is gone is stale and taken over. On Linux
@@ -20,12 +20,12 @@
  * Two agents taking over the same stale lock at the same instant could both
  * succeed; the socket bind that follows (socket-listen.ts) is the second guard.
  */
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import { createFileExclusive } from '../platform/file-safety.js';
 
 export interface AgentLock {
   readonly path: string;
@@ -70,7 +70,8 @@ export async function acquireAgentLock(lockPath: string, options: AgentLockOptio
   await mkdir(dirname(lockPath), { recursive: true, mode: 0o700 });
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (await createExclusive(lockPath, text)) {
+    // Not durable: a lock is worthless after a crash (its pid is gone), so it needs no fsync.
+    if (await createFileExclusive(lockPath, text, { durable: false })) {
       return { path: lockPath, pid, release: () => releaseIfOurs(lockPath, text) };
     }
     const holder = await readLock(lockPath);
@@ -85,21 +86,6 @@ export async function acquireAgentLock(lockPath: string, options: AgentLockOptio
     await unlink(lockPath).catch(ignoreMissing);
   }
   throw new LatchkeyError('agent_running', `Could not take the agent lock ${lockPath}: another agent keeps taking it`);
-}
-
-/** Writes `text` to `path` only if `path` does not exist; false if it does. */
-async function createExclusive(path: string, text: string): Promise<boolean> {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new LatchkeyError('storage_error', `Cannot create the agent lock ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await unlink(temp).catch(ignoreMissing);
-  }
 }
 
 /** The lock's holder; undefined if the file is garbage; 'gone' if it vanished meanwhile. */

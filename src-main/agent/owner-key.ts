@@ -14,13 +14,13 @@
  * and connect with wire/owner-client.ts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../platform/file-safety.js';
 
 export async function writeOwnerKey(path: string): Promise<string> {
   const key = randomBytes(32).toString('base64url');
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${key}\n`, { mode: 0o600, flag: 'w' });
-  await rename(temp, path);
+  // Atomic, so a tool never reads half a key; not durable: a new agent writes a new key anyway.
+  await writeFileAtomic(path, `${key}\n`, { durable: false });
   return key;
 }
 

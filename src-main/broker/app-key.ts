@@ -18,12 +18,13 @@
  * @see https://www.rfc-editor.org/rfc/rfc8032 (Ed25519)
  * @see https://www.rfc-editor.org/rfc/rfc8037 (OKP JWK, the raw key in `x`)
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, mkdir, open, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import { createFileExclusive } from '../platform/file-safety.js';
 
 /** An app's key pair as the SDK keeps it. The private key never leaves the app's process. */
 export interface AppKey {
@@ -68,7 +69,7 @@ export async function loadOrCreateAppKey(path: string, platform: NodeJS.Platform
   const existing = await readKeyFile(path, platform);
   if (existing) return existing;
   const key = generateAppKey();
-  if (await createExclusive(path, serialiseKeyFile(key))) return key;
+  if (await createFileExclusive(path, serialiseKeyFile(key))) return key;
   // Another process of this app created it between our read and our link.
   const winner = await readKeyFile(path, platform);
   if (!winner) throw new LatchkeyError('storage_error', `App key file ${path} vanished while it was being created; try again`);
@@ -156,27 +157,6 @@ function corrupt(path: string, why: string, cause?: unknown): LatchkeyError {
     `App key file ${path} is unusable: ${why}. Delete it to make a new key (the app will need approval again)`,
     cause === undefined ? {} : { cause },
   );
-}
-
-/** Writes `text` to `path` only if `path` does not exist; false if it does. Never shows a partial file. */
-async function createExclusive(path: string, text: string): Promise<boolean> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await link(tmp, path);
-    return true;
-  } catch (cause) {
-    if (errCode(cause) === 'EEXIST') return false;
-    throw new LatchkeyError('storage_error', `Cannot create app key file ${path}: ${errMessage(cause)}`, { cause });
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
 }
 
 function checkOwner(path: string, uid: number): void {

@@ -164,7 +164,7 @@ describe.skipIf(!('exe' in python) || !chromiumAvailable())('the Python example 
   const example = (...args: string[]) => runPython([EXAMPLE, '--app-id', APP, '--scope', 'openid email', ...args], { env: childEnv });
 
   beforeAll(async () => {
-    const home = await createTestHome('latchkey-python-agent-', 'latchkey');
+    const home = await createTestHome('latchkey-python-agent-', { homeName: 'latchkey' });
     dir = home.dir;
     const env = home.env;
     paths = home.paths;

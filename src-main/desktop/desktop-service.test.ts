@@ -14,10 +14,10 @@ import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { DesktopEvent, PendingConsent } from '../../src-preload/contract.js';
 import { startDesktopHost, type DesktopHost } from './desktop-host.js';
 import { memorySettings } from './desktop-service.js';
-import { createTestHome } from '../testing/test-home.js';
+import { createTestHome, type TestHome } from '../testing/test-home.js';
 
 describe('DesktopService', () => {
-  let dir: string;
+  let home: TestHome;
   let demo: DemoProvider;
   let host: DesktopHost;
   const opened: string[] = [];
@@ -25,8 +25,7 @@ describe('DesktopService', () => {
   const logger = createLogger({ level: 'silent' });
 
   beforeAll(async () => {
-    const home = await createTestHome('latchkey-desktop-');
-    dir = home.dir;
+    home = await createTestHome('latchkey-desktop-');
     const env = home.env;
     demo = await startDemoProvider({ logger });
     host = await startDesktopHost({ env, paths: resolvePaths(env), logger, settings: memorySettings(), openExternal: async (url) => void opened.push(url) });
@@ -36,7 +35,7 @@ describe('DesktopService', () => {
   afterAll(async () => {
     await host?.stop();
     await demo?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (home) await rm(home.dir, { recursive: true, force: true });
   });
 
   const call = (channel: string, params?: unknown) => host.service.call(channel, params);
@@ -69,7 +68,7 @@ describe('DesktopService', () => {
   });
 
   it('queues an app consent request for the UI; a deny reaches the app and the activity log', async () => {
-    const client = await LatchkeyClient.connect({ appId: 'com.example.tool', name: 'Example Tool', version: '1.0.0', keyPath: join(dir, 'app-key.json'), socket: resolvePaths({ LATCHKEY_HOME: join(dir, 'home') }).socket });
+    const client = await LatchkeyClient.connect({ appId: 'com.example.tool', name: 'Example Tool', version: '1.0.0', keyPath: join(home.dir, 'app-key.json'), socket: home.paths.socket });
     try {
       const asked = once(host.service.events, 'event', { signal: AbortSignal.timeout(10_000) });
       const token = client.getAuthTokens({ provider: 'work', scope: 'openid email' });
@@ -96,8 +95,7 @@ describe('DesktopService', () => {
   });
 
   it('a second vault owner is refused while the app holds the lock (agent_running)', async () => {
-    const env = { LATCHKEY_HOME: join(dir, 'home'), LATCHKEY_PASSPHRASE_FILE: join(dir, 'pass') };
-    await expect(startDesktopHost({ env, paths: resolvePaths(env), logger, settings: memorySettings(), openExternal: async () => undefined })).rejects.toMatchObject({ code: 'agent_running' });
+    await expect(startDesktopHost({ env: home.env, paths: home.paths, logger, settings: memorySettings(), openExternal: async () => undefined })).rejects.toMatchObject({ code: 'agent_running' });
   });
 });
 

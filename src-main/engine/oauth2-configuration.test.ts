@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type * as oidc from 'openid-client';
-import { emptyVaultDocument, MemoryStore } from '../store/vault-document.js';
+import { emptyVaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { DiscoveryCache } from './discovery.js';
 import { GITHUB_TOKEN_LIFETIME_SECONDS, withGitHubPreset } from './github-preset.js';
 import { assertAccountNaming } from './oauth2-account.js';

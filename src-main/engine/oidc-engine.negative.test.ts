@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log/logger.js';
-import { emptyVaultDocument, MemoryStore } from '../store/vault-document.js';
+import { emptyVaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import { DiscoveryCache } from './discovery.js';
 import { OidcEngine } from './oidc-engine.js';

@@ -78,7 +78,8 @@ describe('fixed authorization parameters', () => {
   it('may not replace what the engine sets for each sign-in (state, nonce, PKCE, prompt …); nothing is saved', async () => {
     const { addProvider } = await import('./provider-registry.js');
     const { DiscoveryCache } = await import('./discovery.js');
-    const { MemoryStore, emptyVaultDocument } = await import('../store/vault-document.js');
+    const { emptyVaultDocument } = await import('../store/vault-document.js');
+    const { MemoryStore } = await import('../testing/memory-store.js');
     const store = new MemoryStore(emptyVaultDocument());
     for (const name of ['state', 'nonce', 'code_challenge', 'redirect_uri', 'prompt', 'scope']) {
       await expect(addProvider(store, new DiscoveryCache(), { name: 'p', issuer: 'https://op.example', clientId: 'c', authorizationParams: { [name]: 'fixed' } })).rejects.toMatchObject({

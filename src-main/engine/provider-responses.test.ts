@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log/logger.js';
-import { emptyVaultDocument, MemoryStore } from '../store/vault-document.js';
+import { emptyVaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { HUGE_RESPONSE_BYTES, startRogueProvider, type RogueMode, type RogueProvider } from '../testing/rogue-provider.js';
 import { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import { DiscoveryCache } from './discovery.js';

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log/logger.js';
-import { emptyVaultDocument, MemoryStore, type VaultDocument } from '../store/vault-document.js';
+import { emptyVaultDocument, type VaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import { DiscoveryCache } from './discovery.js';

@@ -11,12 +11,14 @@
  * - the file is checked by hand at every read (the helpers' start-up cannot
  *   afford a schema library), and a broken file is a `config_invalid` error
  *   naming it, never a silent "no mapping";
- * - writes are atomic (temporary file, then rename), so a crash leaves the old file.
+ * - writes are atomic and durable (platform/file-safety.ts), so a crash leaves
+ *   the old file or the new one.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LatchkeyError } from '../errors.js';
+import { writeFileAtomic } from '../platform/file-safety.js';
 import { isAbsoluteUrl, isScope } from '../cli/arg-checks.js';
 import type { AdminParams } from '../wire/owner-contract.js';
 
@@ -95,9 +97,7 @@ export function readHostMap(path: string): HostMap {
 export async function writeHostMap(path: string, map: HostMap): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const sorted = Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify({ version: 1, hosts: sorted }, null, 2)}\n`, { mode: 0o600 });
-  await rename(temp, path);
+  await writeFileAtomic(path, `${JSON.stringify({ version: 1, hosts: sorted }, null, 2)}\n`);
 }
 
 /** The mapping for a host (or URL), if any. */

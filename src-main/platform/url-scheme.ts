@@ -6,10 +6,11 @@
  * Info.plist, and Windows a `HKCU\Software\Classes\<scheme>` key.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LatchkeyError } from '../errors.js';
+import { writeFileAtomic } from './file-safety.js';
 import type { Env } from './paths.js';
 
 export const DESKTOP_FILE_NAME = 'latchkey-url-handler.desktop';
@@ -58,7 +59,8 @@ export async function registerUrlScheme(options: {
   const dir = join(env.XDG_DATA_HOME || join(env.HOME ?? homedir(), '.local', 'share'), 'applications');
   await mkdir(dir, { recursive: true });
   const desktopFile = join(dir, DESKTOP_FILE_NAME);
-  await writeFile(desktopFile, desktopEntry(scheme, options.command), { mode: 0o644 });
+  // Readable by the desktop's menu tools; replaced whole, so a re-registration never leaves half an entry.
+  await writeFileAtomic(desktopFile, desktopEntry(scheme, options.command), { mode: 0o644 });
   let madeDefault = false;
   if (options.runXdgMime !== false) {
     madeDefault = await new Promise<boolean>((resolve) =>

@@ -13,10 +13,12 @@
  *
  * Bounded: the newest `maxEntries` are kept in memory; when the file holds
  * twice that, it is rewritten (atomically) with the newest `maxEntries`.
+ * Appends and rewrites are on disk when they resolve (platform/file-safety.ts).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { appendFile, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { LatchkeyError } from '../errors.js';
+import { appendFileDurable, writeFileAtomic } from '../platform/file-safety.js';
 import { AuditEntrySchema, type AuditEntry } from './vault-document.js';
 
 const IV_BYTES = 12;
@@ -99,13 +101,14 @@ export class AuditLog {
       const text = this.entries.map((e) => this.encrypt(e)).join('');
       this.lines = this.entries.length;
       write = async () => {
-        await this.replaceFile(text);
+        // A crash leaves the old log or the new one.
+        await writeFileAtomic(this.path, text);
         this.state = { intact: true };
       };
     } else {
       const text = batch.map((e) => this.encrypt(e)).join('');
       this.lines += batch.length;
-      write = () => appendFile(this.path, text, { mode: 0o600 });
+      write = () => appendFileDurable(this.path, text);
     }
     const done = this.chain.then(write).catch((err) => {
       throw new LatchkeyError('storage_error', `Cannot write the audit log ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -117,19 +120,6 @@ export class AuditLog {
   private remember(entry: AuditEntry): void {
     this.entries.push(entry);
     if (this.entries.length > 2 * this.maxEntries) this.entries = this.entries.slice(-this.maxEntries);
-  }
-
-  /** Temp file, fsync, rename: a crash leaves the old log or the new one. */
-  private async replaceFile(text: string): Promise<void> {
-    const temp = `${this.path}.${process.pid}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.path);
   }
 
   private encrypt(entry: AuditEntry): string {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PassphraseKeySource } from '../vault/passphrase-key-source.js';
-import { tempDir } from '../vault/testing/temp-dir.js';
+import { tempDir } from '../testing/test-home.js';
 import { Vault } from '../vault/vault.js';
 import { checkVaultDocumentChanges, emptyVaultDocument, parseVaultDocument, type AccountRecord, type VaultDocument } from './vault-document.js';
 

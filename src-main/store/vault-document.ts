@@ -232,22 +232,3 @@ export interface DocumentStore<T> {
   read(): T;
   update(mutator: (draft: T) => T | void | Promise<T | void>): Promise<T>;
 }
-
-/** An in-memory store with the vault's semantics, for tools that need no persistence. */
-export class MemoryStore<T> implements DocumentStore<T> {
-  private chain: Promise<unknown> = Promise.resolve();
-  constructor(private doc: T) {}
-  read(): T {
-    return structuredClone(this.doc);
-  }
-  update(mutator: (draft: T) => T | void | Promise<T | void>): Promise<T> {
-    const next = this.chain.then(async () => {
-      const draft = structuredClone(this.doc);
-      const result = (await mutator(draft)) ?? draft;
-      this.doc = result;
-      return structuredClone(result);
-    });
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-}

@@ -7,11 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TEST_PASSPHRASE } from './test-home.js';
+import { createTestHome, type TestHome, type TestHomeOptions } from './test-home.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI_ENTRY = join(ROOT, 'dist/src-main/cli/entry.js');
@@ -41,33 +40,28 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, what:
   }
 }
 
-export interface CliHomeOptions {
-  /** Extra config.json settings (a free demo port is always set). */
-  config?: Record<string, unknown>;
-  /** Give the agent a passphrase file (default true); without one a new vault needs a keyring or a person. */
-  passphraseFile?: boolean;
-}
+export type CliHomeOptions = Pick<TestHomeOptions, 'config' | 'passphraseFile'>;
 
 export class CliHome {
   readonly env: NodeJS.ProcessEnv;
-  private constructor(readonly dir: string, passphraseFile: boolean) {
+  private constructor(home: TestHome) {
+    this.dir = home.dir;
     this.env = {
       PATH: process.env.PATH,
-      HOME: dir,
-      LATCHKEY_HOME: join(dir, 'data'),
-      ...(passphraseFile ? { LATCHKEY_PASSPHRASE_FILE: join(dir, 'passphrase') } : {}),
+      HOME: home.dir,
+      ...home.env,
       BROWSER: `${process.execPath} ${BROWSER_CLI}`,
-      LATCHKEY_TEST_BROWSER_LOG: join(dir, 'browser.log'),
+      LATCHKEY_TEST_BROWSER_LOG: join(home.dir, 'browser.log'),
       LATCHKEY_LOG_LEVEL: 'debug',
     };
   }
 
+  readonly dir: string;
+
+  /** A test home (see test-home.ts) whose config.json always sets a free demo port. */
   static async create(options: CliHomeOptions = {}): Promise<CliHome> {
-    const home = new CliHome(await mkdtemp(join(tmpdir(), 'lk-cli-')), options.passphraseFile ?? true);
-    if (home.env.LATCHKEY_PASSPHRASE_FILE) await writeFile(home.env.LATCHKEY_PASSPHRASE_FILE, `${TEST_PASSPHRASE}\n`, { mode: 0o600 });
-    await mkdir(home.env.LATCHKEY_HOME!, { recursive: true, mode: 0o700 });
-    await writeFile(home.path('config.json'), JSON.stringify({ demoPort: await freePort(), ...options.config }));
-    return home;
+    const config = { demoPort: await freePort(), ...options.config };
+    return new CliHome(await createTestHome('lk-cli-', { homeName: 'data', passphraseFile: options.passphraseFile ?? true, config }));
   }
 
   path(name: string): string {

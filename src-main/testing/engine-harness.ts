@@ -5,7 +5,8 @@
  */
 import type { Browser } from 'playwright-core';
 import type { Logger } from '../log/logger.js';
-import { emptyVaultDocument, MemoryStore, type VaultDocument } from '../store/vault-document.js';
+import { emptyVaultDocument, type VaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from './memory-store.js';
 import { SchemeCallbackRouter } from '../engine/callback/scheme-receiver.js';
 import { DiscoveryCache } from '../engine/discovery.js';
 import { OidcEngine, type AuthorizeOptions } from '../engine/oidc-engine.js';

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keySourceForHeader, keySourceResolver, selectKeySource } from './key-source-select.js';
-import { tempDir } from './testing/temp-dir.js';
+import { tempDir } from '../testing/test-home.js';
 
 const headless = { interactive: false };
 

@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { KeyParams } from './key-source.js';
 import { KeyringKeySource, keyringAnswers } from './keyring-key-source.js';
-import { probeKeyring } from './testing/keyring-probe.js';
-import { tempDir } from './testing/temp-dir.js';
+import { probeKeyring } from '../testing/keyring-probe.js';
+import { tempDir } from '../testing/test-home.js';
 import { resetVault, Vault } from './vault.js';
 
 const SERVICE = 'latchkey-test';
@@ -82,7 +82,7 @@ describe.skipIf(!probe.ok)('KeyringKeySource with a real Secret Service', () => 
 
 describe('KeyringKeySource without a Secret Service', () => {
   it('reports key_source_unavailable with what to do, instead of crashing', { timeout: 30_000 }, async () => {
-    const fixture = fileURLToPath(new URL('./testing/keyring-fixture.ts', import.meta.url));
+    const fixture = fileURLToPath(new URL('../testing/keyring-fixture.ts', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/latchkey-test-bus' },

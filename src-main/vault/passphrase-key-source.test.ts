@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { PassphraseKeySource, promptPassphrase, readPassphraseFile } from './passphrase-key-source.js';
-import { tempDir } from './testing/temp-dir.js';
+import { tempDir } from '../testing/test-home.js';
 
 const fixed = (passphrase: string) => new PassphraseKeySource(async () => passphrase);
 

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PassphraseKeySource, readPassphraseFile } from './passphrase-key-source.js';
-import { tempDir } from './testing/temp-dir.js';
+import { tempDir } from '../testing/test-home.js';
 import { Vault } from './vault.js';
 
-const FIXTURE = fileURLToPath(new URL('./testing/vault-writer-fixture.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../testing/vault-writer-fixture.ts', import.meta.url));
 const ROUNDS = 15;
 const MAX_WRITES_PER_ROUND = 20_000;
 

@@ -8,7 +8,7 @@ import type { KeySource } from './key-source.js';
 import { keySourceResolver, type KeySourceSelection } from './key-source-select.js';
 import { KeyringKeySource } from './keyring-key-source.js';
 import { PassphraseKeySource } from './passphrase-key-source.js';
-import { tempDir } from './testing/temp-dir.js';
+import { tempDir } from '../testing/test-home.js';
 import { journalPathFor, resetVault, Vault } from './vault.js';
 import { decryptEnvelope, encryptEnvelope, envelopeHeader, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 

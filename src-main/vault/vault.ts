@@ -35,16 +35,8 @@ import {
 } from './envelope.js';
 import type { KeyParams, KeySource, KeySourceKind } from './key-source.js';
 import { encodeJournalRecord, readJournal } from './vault-journal.js';
-import {
-  AppendFile,
-  cutFile,
-  ensurePrivateDir,
-  keepBrokenCopy,
-  moveAside,
-  readIfExists,
-  removeStaleTempFiles,
-  writeFileAtomic,
-} from './vault-file.js';
+import { ensurePrivateDir, keepBrokenCopy, moveAside } from './vault-file.js';
+import { AppendFile, cutFile, readIfExists, removeStaleTempFiles, writeFileAtomic } from '../platform/file-safety.js';
 
 enablePatches();
 

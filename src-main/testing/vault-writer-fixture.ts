@@ -10,8 +10,8 @@
  */
 import { writeSync } from 'node:fs';
 import { z } from 'zod';
-import { PassphraseKeySource, readPassphraseFile } from '../passphrase-key-source.js';
-import { Vault } from '../vault.js';
+import { PassphraseKeySource, readPassphraseFile } from '../vault/passphrase-key-source.js';
+import { Vault } from '../vault/vault.js';
 
 const counterDoc = z.object({ counter: z.number().int().nonnegative(), filler: z.string() });
 

@@ -3,8 +3,8 @@
  * DBUS_SESSION_BUS_ADDRESS at a socket that does not exist, and this prints
  * what KeyringKeySource did as one JSON line instead of crashing.
  */
-import { LatchkeyError } from '../../errors.js';
-import { KeyringKeySource, keyringAnswers } from '../keyring-key-source.js';
+import { LatchkeyError } from '../errors.js';
+import { KeyringKeySource, keyringAnswers } from '../vault/keyring-key-source.js';
 
 const source = new KeyringKeySource({ service: 'latchkey-test-unavailable' });
 const outcome = async (fn: () => Promise<unknown>) =>
