@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { accountLabel, table } from '../output.js';
 import type { CommandKit } from './command-kit.js';
+import { accountOption, providerOption } from './options.js';
 
 export function addAccountCommands(program: Command, kit: CommandKit): void {
   const { io, out, json, withAgent } = kit;
@@ -19,8 +20,8 @@ export function addAccountCommands(program: Command, kit: CommandKit): void {
   program
     .command('logout')
     .description('Sign out: revoke tokens at the provider and delete them here')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--provider <name>', 'pick the account by provider')
+    .addOption(accountOption())
+    .addOption(providerOption())
     .option('--json', 'print JSON')
     .action(async (o: { account?: string; provider?: string; json?: boolean }) => {
       const r = await withAgent((c) => c.call('admin.logout', { ...(o.account ? { account: o.account } : {}), ...(o.provider ? { provider: o.provider } : {}) }));

@@ -4,7 +4,7 @@ import { LatchkeyError } from '../../errors.js';
 import { DEFAULT_TOKEN_ENV } from '../../helpers/exec-command.js';
 import { runAwsCredential, type AwsCommandOptions } from '../aws-command.js';
 import type { CommandKit } from './command-kit.js';
-import { scopeArg, seconds, urlArg } from './option-parsers.js';
+import { accountOption, providerOption, resourceOption, scopeOption, seconds } from './options.js';
 
 export function addHelperCommands(program: Command, kit: CommandKit): void {
   const { io, paths } = kit;
@@ -12,10 +12,10 @@ export function addHelperCommands(program: Command, kit: CommandKit): void {
     .command('exec')
     .description('Run a program with an access token in its environment; exits with its status')
     .usage('[options] -- <command> [args...]')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--provider <name>', 'pick the account by provider')
-    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
-    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .addOption(accountOption())
+    .addOption(providerOption())
+    .addOption(scopeOption())
+    .addOption(resourceOption())
     .option('--env <name>', `the environment variable that gets the token (default ${DEFAULT_TOKEN_ENV})`)
     .argument('<command...>')
     .action(async () => {
@@ -26,10 +26,10 @@ export function addHelperCommands(program: Command, kit: CommandKit): void {
   program
     .command('kubectl-credential')
     .description('Print an ExecCredential for kubectl (kubeconfig users[].user.exec)')
-    .option('--provider <name>', 'pick the account by provider')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
-    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .addOption(providerOption())
+    .addOption(accountOption())
+    .addOption(scopeOption())
+    .addOption(resourceOption())
     .option('--id-token', 'send the ID token instead of the access token (clusters that trust the provider as an OIDC issuer)')
     .action(async () => {
       // Not reached with valid options: entry.ts runs this command on the lean path.
@@ -40,9 +40,9 @@ export function addHelperCommands(program: Command, kit: CommandKit): void {
     .command('aws-credential')
     .description('Print AWS credentials for credential_process (STS AssumeRoleWithWebIdentity with your ID token)')
     .requiredOption('--role-arn <arn>', 'the IAM role to assume')
-    .option('--provider <name>', 'pick the account by provider')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--scope <scopes>', 'scopes of the token exchanged', scopeArg)
+    .addOption(providerOption())
+    .addOption(accountOption())
+    .addOption(scopeOption('scopes of the token exchanged'))
     .option('--session-name <name>', 'RoleSessionName (default "latchkey")')
     .option('--duration-seconds <seconds>', 'how long the STS credentials last (900–43200)', seconds)
     .option('--use-access-token', 'exchange the access token instead of the ID token')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { addHost, listHosts, removeHost } from '../host-command.js';
 import type { CommandKit } from './command-kit.js';
-import { scopeArg, urlArg } from './option-parsers.js';
+import { accountOption, resourceOption, scopeOption } from './options.js';
 
 export function addHostCommands(program: Command, kit: CommandKit): void {
   const { io, paths, withAgent } = kit;
@@ -12,9 +12,9 @@ export function addHostCommands(program: Command, kit: CommandKit): void {
     .description('Map a host (or registry) to a provider and account')
     .argument('<host>', 'host, host:port or URL, e.g. git.example.com or registry.example.com:5000')
     .requiredOption('--provider <name>', 'the provider whose tokens the host accepts')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
-    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .addOption(accountOption())
+    .addOption(scopeOption())
+    .addOption(resourceOption())
     .option('--username <name>', 'user name to send with the token (Docker then uses Basic auth instead of an identity token)')
     .action(async (name: string, o: { provider: string; account?: string; scope?: string; resource?: string; username?: string }) => {
       const mapping = { provider: o.provider, ...(o.account ? { account: o.account } : {}), ...(o.scope ? { scope: o.scope } : {}), ...(o.resource ? { resource: o.resource } : {}), ...(o.username ? { username: o.username } : {}) };

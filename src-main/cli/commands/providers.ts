@@ -5,7 +5,7 @@ import type { AdminParams } from '../../agent/admin-contract.js';
 import { PRESET_NAMES, type PresetName, type PresetOptions } from '../../engine/provider-presets.js';
 import { table } from '../output.js';
 import type { CommandKit } from './command-kit.js';
-import { portArg, scopeArg, urlArg } from './option-parsers.js';
+import { portArg, scopeArg, urlArg } from './options.js';
 
 interface ProviderAddOptions extends PresetOptions {
   issuer?: string;

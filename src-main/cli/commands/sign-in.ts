@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { runLogin } from '../login-command.js';
 import type { CommandKit } from './command-kit.js';
-import { scopeArg, seconds, urlArg } from './option-parsers.js';
+import { scopeArg, seconds, urlArg } from './options.js';
 
 export function addSignInCommands(program: Command, kit: CommandKit): void {
   const { io, withAgent } = kit;

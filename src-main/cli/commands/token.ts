@@ -4,17 +4,17 @@ import { ADMIN_PARAMS } from '../../agent/admin-contract.js';
 import { TOKEN_FORMATS, runTokenCommand, tokenParams } from '../../helpers/token-command.js';
 import { parseCliInput } from '../input-errors.js';
 import type { CommandKit } from './command-kit.js';
-import { scopeArg, seconds, urlArg } from './option-parsers.js';
+import { accountOption, providerOption, resourceOption, scopeOption, seconds } from './options.js';
 
 export function addTokenCommands(program: Command, kit: CommandKit): void {
   const { io, paths } = kit;
   program
     .command('token')
     .description('Print an access token (refreshed when needed)')
-    .option('--account <id>', 'account id, email or user name (default: the only one)')
-    .option('--provider <name>', 'pick the account by provider; for a service profile, use client credentials')
-    .option('--scope <scopes>', 'narrow the token to these scopes', scopeArg)
-    .option('--resource <uri>', 'audience-restrict the token (RFC 8707)', urlArg)
+    .addOption(accountOption())
+    .addOption(providerOption('pick the account by provider; for a service profile, use client credentials'))
+    .addOption(scopeOption())
+    .addOption(resourceOption())
     .option('--min-ttl <seconds>', 'refresh unless the token is valid at least this long', seconds)
     .option('--max-age <seconds>', 'fail with exit 3 unless you authenticated within this time', seconds)
     .option('--json', 'print JSON with access_token, token_type, expires_at, scope, id_token (same as --format json)')
