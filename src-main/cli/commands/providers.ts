@@ -3,29 +3,21 @@ import { Option, type Command } from 'commander';
 import { LatchkeyError } from '../../errors.js';
 import type { AdminParams } from '../../agent/admin-contract.js';
 import { PRESET_NAMES, type PresetName, type PresetOptions } from '../../engine/provider-presets.js';
+import type { AddProviderInput } from '../../engine/provider-registry.js';
+import type { OAuth2ProviderInput } from '../../engine/oauth2-configuration.js';
 import { table } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 import { portArg, scopeArg, urlArg } from './options.js';
 
-interface ProviderAddOptions extends PresetOptions {
-  issuer?: string;
-  clientId: string;
-  clientSecret?: string;
-  scope?: string;
-  redirect: 'loopback' | 'scheme';
-  loopbackPort?: number;
-  service?: boolean;
-  oauth2?: boolean;
-  authorizationEndpoint?: string;
-  tokenEndpoint?: string;
-  deviceAuthorizationEndpoint?: string;
-  revocationEndpoint?: string;
-  userinfoEndpoint?: string;
-  accountClaim?: string;
-  refreshWithoutConsent?: boolean;
-  preset?: PresetName | 'github';
-  json?: boolean;
-}
+/** The options as commander parses them: the engine's provider and OAuth 2.0 inputs (flat, under their option names) and a preset's options. */
+type ProviderAddOptions = PresetOptions &
+  Pick<AddProviderInput, 'issuer' | 'clientId' | 'clientSecret' | 'scope' | 'loopbackPort' | 'service' | 'refreshWithoutConsent'> &
+  Pick<OAuth2ProviderInput, 'authorizationEndpoint' | 'tokenEndpoint' | 'deviceAuthorizationEndpoint' | 'revocationEndpoint' | 'userinfoEndpoint' | 'accountClaim'> & {
+    redirect: 'loopback' | 'scheme';
+    oauth2?: boolean;
+    preset?: PresetName | 'github';
+    json?: boolean;
+  };
 
 /** The `--oauth2` options as wire params; the endpoint options without `--oauth2` are a mistake worth naming. */
 function oauth2Params(o: ProviderAddOptions): AdminParams<'admin.providers.add'>['oauth2'] {
