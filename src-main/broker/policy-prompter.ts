@@ -13,9 +13,9 @@
  * - an "allow" rule that names no account never picks one among several
  *   signed-in accounts: the person is asked which.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import { readJsonFile } from '../platform/json-file.js';
 import type { Logger } from '../log/logger.js';
 import { isSubsetScope } from '../engine/scope.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
@@ -39,19 +39,8 @@ export const PolicySchema = z.object({ rules: z.array(RuleSchema).max(1000) }).s
 export type Policy = z.infer<typeof PolicySchema>;
 
 export async function loadPolicy(path: string): Promise<Policy | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LatchkeyError('config_invalid', `Cannot read the policy file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new LatchkeyError('config_invalid', `The policy file ${path} is not valid JSON (${(err as Error).message}).`, { cause: err });
-  }
+  const raw = await readJsonFile(path, `the policy file ${path}`);
+  if (raw === undefined) return undefined;
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `at ${i.path.join('.') || '(top level)'}: ${describeIssue(i)}`);

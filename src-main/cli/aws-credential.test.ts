@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
+import { freePort } from '../testing/cli-home.js';
 import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
 
 const PYENV = '/root/.pyenv/shims';
@@ -22,14 +22,6 @@ const ROLE = 'arn:aws:iam::123456789012:role/latchkey-test';
 const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 const skip = !built ? 'dist/ is missing; run `npm run build`' : !MOTO ? 'moto_server is not installed (pip install "moto[server]")' : !AWS ? 'the AWS CLI is not installed' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP AWS credential_process tests: ${skip}`);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe.skipIf(Boolean(skip))('AWS CLI with credential_process = latchkey aws-credential, against moto_server', () => {
   let h: HelperAgent;

@@ -3,9 +3,9 @@
  * here (secrets are in the vault). Unknown keys and wrong types are errors that
  * name the key, so a typo never silently falls back to a default.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
+import { readJsonFile } from './json-file.js';
 import { DEFAULT_SCHEME_REDIRECT_URI } from '../engine/callback/scheme-receiver.js';
 
 const seconds = (max: number) => z.number().int().positive().max(max);
@@ -54,18 +54,6 @@ export function parseConfig(raw: unknown, source: string): LatchkeyConfig {
 
 /** Reads the config file; a missing file means defaults. */
 export async function loadConfig(path: string): Promise<LatchkeyConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig();
-    throw new LatchkeyError('config_invalid', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new LatchkeyError('config_invalid', `${path} is not valid JSON (${(err as Error).message}).`, { cause: err });
-  }
-  return parseConfig(raw, path);
+  const raw = await readJsonFile(path);
+  return raw === undefined ? defaultConfig() : parseConfig(raw, path);
 }
