@@ -9,15 +9,15 @@
  *   vault in one write, before any of them is handed out: a crash after
  *   handing out a new access token must not leave a spent refresh token stored.
  */
+import type * as oidc from 'openid-client';
 import { LatchkeyError } from '../../errors.js';
 import type { AccessTokenRecord, AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../../store/vault-document.js';
 import { grantedScopeOf } from '../oauth2-configuration.js';
 import { normaliseScope } from '../scope.js';
 import { expiresAtFrom, upsertToken, type TokenRequestKey } from '../token-cache.js';
-import type { GrantResponse } from './sign-in-flow.js';
 
 /** The access token a response grants, for the request `asked` (its scope normalised) at `nowMs`. */
-export function accessTokenRecordFrom(tokens: GrantResponse, provider: ProviderRecord, asked: TokenRequestKey, nowMs: number): AccessTokenRecord {
+export function accessTokenRecordFrom(tokens: oidc.TokenEndpointResponse, provider: ProviderRecord, asked: TokenRequestKey, nowMs: number): AccessTokenRecord {
   return {
     accessToken: tokens.access_token,
     tokenType: tokens.token_type ?? 'Bearer',
@@ -42,7 +42,7 @@ export type SignedInAccount = Pick<AccountRecord, 'id' | 'provider' | 'subject' 
 export async function saveTokenResponse(
   store: DocumentStore<VaultDocument>,
   accountId: string,
-  tokens: GrantResponse,
+  tokens: oidc.TokenEndpointResponse,
   token: AccessTokenRecord,
   nowMs: number,
   signedIn?: SignedInAccount,
