@@ -21,7 +21,7 @@ import type { AccessTokenRecord, AccountRecord, DocumentStore, ProviderRecord, V
 import { accountIdFor, selectAccount, summariseAccount, type AccountSelector, type AccountSummary } from './accounts.js';
 import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
 import type { DiscoveryCache } from './discovery.js';
-import { assertAccountNaming, identifyOAuth2Account, type AccountIdentity } from './oauth2-account.js';
+import { assertAccountNaming } from './oauth2-account.js';
 import { isPlainOAuth2 } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
@@ -34,6 +34,7 @@ import { chooseSignInFlow } from './sign-in/choose-flow.js';
 import { ClientCredentialsFlow } from './sign-in/client-credentials-flow.js';
 import type { GrantResponse, SignInRequest } from './sign-in/sign-in-flow.js';
 import { accessTokenRecordFrom, saveTokenResponse } from './sign-in/token-records.js';
+import { identifySignedInAccount } from './sign-in/account-identity.js';
 
 export interface EngineOptions {
   store: DocumentStore<VaultDocument>;
@@ -205,9 +206,7 @@ export class OidcEngine {
     accountName: string | undefined,
   ): Promise<AccountSummary> {
     // Named before anything is stored: a userinfo answer that names no one leaves the vault as it was.
-    const who = isPlainOAuth2(provider)
-      ? await identifyOAuth2Account(provider, config, tokens.access_token, accountName)
-      : await this.identifyOidcAccount(provider, config, tokens);
+    const who = await identifySignedInAccount(provider, config, tokens, accountName, this.log);
     const nowMs = this.now();
     // The account's scope is the token's: what later requests narrow from.
     const token = accessTokenRecordFrom(tokens, provider, { scope: requestedScope, resource }, nowMs);
@@ -216,42 +215,6 @@ export class OidcEngine {
     const account = await saveTokenResponse(this.store, id, tokens, token, nowMs, signedIn);
     this.log.info({ provider: provider.name, account: id, scope: token.scope, refreshable: Boolean(tokens.refresh_token) }, 'signed in');
     return summariseAccount(account);
-  }
-
-  /** The ID token names the account; userinfo (when offered) fills in the profile. */
-  private async identifyOidcAccount(
-    provider: ProviderRecord,
-    config: oidc.Configuration,
-    tokens: GrantResponse,
-  ): Promise<AccountIdentity> {
-    const claims = tokens.claims();
-    if (!claims) throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned no ID token; Latchkey needs OpenID Connect (or add the provider with --oauth2).`);
-    const userinfo = await this.fetchUserInfo(provider, config, tokens.access_token, claims.sub);
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const who: AccountIdentity = { subject: claims.sub, claims: {} };
-    for (const [field, claim] of [['name', 'name'], ['email', 'email'], ['preferredUsername', 'preferred_username'], ['picture', 'picture']] as const) {
-      const value = str(userinfo?.[claim]) ?? str(claims[claim]);
-      if (value) who.claims[field] = value;
-    }
-    // An auth_time of 0 (Glewlwyd, from its token endpoint) says nothing: count it like a missing one, as now.
-    if (typeof claims.auth_time === 'number' && claims.auth_time > 0) who.authTime = claims.auth_time;
-    return who;
-  }
-
-  private async fetchUserInfo(
-    provider: ProviderRecord,
-    config: oidc.Configuration,
-    accessToken: string,
-    sub: string,
-  ): Promise<Record<string, unknown> | undefined> {
-    if (!config.serverMetadata().userinfo_endpoint) return undefined;
-    try {
-      return await oidc.fetchUserInfo(config, accessToken, sub);
-    } catch (err) {
-      // The ID token already identifies the person; profile extras are optional.
-      this.log.warn({ provider: provider.name, err }, 'userinfo request failed; using ID token claims only');
-      return undefined;
-    }
   }
 
   // ---- tokens ------------------------------------------------------------
@@ -273,7 +236,7 @@ export class OidcEngine {
     const key = this.tokenKey(account, request);
     const minTtl = this.minTtl(request);
     const cached = findFittingToken(account.tokens, key, this.now(), minTtl.ms, minTtl.explicit);
-    if (cached) return this.toResult(cached, account);
+    if (cached) return this.toResult(account, cached);
     return this.refreshes.run(cacheKey(account.id, key), () =>
       this.accountLocks.lock(account.id, () => this.refresh(account.id, key, minTtl)),
     );
@@ -328,7 +291,7 @@ export class OidcEngine {
     if (!account) throw new LatchkeyError('login_required', `Account ${accountId} was signed out.`);
     this.assertUsable(account, undefined);
     const cached = findFittingToken(account.tokens, key, this.now(), minTtl.ms, minTtl.explicit);
-    if (cached) return this.toResult(cached, account);
+    if (cached) return this.toResult(account, cached);
     if (!account.refreshToken) return this.withoutRefresh(account, key, minTtl, 'the provider gave no refresh token at sign-in');
     const provider = this.provider(account.provider);
     const config = await this.options.discovery.get(provider);
@@ -360,10 +323,10 @@ export class OidcEngine {
     const nowMs = this.now();
     const token = accessTokenRecordFrom(tokens, provider, key, nowMs);
     // Stored under the requested key so the next identical request is a cache hit,
-    // even if the provider reports the scope differently.
+    // even if the provider reports the scope differently; saved (rotation too) before it is handed out.
     const saved = await saveTokenResponse(this.store, accountId, tokens, { ...token, scope: key.scope }, nowMs);
     this.log.info({ provider: provider.name, account: accountId, scope: key.scope, rotated: Boolean(tokens.refresh_token) }, 'token refreshed');
-    return this.toResult(token, saved);
+    return this.toResult(saved, token);
   }
 
   private stillValid(account: AccountRecord, key: TokenRequestKey): AccessTokenRecord | undefined {
@@ -392,7 +355,7 @@ export class OidcEngine {
       );
     }
     this.log.warn({ account: account.id, secondsLeft: left }, 'handing out a token that could not be refreshed');
-    return { ...this.toResult(valid, account), warning: `This access token is valid for only ${left} s more and could not be refreshed: ${why}. ${again}` };
+    return { ...this.toResult(account, valid), warning: `This access token is valid for only ${left} s more and could not be refreshed: ${why}. ${again}` };
   }
 
   private async markSignInNeeded(accountId: string, reason: string): Promise<void> {
@@ -407,7 +370,7 @@ export class OidcEngine {
   }
 
   /** What a token request returns for a stored token: the account's (none for a service profile) and its ID token where `openid` was granted. */
-  private toResult(t: AccessTokenRecord, account?: AccountRecord): TokenResult {
+  private toResult(account: AccountRecord | undefined, t: AccessTokenRecord): TokenResult {
     const result: TokenResult = { accessToken: t.accessToken, tokenType: t.tokenType, scope: t.scope };
     if (account) result.account = account.id;
     if (t.expiresAt !== undefined) result.expiresAt = t.expiresAt;
@@ -429,7 +392,7 @@ export class OidcEngine {
     return this.serviceFlights.run(key, async () => {
       const config = await this.options.discovery.get(provider);
       const { tokens } = await new ClientCredentialsFlow(request.resource).run({ provider, config, scope, log: this.log });
-      const result = this.toResult(accessTokenRecordFrom(tokens, provider, { scope, resource: request.resource }, this.now()));
+      const result = this.toResult(undefined, accessTokenRecordFrom(tokens, provider, { scope, resource: request.resource }, this.now()));
       this.serviceTokens.set(key, result);
       this.log.info({ provider: provider.name, scope: result.scope }, 'client credentials token obtained');
       return result;
