@@ -4,7 +4,7 @@ import type { WireToken } from './admin-contract.js';
 
 export function toWireToken(t: TokenResult): WireToken {
   const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };
-  if (t.expiresAt !== undefined) wire.expires_at = Math.floor(t.expiresAt / 1000);
+  if (t.expiresAtMs !== undefined) wire.expires_at = Math.floor(t.expiresAtMs / 1000);
   if (t.resource) wire.resource = t.resource;
   if (t.idToken) wire.id_token = t.idToken;
   if (t.account) wire.account = t.account;

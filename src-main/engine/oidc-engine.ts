@@ -75,8 +75,8 @@ export interface TokenRequest extends AccountSelector {
 export interface TokenResult {
   accessToken: string;
   tokenType: string;
-  /** Epoch milliseconds. */
-  expiresAt?: number;
+  /** Epoch milliseconds (the wire sends epoch seconds). */
+  expiresAtMs?: number;
   scope: string;
   resource?: string;
   idToken?: string;
@@ -250,8 +250,8 @@ export class OidcEngine {
    * reuse may end early (the next call takes the full path), never late.
    */
   reuseUntil(token: TokenResult, request: TokenRequest): number {
-    if (token.expiresAt === undefined || request.maxAge !== undefined) return 0;
-    return token.expiresAt - this.minTtl(request).ms;
+    if (token.expiresAtMs === undefined || request.maxAge !== undefined) return 0;
+    return token.expiresAtMs - this.minTtl(request).ms;
   }
 
   private tokenKey(account: AccountRecord, request: TokenRequest): TokenRequestKey {
@@ -373,7 +373,7 @@ export class OidcEngine {
   private toResult(account: AccountRecord | undefined, t: AccessTokenRecord): TokenResult {
     const result: TokenResult = { accessToken: t.accessToken, tokenType: t.tokenType, scope: t.scope };
     if (account) result.account = account.id;
-    if (t.expiresAt !== undefined) result.expiresAt = t.expiresAt;
+    if (t.expiresAt !== undefined) result.expiresAtMs = t.expiresAt;
     if (t.resource) result.resource = t.resource;
     if (account?.idToken && t.scope.split(' ').includes('openid')) result.idToken = account.idToken;
     return result;
@@ -386,7 +386,7 @@ export class OidcEngine {
     const key = JSON.stringify([provider.name, scope, request.resource ?? null]);
     const skewMs = (this.options.clientCredentialsSkewSeconds ?? 30) * 1000;
     const fits = (t: TokenResult | undefined) =>
-      t !== undefined && (t.expiresAt ?? 0) - skewMs - this.now() >= (request.minTtl ?? 0) * 1000;
+      t !== undefined && (t.expiresAtMs ?? 0) - skewMs - this.now() >= (request.minTtl ?? 0) * 1000;
     const cached = this.serviceTokens.get(key);
     if (fits(cached)) return Promise.resolve(cached!);
     return this.serviceFlights.run(key, async () => {
