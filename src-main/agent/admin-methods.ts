@@ -102,28 +102,11 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       'admin.login',
       async (p, ctx) => {
         const warnings: SignInWarning[] = [];
-        const onWarning = (w: SignInWarning) => void warnings.push(w);
-        if (p.device) {
-          if (p.max_age !== undefined || p.prompt || p.login_hint || p.resource) {
-            throw new LatchkeyError('usage', '--device cannot be combined with --max-age, --prompt, --login-hint or --resource.');
-          }
-          const account = await engine.deviceAuthorize({
-            ...(p.provider ? { provider: p.provider } : {}),
-            ...(p.scope ? { scope: p.scope } : {}),
-            ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
-            signal: ctx.signal,
-            onWarning,
-            onUserCode: (info) => {
-              const n: Record<string, unknown> = { user_code: info.userCode, verification_uri: info.verificationUri, expires_in: info.expiresIn };
-              if (info.verificationUriComplete) n.verification_uri_complete = info.verificationUriComplete;
-              ctx.notify(LOGIN_NOTIFICATIONS.deviceCode, n);
-            },
-          });
-          return { account, warnings };
-        }
-        const account = await engine.authorize({
+        // What the person asked, as is: the engine picks the flow (engine/sign-in/choose-flow.ts).
+        const account = await engine.signIn({
           ...(p.provider ? { provider: p.provider } : {}),
           ...(p.scope ? { scope: p.scope } : {}),
+          ...(p.device ? { device: true } : {}),
           ...(p.max_age !== undefined ? { maxAge: p.max_age } : {}),
           ...(p.prompt ? { prompt: p.prompt } : {}),
           ...(p.login_hint ? { loginHint: p.login_hint } : {}),
@@ -131,7 +114,12 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
           ...(p.account_name !== undefined ? { accountName: p.account_name } : {}),
           signal: ctx.signal,
           onAuthorizationUrl: (url) => ctx.notify(LOGIN_NOTIFICATIONS.authorizationUrl, { url }),
-          onWarning,
+          onUserCode: (info) => {
+            const n: Record<string, unknown> = { user_code: info.userCode, verification_uri: info.verificationUri, expires_in: info.expiresIn };
+            if (info.verificationUriComplete) n.verification_uri_complete = info.verificationUriComplete;
+            ctx.notify(LOGIN_NOTIFICATIONS.deviceCode, n);
+          },
+          onWarning: (w) => void warnings.push(w),
         });
         return { account, warnings };
       },

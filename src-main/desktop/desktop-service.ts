@@ -195,7 +195,7 @@ export class DesktopService {
     progress({});
     const warnings: SignInWarning[] = [];
     try {
-      const account = await this.options.core.engine.authorize({
+      const account = await this.options.core.engine.signIn({
         provider: providerName,
         signal: controller.signal,
         onAuthorizationUrl: async (url) => {

@@ -1,15 +1,17 @@
 /**
  * The OIDC engine: every conversation with an OpenID Provider goes through here,
  * on top of openid-client (which does all protocol validation). It enforces:
- * - authorization code + PKCE S256 with `state` and `nonce`, in the system
- *   browser, via a loopback or private-use-scheme receiver (RFC 8252);
+ * - sign-in through the flow that fits what the person asked (sign-in/:
+ *   authorization code + PKCE S256 with `state` and `nonce` in the system
+ *   browser via a loopback or private-use-scheme receiver, RFC 8252; or the
+ *   device authorization grant, RFC 8628), every token response saved by one
+ *   function (sign-in/token-records.ts);
  * - `max_age` both at the provider and against the stored `auth_time`;
  * - refresh before expiry, single-flight per account, and rotation persisted
  *   to the vault before any new access token is handed out;
  * - `invalid_grant` on refresh marks the account "sign-in needed" and keeps
  *   everything else;
  * - client credentials for service profiles, cached until shortly before expiry;
- * - the device authorization grant (RFC 8628);
  * - sign-out with RFC 7009 revocation and the RP-initiated logout URL.
  */
 import * as oidc from 'openid-client';
@@ -17,19 +19,22 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessTokenRecord, AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../store/vault-document.js';
 import { accountIdFor, selectAccount, summariseAccount, type AccountSelector, type AccountSummary } from './accounts.js';
-import { LoopbackReceiver } from './callback/loopback-receiver.js';
 import type { SchemeCallbackRouter } from './callback/scheme-receiver.js';
-import type { CallbackReceiver } from './callback/callback-receiver.js';
 import type { DiscoveryCache } from './discovery.js';
-import { validateProviderMetadata } from './provider-metadata.js';
-import { assertAccountNaming, identifyOAuth2Account, type AccountIdentity } from './oauth2-account.js';
-import { grantedScopeOf, isPlainOAuth2 } from './oauth2-configuration.js';
+import { assertAccountNaming } from './oauth2-account.js';
+import { isPlainOAuth2 } from './oauth2-configuration.js';
 import { providerFailure } from './provider-errors.js';
 import { isSubsetScope, normaliseScope } from './scope.js';
 import { KeyedMutex, SingleFlight } from './single-flight.js';
-import { cacheKey, expiresAtFrom, findFittingToken, findTokenFor, remainingMs, upsertToken, type TokenRequestKey } from './token-cache.js';
-import { refreshTokenWarning, signInPrompt, type SignInOutcome, type SignInWarning } from './offline-access.js';
+import { cacheKey, findFittingToken, findTokenFor, remainingMs, type TokenRequestKey } from './token-cache.js';
+import { refreshTokenWarning, type SignInOutcome, type SignInWarning } from './offline-access.js';
 import { indexDocument } from '../store/document-index.js';
+import { receiverOpener } from './sign-in/authorization-code-flow.js';
+import { chooseSignInFlow } from './sign-in/choose-flow.js';
+import { ClientCredentialsFlow } from './sign-in/client-credentials-flow.js';
+import type { GrantResponse, SignInRequest } from './sign-in/sign-in-flow.js';
+import { accessTokenRecordFrom, saveTokenResponse } from './sign-in/token-records.js';
+import { identifySignedInAccount } from './sign-in/account-identity.js';
 
 export interface EngineOptions {
   store: DocumentStore<VaultDocument>;
@@ -47,32 +52,13 @@ export interface EngineOptions {
   revokeAppTokensAtProvider?: boolean;
 }
 
-export interface AuthorizeOptions {
-  provider?: string;
-  scope?: string;
-  /** OIDC `max_age`: re-authenticate if the provider session is older (seconds). */
-  maxAge?: number;
-  prompt?: string;
-  loginHint?: string;
-  resource?: string;
-  /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
-  accountName?: string;
-  signal?: AbortSignal;
-  /** Called with the authorization URL; the caller opens the browser or prints it. */
-  onAuthorizationUrl: (url: string) => void | Promise<void>;
-  /** Called before the sign-in resolves with what the person should know, e.g. that no refresh token came back. */
-  onWarning?: (warning: SignInWarning) => void;
-}
+export type { SignInRequest, UserCodeInfo } from './sign-in/sign-in-flow.js';
 
-export interface DeviceAuthorizeOptions {
-  provider?: string;
-  scope?: string;
-  /** Names the account at a plain OAuth 2.0 provider without a userinfo endpoint. */
-  accountName?: string;
-  signal?: AbortSignal;
-  onUserCode: (info: { userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number }) => void | Promise<void>;
-  onWarning?: (warning: SignInWarning) => void;
-}
+/** A browser sign-in (authorization code + PKCE). */
+export type AuthorizeOptions = Omit<SignInRequest, 'device' | 'onUserCode' | 'onAuthorizationUrl'> & Required<Pick<SignInRequest, 'onAuthorizationUrl'>>;
+
+/** A device sign-in (RFC 8628). */
+export type DeviceAuthorizeOptions = Pick<SignInRequest, 'provider' | 'scope' | 'accountName' | 'signal' | 'onWarning'> & Required<Pick<SignInRequest, 'onUserCode'>>;
 
 export interface TokenRequest extends AccountSelector {
   scope?: string;
@@ -94,8 +80,8 @@ export interface TokenRequest extends AccountSelector {
 export interface TokenResult {
   accessToken: string;
   tokenType: string;
-  /** Epoch milliseconds. */
-  expiresAt?: number;
+  /** Epoch milliseconds (the wire sends epoch seconds). */
+  expiresAtMs?: number;
   scope: string;
   resource?: string;
   idToken?: string;
@@ -161,89 +147,41 @@ export class OidcEngine {
 
   // ---- interactive sign-in --------------------------------------------
 
-  /** Authorization code + PKCE in the system browser; returns the signed-in account. */
-  async authorize(opts: AuthorizeOptions): Promise<AccountSummary> {
-    const provider = this.userProvider(opts.provider);
-    // Plain OAuth 2.0 has no ID token: no nonce, no max_age (oidc-provider refuses both without `openid`).
-    const plain = isPlainOAuth2(provider);
-    assertAccountNaming(provider, opts.accountName);
-    if (plain && opts.maxAge !== undefined) {
-      throw new LatchkeyError('usage', `--max-age needs OpenID Connect; provider "${provider.name}" is plain OAuth 2.0.`);
-    }
+  /**
+   * Signs the person in with the flow that fits what they asked (see
+   * sign-in/choose-flow.ts), names the account and saves it; returns the
+   * signed-in account.
+   */
+  async signIn(request: SignInRequest): Promise<AccountSummary> {
+    const flow = chooseSignInFlow(request, { openReceiver: receiverOpener(this.options.schemeRouter), callbackTimeoutMs: this.options.callbackTimeoutMs });
+    const provider = this.userProvider(request.provider);
+    assertAccountNaming(provider, request.accountName);
+    flow.assertFits?.(provider);
     const config = await this.options.discovery.get(provider);
-    const receiver: CallbackReceiver =
-      provider.redirect === 'scheme'
-        ? this.options.schemeRouter.receiver()
-        : await LoopbackReceiver.start(provider.loopbackPort ? { port: provider.loopbackPort } : {});
-    try {
-      const scope = normaliseScope(opts.scope ?? provider.scope);
-      const codeVerifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = plain ? undefined : oidc.randomNonce();
-      const prompt = signInPrompt(provider, scope, opts.prompt);
-      const params: Record<string, string> = {
-        ...provider.authorizationParams,
-        redirect_uri: receiver.redirectUri,
-        ...(scope ? { scope } : {}),
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
-        state,
-        ...(nonce ? { nonce } : {}),
-      };
-      if (opts.maxAge !== undefined) params.max_age = String(opts.maxAge);
-      if (prompt) params.prompt = prompt;
-      if (opts.loginHint) params.login_hint = opts.loginHint;
-      if (opts.resource) params.resource = opts.resource;
-      const url = oidc.buildAuthorizationUrl(config, params);
-      const waitOptions: { signal?: AbortSignal; timeoutMs?: number } = {};
-      if (opts.signal) waitOptions.signal = opts.signal;
-      if (this.options.callbackTimeoutMs) waitOptions.timeoutMs = this.options.callbackTimeoutMs;
-      const callback = receiver.waitForCallback(state, waitOptions);
-      // Awaited below; if opening the browser fails first, its timeout or cancellation must not go unhandled.
-      callback.catch(() => undefined);
-      this.log.info({ provider: provider.name, redirect: provider.redirect, scope }, 'authorization request started');
-      await opts.onAuthorizationUrl(url.href);
-      const callbackUrl = await callback;
-      const checks: oidc.AuthorizationCodeGrantChecks = { pkceCodeVerifier: codeVerifier, expectedState: state, ...(nonce ? { expectedNonce: nonce } : {}) };
-      if (opts.maxAge !== undefined) checks.maxAge = opts.maxAge;
-      let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
-      try {
-        tokens = await oidc.authorizationCodeGrant(config, callbackUrl, checks, { redirect_uri: receiver.redirectUri });
-      } catch (err) {
-        throw providerFailure(err, 'sign-in', provider.name);
-      }
-      const account = await this.saveSignIn(provider, config, tokens, scope, opts.resource, opts.accountName);
-      this.warnIfNotRefreshable({ provider, scope, prompt, promptChosen: Boolean(opts.prompt), device: false, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
-      return account;
-    } finally {
-      await receiver.close();
-    }
+    const scope = normaliseScope(request.scope ?? provider.scope);
+    const grant = await flow.run({ provider, config, scope, signal: request.signal, log: this.log });
+    const account = await this.saveSignIn(provider, config, grant.tokens, scope, request.resource, request.accountName);
+    const outcome: SignInOutcome = {
+      provider,
+      scope,
+      prompt: grant.prompt,
+      promptChosen: grant.promptChosen,
+      device: flow.grant === 'device_code',
+      refreshTokenIssued: Boolean(grant.tokens.refresh_token),
+      expiresIn: grant.tokens.expires_in,
+    };
+    this.warnIfNotRefreshable(outcome, request.onWarning);
+    return account;
   }
 
-  /** Device authorization grant (RFC 8628) for sessions without a local browser. */
-  async deviceAuthorize(opts: DeviceAuthorizeOptions): Promise<AccountSummary> {
-    const provider = this.userProvider(opts.provider);
-    assertAccountNaming(provider, opts.accountName);
-    const config = await this.options.discovery.get(provider);
-    validateProviderMetadata(config.serverMetadata(), { flows: ['device_code'], openid: !provider.oauth2 }, provider.name);
-    const scope = normaliseScope(opts.scope ?? provider.scope);
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
-    try {
-      const device = await oidc.initiateDeviceAuthorization(config, scope ? { scope } : {});
-      const info: Parameters<DeviceAuthorizeOptions['onUserCode']>[0] = {
-        userCode: device.user_code,
-        verificationUri: device.verification_uri,
-        expiresIn: device.expires_in,
-      };
-      if (device.verification_uri_complete) info.verificationUriComplete = device.verification_uri_complete;
-      await opts.onUserCode(info);
-      tokens = await oidc.pollDeviceAuthorizationGrant(config, device, undefined, opts.signal ? { signal: opts.signal } : {});
-    } catch (err) {
-      throw providerFailure(err, 'device sign-in', provider.name);
-    }
-    const account = await this.saveSignIn(provider, config, tokens, scope, undefined, opts.accountName);
-    this.warnIfNotRefreshable({ provider, scope, prompt: undefined, promptChosen: false, device: true, refreshTokenIssued: Boolean(tokens.refresh_token), expiresIn: tokens.expires_in }, opts.onWarning);
-    return account;
+  /** Authorization code + PKCE in the system browser: {@link signIn} without `device`. */
+  authorize(opts: AuthorizeOptions): Promise<AccountSummary> {
+    return this.signIn(opts);
+  }
+
+  /** Device authorization grant (RFC 8628) for sessions without a local browser: {@link signIn} with `device`. */
+  deviceAuthorize(opts: DeviceAuthorizeOptions): Promise<AccountSummary> {
+    return this.signIn({ ...opts, device: true });
   }
 
   private warnIfNotRefreshable(outcome: SignInOutcome, onWarning: ((warning: SignInWarning) => void) | undefined): void {
@@ -267,81 +205,21 @@ export class OidcEngine {
   private async saveSignIn(
     provider: ProviderRecord,
     config: oidc.Configuration,
-    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+    tokens: GrantResponse,
     requestedScope: string,
     resource: string | undefined,
     accountName: string | undefined,
   ): Promise<AccountSummary> {
     // Named before anything is stored: a userinfo answer that names no one leaves the vault as it was.
-    const who = isPlainOAuth2(provider)
-      ? await identifyOAuth2Account(provider, config, tokens.access_token, accountName)
-      : await this.identifyOidcAccount(provider, config, tokens);
-    const now = this.now();
-    const grantedScope = normaliseScope(grantedScopeOf(provider, tokens.scope) ?? requestedScope);
+    const who = await identifySignedInAccount(provider, config, tokens, accountName, this.log);
+    const nowMs = this.now();
+    // The account's scope is the token's: what later requests narrow from.
+    const token = accessTokenRecordFrom(tokens, provider, { scope: requestedScope, resource }, nowMs);
     const id = accountIdFor(provider.name, provider.issuer, who.subject);
-    const doc = await this.store.update((d) => {
-      const previous = d.accounts.find((a) => a.id === id);
-      const account: AccountRecord = {
-        id,
-        provider: provider.name,
-        subject: who.subject,
-        claims: who.claims,
-        status: 'active',
-        scope: grantedScope,
-        tokens: upsertToken([], {
-          accessToken: tokens.access_token,
-          tokenType: tokens.token_type ?? 'Bearer',
-          expiresAt: expiresAtFrom(tokens.expires_in ?? provider.oauth2?.assumedTokenLifetimeSeconds, now),
-          scope: grantedScope,
-          ...(resource ? { resource } : {}),
-          obtainedAt: now,
-        }),
-        createdAt: previous?.createdAt ?? now,
-        updatedAt: now,
-      };
-      account.authTime = who.authTime ?? Math.floor(now / 1000);
-      if (tokens.refresh_token) account.refreshToken = tokens.refresh_token;
-      if (tokens.id_token) account.idToken = tokens.id_token;
-      d.accounts = [...d.accounts.filter((a) => a.id !== id), account];
-    });
-    this.log.info({ provider: provider.name, account: id, scope: grantedScope, refreshable: Boolean(tokens.refresh_token) }, 'signed in');
-    return summariseAccount(doc.accounts.find((a) => a.id === id)!);
-  }
-
-  /** The ID token names the account; userinfo (when offered) fills in the profile. */
-  private async identifyOidcAccount(
-    provider: ProviderRecord,
-    config: oidc.Configuration,
-    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
-  ): Promise<AccountIdentity> {
-    const claims = tokens.claims();
-    if (!claims) throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned no ID token; Latchkey needs OpenID Connect (or add the provider with --oauth2).`);
-    const userinfo = await this.fetchUserInfo(provider, config, tokens.access_token, claims.sub);
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-    const who: AccountIdentity = { subject: claims.sub, claims: {} };
-    for (const [field, claim] of [['name', 'name'], ['email', 'email'], ['preferredUsername', 'preferred_username'], ['picture', 'picture']] as const) {
-      const value = str(userinfo?.[claim]) ?? str(claims[claim]);
-      if (value) who.claims[field] = value;
-    }
-    // An auth_time of 0 (Glewlwyd, from its token endpoint) says nothing: count it like a missing one, as now.
-    if (typeof claims.auth_time === 'number' && claims.auth_time > 0) who.authTime = claims.auth_time;
-    return who;
-  }
-
-  private async fetchUserInfo(
-    provider: ProviderRecord,
-    config: oidc.Configuration,
-    accessToken: string,
-    sub: string,
-  ): Promise<Record<string, unknown> | undefined> {
-    if (!config.serverMetadata().userinfo_endpoint) return undefined;
-    try {
-      return await oidc.fetchUserInfo(config, accessToken, sub);
-    } catch (err) {
-      // The ID token already identifies the person; profile extras are optional.
-      this.log.warn({ provider: provider.name, err }, 'userinfo request failed; using ID token claims only');
-      return undefined;
-    }
+    const signedIn = { id, provider: provider.name, subject: who.subject, claims: who.claims, scope: token.scope, authTime: who.authTime ?? Math.floor(nowMs / 1000) };
+    const account = await saveTokenResponse(this.store, id, tokens, token, nowMs, signedIn);
+    this.log.info({ provider: provider.name, account: id, scope: token.scope, refreshable: Boolean(tokens.refresh_token) }, 'signed in');
+    return summariseAccount(account);
   }
 
   // ---- tokens ------------------------------------------------------------
@@ -377,8 +255,8 @@ export class OidcEngine {
    * reuse may end early (the next call takes the full path), never late.
    */
   reuseUntil(token: TokenResult, request: TokenRequest): number {
-    if (token.expiresAt === undefined || request.maxAge !== undefined) return 0;
-    return token.expiresAt - this.minTtl(request).ms;
+    if (token.expiresAtMs === undefined || request.maxAge !== undefined) return 0;
+    return token.expiresAtMs - this.minTtl(request).ms;
   }
 
   private tokenKey(account: AccountRecord, request: TokenRequest): TokenRequestKey {
@@ -425,7 +303,7 @@ export class OidcEngine {
     const params: Record<string, string> = {};
     if (key.scope !== account.scope) params.scope = key.scope;
     if (key.resource) params.resource = key.resource;
-    let tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+    let tokens: GrantResponse;
     try {
       tokens = await oidc.refreshTokenGrant(config, account.refreshToken, params);
     } catch (err) {
@@ -447,33 +325,13 @@ export class OidcEngine {
     if (claims && claims.sub !== account.subject) {
       throw new LatchkeyError('invalid_response', `Provider "${provider.name}" returned an ID token for a different user on refresh.`);
     }
-    const now = this.now();
-    const token = {
-      accessToken: tokens.access_token,
-      tokenType: tokens.token_type ?? 'Bearer',
-      expiresAt: expiresAtFrom(tokens.expires_in, now),
-      // Some providers omit `scope` when it equals the request (RFC 6749 §5.1).
-      scope: tokens.scope ? normaliseScope(grantedScopeOf(provider, tokens.scope)) : key.scope,
-      ...(key.resource ? { resource: key.resource } : {}),
-      ...(key.tokenOwner ? { appId: key.tokenOwner } : {}),
-      obtainedAt: now,
-    };
-    // Store under the requested key so the next identical request is a cache hit,
-    // even if the provider reports the scope differently.
-    const stored = { ...token, scope: key.scope };
-    // Rotation must be durable before the new access token leaves this function:
-    // if we crashed after handing it out, the old refresh token would already be spent.
-    const doc = await this.store.update((d) => {
-      const a = d.accounts.find((x) => x.id === accountId);
-      if (!a) throw new LatchkeyError('login_required', `Account ${accountId} was signed out during refresh.`);
-      if (tokens.refresh_token) a.refreshToken = tokens.refresh_token;
-      if (tokens.id_token) a.idToken = tokens.id_token;
-      a.tokens = upsertToken(a.tokens, stored);
-      a.updatedAt = now;
-      delete a.lastError;
-    });
+    const nowMs = this.now();
+    const token = accessTokenRecordFrom(tokens, provider, key, nowMs);
+    // Stored under the requested key so the next identical request is a cache hit,
+    // even if the provider reports the scope differently; saved (rotation too) before it is handed out.
+    const saved = await saveTokenResponse(this.store, accountId, tokens, { ...token, scope: key.scope }, nowMs);
     this.log.info({ provider: provider.name, account: accountId, scope: key.scope, rotated: Boolean(tokens.refresh_token) }, 'token refreshed');
-    return this.toResult(doc.accounts.find((a) => a.id === accountId)!, { ...token, scope: token.scope });
+    return this.toResult(saved, token);
   }
 
   private stillValid(account: AccountRecord, key: TokenRequestKey): AccessTokenRecord | undefined {
@@ -516,11 +374,13 @@ export class OidcEngine {
     });
   }
 
-  private toResult(account: AccountRecord, t: AccountRecord['tokens'][number]): TokenResult {
-    const result: TokenResult = { accessToken: t.accessToken, tokenType: t.tokenType, scope: t.scope, account: account.id };
-    if (t.expiresAt !== undefined) result.expiresAt = t.expiresAt;
+  /** What a token request returns for a stored token: the account's (none for a service profile) and its ID token where `openid` was granted. */
+  private toResult(account: AccountRecord | undefined, t: AccessTokenRecord): TokenResult {
+    const result: TokenResult = { accessToken: t.accessToken, tokenType: t.tokenType, scope: t.scope };
+    if (account) result.account = account.id;
+    if (t.expiresAt !== undefined) result.expiresAtMs = t.expiresAt;
     if (t.resource) result.resource = t.resource;
-    if (account.idToken && t.scope.split(' ').includes('openid')) result.idToken = account.idToken;
+    if (account?.idToken && t.scope.split(' ').includes('openid')) result.idToken = account.idToken;
     return result;
   }
 
@@ -531,27 +391,13 @@ export class OidcEngine {
     const key = JSON.stringify([provider.name, scope, request.resource ?? null]);
     const skewMs = (this.options.clientCredentialsSkewSeconds ?? 30) * 1000;
     const fits = (t: TokenResult | undefined) =>
-      t !== undefined && (t.expiresAt ?? 0) - skewMs - this.now() >= (request.minTtl ?? 0) * 1000;
+      t !== undefined && (t.expiresAtMs ?? 0) - skewMs - this.now() >= (request.minTtl ?? 0) * 1000;
     const cached = this.serviceTokens.get(key);
     if (fits(cached)) return Promise.resolve(cached!);
     return this.serviceFlights.run(key, async () => {
       const config = await this.options.discovery.get(provider);
-      const params: Record<string, string> = {};
-      if (scope) params.scope = scope;
-      if (request.resource) params.resource = request.resource;
-      let tokens: oidc.TokenEndpointResponse;
-      try {
-        tokens = await oidc.clientCredentialsGrant(config, params);
-      } catch (err) {
-        throw providerFailure(err, 'client credentials grant', provider.name);
-      }
-      const result: TokenResult = {
-        accessToken: tokens.access_token,
-        tokenType: tokens.token_type ?? 'Bearer',
-        expiresAt: expiresAtFrom(tokens.expires_in, this.now()),
-        scope: tokens.scope ? normaliseScope(tokens.scope) : scope,
-      };
-      if (request.resource) result.resource = request.resource;
+      const { tokens } = await new ClientCredentialsFlow(request.resource).run({ provider, config, scope, log: this.log });
+      const result = this.toResult(undefined, accessTokenRecordFrom(tokens, provider, { scope, resource: request.resource }, this.now()));
       this.serviceTokens.set(key, result);
       this.log.info({ provider: provider.name, scope: result.scope }, 'client credentials token obtained');
       return result;

@@ -36,7 +36,7 @@ describe('the token request schemas of apps and owner', () => {
 
 describe('toWireToken', () => {
   it('writes snake_case with expires_at in epoch seconds (rounded down), and nothing the result lacks', () => {
-    const wire = toWireToken({ accessToken: 'at', tokenType: 'Bearer', scope: 'openid', expiresAt: 1_700_000_000_999, account: 'acc-1' });
+    const wire = toWireToken({ accessToken: 'at', tokenType: 'Bearer', scope: 'openid', expiresAtMs: 1_700_000_000_999, account: 'acc-1' });
     expect(JSON.stringify(wire)).toBe('{"access_token":"at","token_type":"Bearer","scope":"openid","expires_at":1700000000,"account":"acc-1"}');
     expect(toWireToken({ accessToken: 'at', tokenType: 'Bearer', scope: '' })).toEqual({ access_token: 'at', token_type: 'Bearer', scope: '' });
   });

@@ -54,7 +54,7 @@ type ParsedTokenRequest = Pick<z.output<typeof tokenRequestSchema>, keyof typeof
 export interface WireToken {
   access_token: string;
   token_type: string;
-  /** Epoch seconds (the engine's `expiresAt` is milliseconds). */
+  /** Epoch seconds (the engine's `expiresAtMs` is milliseconds). */
   expires_at?: number;
   scope: string;
   resource?: string;
@@ -77,7 +77,7 @@ export function fromWireTokenRequest(p: ParsedTokenRequest): Omit<TokenRequest, 
 /** Engine → wire: the one writing of a token, for app and owner methods alike. */
 export function toWireToken(t: TokenResult): WireToken {
   const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };
-  if (t.expiresAt !== undefined) wire.expires_at = Math.floor(t.expiresAt / 1000);
+  if (t.expiresAtMs !== undefined) wire.expires_at = Math.floor(t.expiresAtMs / 1000);
   if (t.resource) wire.resource = t.resource;
   if (t.idToken) wire.id_token = t.idToken;
   if (t.account) wire.account = t.account;
