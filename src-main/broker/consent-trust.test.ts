@@ -27,7 +27,7 @@ import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } 
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import { createTestHome } from '../testing/test-home.js';
 import type { AuditEntry } from '../store/vault-document.js';
-import { OWNER_AUDIT_NAME } from './token-broker.js';
+import { OWNER_AUDIT_NAME } from './audit-recorder.js';
 import { ChainPrompter } from './consent-prompter.js';
 import { PolicyFilePrompter } from './policy-prompter.js';
 

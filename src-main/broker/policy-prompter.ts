@@ -18,6 +18,7 @@ import { LatchkeyError } from '../errors.js';
 import { readJsonFile } from '../platform/json-file.js';
 import type { Logger } from '../log/logger.js';
 import { isSubsetScope } from '../engine/scope.js';
+import { matchAccounts, type AccountSummary } from '../engine/accounts.js';
 import type { ConsentDecision, ConsentPrompter, ConsentRequest } from './consent-prompter.js';
 import type { PolicyStatus } from '../wire/owner-contract.js';
 
@@ -78,15 +79,25 @@ export class PolicyPrompter implements ConsentPrompter {
         (rule.provider === undefined || rule.provider === r.provider) &&
         (rule.resource ?? undefined) === (r.resource ?? undefined) &&
         isSubsetScope(r.scope, rule.scope) &&
-        (rule.account === undefined || r.accounts.some((a) => a.id === rule.account || a.email === rule.account)),
+        (rule.account === undefined || ruleAccount(rule.account, r) !== undefined),
     );
     if (!rule) return undefined;
     if (rule.decision === 'deny') return { decision: 'deny', reason: 'Denied by the policy file.' };
     // Which of several accounts is the person's choice, not the first one found; and never a sign-in nobody asked for.
     if (!rule.account && r.accounts.length > 1) return undefined;
-    const account = rule.account ? r.accounts.find((a) => a.id === rule.account || a.email === rule.account)?.id : undefined;
+    const account = rule.account ? ruleAccount(rule.account, r)?.id : undefined;
     return account ? { decision: rule.decision, account } : { decision: rule.decision };
   }
+}
+
+/**
+ * The offered account a rule's `account` names, by the one rule of
+ * engine/accounts.ts; a name that fits several offered accounts names none,
+ * so the rule does not apply and the person is asked.
+ */
+function ruleAccount(wanted: string, r: ConsentRequest): AccountSummary | undefined {
+  const matches = matchAccounts(r.accounts, wanted);
+  return matches.length === 1 ? matches[0] : undefined;
 }
 
 /**

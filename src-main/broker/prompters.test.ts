@@ -394,6 +394,18 @@ describe('PolicyPrompter', () => {
     expect(await ask({ rules: [{ ...rule, account: 'acct-1' }] }, request({ resource, accounts }))).toEqual({ decision: 'always', account: 'acct-1' });
   });
 
+  it('a rule names its account by the one account lookup: email and user name ignoring case; a name two offered accounts share names none', async () => {
+    const accounts = [account(1), { ...account(2), username: 'Bob' }];
+    const r = request({ accounts });
+    // Before the shared lookup the policy compared emails exactly and knew no user names: these fell through to the person.
+    expect(await ask({ rules: [{ ...base, account: 'User2@Example.TEST' }] }, r)).toEqual({ decision: 'always', account: 'acct-2' });
+    expect(await ask({ rules: [{ ...base, account: 'bob' }] }, r)).toEqual({ decision: 'always', account: 'acct-2' });
+    // Two offered accounts with one email (two subjects at one provider): the rule does not guess.
+    const twins = request({ accounts: [account(1), { ...account(2), email: 'user1@example.test' }] });
+    expect(await ask({ rules: [{ ...base, account: 'user1@example.test' }] }, twins)).toBeUndefined();
+    expect(await ask({ rules: [{ ...base, account: 'acct-2' }] }, twins)).toEqual({ decision: 'always', account: 'acct-2' });
+  });
+
   it('a "deny" rule denies with a reason; the first matching rule wins', async () => {
     expect(await ask({ rules: [{ ...base, decision: 'deny' }] })).toEqual({ decision: 'deny', reason: 'Denied by the policy file.' });
     expect(await ask({ rules: [{ ...base, decision: 'deny' }, base] })).toEqual({ decision: 'deny', reason: 'Denied by the policy file.' });

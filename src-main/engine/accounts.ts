@@ -1,6 +1,7 @@
 /** Account identity, the public summary of an account, and choosing one from a selector. */
 import { createHash } from 'node:crypto';
 import { LatchkeyError } from '../errors.js';
+import { indexDocument } from '../store/document-index.js';
 import type { AccountRecord, VaultDocument } from '../store/vault-document.js';
 
 /**
@@ -39,9 +40,62 @@ export function summariseAccount(a: AccountRecord): AccountSummary {
 }
 
 export interface AccountSelector {
-  /** An account id, or an email / username / subject that names exactly one account. */
+  /** An account id, or an email / user name / subject that names exactly one account (see {@link matchAccounts}). */
   account?: string;
   provider?: string;
+}
+
+/** An account as stored, or as summarised for the UI, a prompt or a policy rule: the rule below reads either. */
+type NamedAccount = AccountRecord | AccountSummary;
+
+/**
+ * The one rule for finding an account by what a person or an app calls it:
+ * `--account` on the command line, an app's `account` param, a policy rule's
+ * `account`. In order:
+ * 1. an account id, exactly: ids are what Latchkey itself shows and hands
+ *    out, and one id is one account;
+ * 2. otherwise every account whose email or user name equals `wanted`
+ *    ignoring case (people type `Alice@Example.com` for `alice@example.com`,
+ *    and providers keep whatever case was registered), or whose subject
+ *    equals it exactly (`sub` is an opaque, case-sensitive string, OIDC Core §2).
+ *
+ * Several matches are the caller's to report, never resolved by list order:
+ * a guess could hand out another person's token. {@link findAccount} makes
+ * that an error.
+ */
+export function matchAccounts<T extends NamedAccount>(accounts: readonly T[], wanted: string): T[] {
+  const exact = accounts.find((a) => a.id === wanted);
+  if (exact) return [exact];
+  const folded = wanted.toLowerCase();
+  const sameName = (name: string | undefined) => name !== undefined && name.toLowerCase() === folded;
+  return accounts.filter((a) => {
+    const stored = 'claims' in a;
+    return sameName(stored ? a.claims.email : a.email) || sameName(stored ? a.claims.preferredUsername : a.username) || a.subject === wanted;
+  });
+}
+
+/**
+ * The one account `wanted` names ({@link matchAccounts}), or `undefined` when
+ * none does (absence means different things to different callers). Several
+ * are a `usage` error that lists none of them: the caller may be an app,
+ * which must not learn of accounts it was never granted.
+ */
+export function findAccount<T extends NamedAccount>(accounts: readonly T[], wanted: string): T | undefined {
+  const matches = matchAccounts(accounts, wanted);
+  if (matches.length > 1) throw new LatchkeyError('usage', `"${wanted}" names more than one account; name it by its account id.`);
+  return matches[0];
+}
+
+/**
+ * {@link findAccount} over a vault document, among `selector.provider`'s
+ * accounts when it names one. The exact-id step goes through the document's
+ * index: apps send back the ids they were given, on every uncached token call.
+ */
+export function findNamedAccount(doc: VaultDocument, selector: { account: string; provider?: string | undefined }): AccountRecord | undefined {
+  const { account: wanted, provider } = selector;
+  const byId = indexDocument(doc).accountsById.get(wanted);
+  if (byId && (!provider || byId.provider === provider)) return byId;
+  return findAccount(provider ? doc.accounts.filter((a) => a.provider === provider) : doc.accounts, wanted);
 }
 
 /** Picks one account; ambiguity and absence are usage errors that list the choices. */
@@ -54,14 +108,9 @@ export function selectAccount(doc: VaultDocument, selector: AccountSelector): Ac
     candidates = candidates.filter((a) => a.provider === selector.provider);
   }
   if (selector.account) {
-    const wanted = selector.account;
-    const exact = candidates.find((a) => a.id === wanted);
-    if (exact) return exact;
-    candidates = candidates.filter(
-      (a) => a.claims.email === wanted || a.claims.preferredUsername === wanted || a.subject === wanted,
-    );
+    candidates = matchAccounts(candidates, selector.account);
     if (candidates.length === 0) {
-      throw new LatchkeyError('not_found', `No account "${wanted}". See \`latchkey accounts\` for ids.`);
+      throw new LatchkeyError('not_found', `No account "${selector.account}". See \`latchkey accounts\` for ids.`);
     }
   }
   if (candidates.length === 1) return candidates[0]!;
@@ -70,6 +119,7 @@ export function selectAccount(doc: VaultDocument, selector: AccountSelector): Ac
     const how = selector.provider ? `latchkey login --provider ${selector.provider}` : 'latchkey login';
     throw new LatchkeyError('login_required', `You are not signed in${where}. Run \`${how}\`.`);
   }
+  // The person's own tool: the choices may be listed.
   const list = candidates.map((a) => `${a.id} (${a.claims.email ?? a.claims.preferredUsername ?? a.subject})`).join(', ');
   throw new LatchkeyError('usage', `More than one account matches; choose one with --account: ${list}`);
 }
