@@ -15,7 +15,8 @@
  * - the user is `GET https://api.github.com/user` (`/api/v3/user` on GitHub
  *   Enterprise Server), keyed by `login`.
  * Token endpoint errors come with HTTP 200; oauth2-configuration.ts reads them
- * as errors for every plain OAuth 2.0 provider.
+ * as errors for every plain OAuth 2.0 provider. Sign-in runs the engine's
+ * ordinary flows (sign-in/): what is GitHub's own is this configuration only.
  */
 import { LatchkeyError } from '../errors.js';
 import type { AddProviderInput } from './provider-registry.js';

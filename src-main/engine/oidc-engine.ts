@@ -52,8 +52,6 @@ export interface EngineOptions {
   revokeAppTokensAtProvider?: boolean;
 }
 
-export type { SignInRequest, UserCodeInfo } from './sign-in/sign-in-flow.js';
-
 /** A browser sign-in (authorization code + PKCE). */
 export type AuthorizeOptions = Omit<SignInRequest, 'device' | 'onUserCode' | 'onAuthorizationUrl'> & Required<Pick<SignInRequest, 'onAuthorizationUrl'>>;
 
