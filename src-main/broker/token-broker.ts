@@ -38,7 +38,7 @@ export interface BrokerApp {
 }
 
 /** The engine's token request, without the owner tag: the broker sets that itself, from the proven app. */
-export type AppTokenRequest = Omit<TokenRequest, 'appId'>;
+export type AppTokenRequest = Omit<TokenRequest, 'tokenOwner'>;
 
 export interface BrokerOptions {
   store: DocumentStore<VaultDocument>;
@@ -346,7 +346,7 @@ export class TokenBroker {
       ...(request.resource ? { resource: request.resource } : {}),
       ...(request.minTtl !== undefined ? { minTtl: request.minTtl } : {}),
       ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
-      appId: tokenOwner(app.appId, app.fingerprint),
+      tokenOwner: tokenOwner(app.appId, app.fingerprint),
     });
     if (this.firstHandOut(tokenOwner(app.appId, app.fingerprint), account.id, token, request.resource)) {
       this.audit({ appId: app.appId, appName: app.name, keyFingerprint: app.fingerprint, account: account.id, scope: token.scope, event: 'token_issued', detail: via === 'grant' ? 'under a remembered grant' : `allowed ${via}`, ...(request.resource ? { resource: request.resource } : {}) });

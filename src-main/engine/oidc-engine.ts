@@ -81,8 +81,13 @@ export interface TokenRequest extends AccountSelector {
   minTtl?: number;
   /** Seconds since the last authentication beyond which a new sign-in is required. */
   maxAge?: number;
-  /** Tokens minted for an app are cached apart from the user's own. */
-  appId?: string;
+  /**
+   * Whose app token this is: `<app id> <key fingerprint>` (see `tokenOwner` in
+   * broker/token-broker.ts), not the bare app id. Tokens minted for an app are
+   * cached apart from the user's own and from other apps' (even one claiming
+   * the same app id with another key). Absent for the person's own tokens.
+   */
+  tokenOwner?: string;
 }
 
 /** What a token request returns. Never a refresh token. */
@@ -384,7 +389,7 @@ export class OidcEngine {
         `Account ${account.id} was not granted "${scope}" (it has "${account.scope}"). Sign in again asking for it: latchkey login --provider ${account.provider} --scope "${scope}"`,
       );
     }
-    return { scope, resource: request.resource, appId: request.appId };
+    return { scope, resource: request.resource, tokenOwner: request.tokenOwner };
   }
 
   /** The caller's own minimum is honoured as given; the configured default is capped by token lifetime (token-cache.ts). */
@@ -450,7 +455,7 @@ export class OidcEngine {
       // Some providers omit `scope` when it equals the request (RFC 6749 §5.1).
       scope: tokens.scope ? normaliseScope(grantedScopeOf(provider, tokens.scope)) : key.scope,
       ...(key.resource ? { resource: key.resource } : {}),
-      ...(key.appId ? { appId: key.appId } : {}),
+      ...(key.tokenOwner ? { appId: key.tokenOwner } : {}),
       obtainedAt: now,
     };
     // Store under the requested key so the next identical request is a cache hit,
@@ -637,10 +642,10 @@ export class OidcEngine {
    * again; revokes them at the provider too when configured (see
    * `revokeAppTokensAtProvider`: providers may revoke the whole grant).
    */
-  async revokeAppTokens(accountId: string, appId: string): Promise<number> {
+  async revokeAppTokens(accountId: string, tokenOwner: string): Promise<number> {
     const account = this.store.read().accounts.find((a) => a.id === accountId);
     if (!account) return 0;
-    const mine = account.tokens.filter((t) => t.appId === appId);
+    const mine = account.tokens.filter((t) => t.appId === tokenOwner);
     const provider = this.store.read().providers.find((p) => p.name === account.provider);
     if (provider && mine.length && this.options.revokeAppTokensAtProvider) {
       const config = await this.options.discovery.get(provider).catch(() => undefined);
@@ -650,7 +655,7 @@ export class OidcEngine {
     }
     await this.store.update((d) => {
       const a = d.accounts.find((x) => x.id === accountId);
-      if (a) a.tokens = a.tokens.filter((t) => t.appId !== appId);
+      if (a) a.tokens = a.tokens.filter((t) => t.appId !== tokenOwner);
     });
     return mine.length;
   }

@@ -9,20 +9,26 @@ export const MAX_TOKENS_PER_ACCOUNT = 64;
 export interface TokenRequestKey {
   scope: string;
   resource?: string | undefined;
-  appId?: string | undefined;
+  /** `<app id> <key fingerprint>`, stored in the record's `appId` (see TokenRequest.tokenOwner). */
+  tokenOwner?: string | undefined;
 }
 
 export function sameKey(t: AccessTokenRecord, key: TokenRequestKey): boolean {
-  return t.scope === key.scope && t.resource === key.resource && t.appId === key.appId;
+  return t.scope === key.scope && t.resource === key.resource && t.appId === key.tokenOwner;
 }
 
 export function cacheKey(accountId: string, key: TokenRequestKey): string {
-  return JSON.stringify([accountId, key.scope, key.resource ?? null, key.appId ?? null]);
+  return JSON.stringify([accountId, key.scope, key.resource ?? null, key.tokenOwner ?? null]);
 }
 
 /** Buckets only narrow the search (sameKey still decides), so a separator that also occurs in a value is harmless. */
 function bucketOf(key: TokenRequestKey): string {
-  return `${key.scope}\n${key.resource ?? ''}\n${key.appId ?? ''}`;
+  return `${key.scope}\n${key.resource ?? ''}\n${key.tokenOwner ?? ''}`;
+}
+
+/** The key a stored token answers: the record keeps its token owner under its stored name, `appId`. */
+function keyOf(t: AccessTokenRecord): TokenRequestKey {
+  return { scope: t.scope, resource: t.resource, tokenOwner: t.appId };
 }
 
 /**
@@ -38,7 +44,7 @@ function candidatesFor(tokens: readonly AccessTokenRecord[], key: TokenRequestKe
   if (!byKey) {
     byKey = new Map();
     for (const t of tokens) {
-      const bucket = bucketOf(t);
+      const bucket = bucketOf(keyOf(t));
       const list = byKey.get(bucket);
       if (list) list.push(t);
       else byKey.set(bucket, [t]);
@@ -85,7 +91,8 @@ export function remainingMs(t: AccessTokenRecord, now: number): number {
 
 /** Replaces the token for the same key and trims the list. */
 export function upsertToken(tokens: readonly AccessTokenRecord[], token: AccessTokenRecord): AccessTokenRecord[] {
-  const rest = tokens.filter((t) => !sameKey(t, token));
+  const key = keyOf(token);
+  const rest = tokens.filter((t) => !sameKey(t, key));
   return [token, ...rest].slice(0, MAX_TOKENS_PER_ACCOUNT);
 }
 

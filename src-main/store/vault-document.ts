@@ -81,7 +81,11 @@ export const AccessTokenRecordSchema = z.object({
   /** The scope the provider granted for this token (space-separated, sorted). */
   scope: z.string(),
   resource: z.string().optional(),
-  /** Which app this token was minted for; undefined for the user's own (CLI) tokens. */
+  /**
+   * Which app this token was minted for, as `<app id> <key fingerprint>` (the
+   * broker's token owner, not the bare app id; the stored name stays for
+   * existing vaults); undefined for the user's own (CLI) tokens.
+   */
   appId: z.string().optional(),
   obtainedAt: z.number(),
 });

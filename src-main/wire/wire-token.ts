@@ -63,8 +63,8 @@ export interface WireToken {
 }
 
 /** Wire → engine: the one reading of a token request, for app and owner methods alike. Never sets the app owner tag: the broker does, from the proven app. */
-export function fromWireTokenRequest(p: ParsedTokenRequest): Omit<TokenRequest, 'appId'> {
-  const r: Omit<TokenRequest, 'appId'> = {};
+export function fromWireTokenRequest(p: ParsedTokenRequest): Omit<TokenRequest, 'tokenOwner'> {
+  const r: Omit<TokenRequest, 'tokenOwner'> = {};
   if (p.provider) r.provider = p.provider;
   if (p.account) r.account = p.account;
   if (p.scope) r.scope = p.scope;
