@@ -95,6 +95,16 @@ describe('token cache', () => {
     expect(findFittingToken([t], { scope: 'openid' }, now + 60_001, 30_000)).toBe(t);
     expect(findFittingToken([t], { scope: 'openid', tokenOwner: 'app' }, now, 0)).toBeUndefined();
     expect(findFittingToken([t], { scope: 'openid', resource: 'https://api' }, now, 0)).toBeUndefined();
+    // An app's token (its owner stored as the record's appId) is found by its owner in a frozen, bucketed list, and only by it.
+    const appToken = { ...t, appId: 'com.example.tool SHA256:abc' };
+    const frozen = Object.freeze([t, appToken]);
+    expect(findFittingToken(frozen, { scope: 'openid', tokenOwner: 'com.example.tool SHA256:abc' }, now, 0)).toBe(appToken);
+    expect(findFittingToken(frozen, { scope: 'openid' }, now, 0)).toBe(t);
+    expect(findFittingToken(frozen, { scope: 'openid', tokenOwner: 'com.example.tool SHA256:other' }, now, 0)).toBeUndefined();
+    // A new app token replaces that app's old one, never the person's own token for the same scope.
+    const renewed = { ...appToken, accessToken: 'y' };
+    expect(upsertToken(frozen, renewed)).toEqual([renewed, t]);
+    expect(upsertToken([t, appToken], { ...t, accessToken: 'z' })).toEqual([{ ...t, accessToken: 'z' }, appToken]);
     let list: AccessTokenRecord[] = [t];
     for (let i = 0; i < 100; i++) list = upsertToken(list, { ...t, scope: `s${i}` });
     expect(list).toHaveLength(MAX_TOKENS_PER_ACCOUNT);

@@ -26,6 +26,11 @@ function bucketOf(key: TokenRequestKey): string {
   return `${key.scope}\n${key.resource ?? ''}\n${key.tokenOwner ?? ''}`;
 }
 
+/** The key a stored token answers: the record keeps its token owner under its stored name, `appId`. */
+function keyOf(t: AccessTokenRecord): TokenRequestKey {
+  return { scope: t.scope, resource: t.resource, tokenOwner: t.appId };
+}
+
 /**
  * Each account's frozen token list, bucketed by key: an app's cache hit looks
  * in its own bucket instead of scanning up to 64 tokens (`find` over frozen
@@ -39,7 +44,7 @@ function candidatesFor(tokens: readonly AccessTokenRecord[], key: TokenRequestKe
   if (!byKey) {
     byKey = new Map();
     for (const t of tokens) {
-      const bucket = bucketOf(t);
+      const bucket = bucketOf(keyOf(t));
       const list = byKey.get(bucket);
       if (list) list.push(t);
       else byKey.set(bucket, [t]);
@@ -86,7 +91,8 @@ export function remainingMs(t: AccessTokenRecord, now: number): number {
 
 /** Replaces the token for the same key and trims the list. */
 export function upsertToken(tokens: readonly AccessTokenRecord[], token: AccessTokenRecord): AccessTokenRecord[] {
-  const rest = tokens.filter((t) => !sameKey(t, token));
+  const key = keyOf(token);
+  const rest = tokens.filter((t) => !sameKey(t, key));
   return [token, ...rest].slice(0, MAX_TOKENS_PER_ACCOUNT);
 }
 
