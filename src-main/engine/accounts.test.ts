@@ -70,6 +70,19 @@ describe('the one account lookup', () => {
     expect(() => findNamedAccount(doc, { account: 'alice@example.test' })).toThrow(expect.objectContaining({ code: 'usage' }));
   });
 
+  it('a frozen list (as the vault hands out) is looked up through its name index with the same answers', () => {
+    const twin = account('b', 'BOB-SUB', { email: 'twin@example.test' });
+    const doc = vault([alice, bob, aliceAtB, twin]);
+    const frozen: AccountRecord[] = Object.freeze(doc.accounts.map((a) => Object.freeze({ ...a, claims: Object.freeze({ ...a.claims }) }))) as AccountRecord[];
+    for (const wanted of ['ALICE', 'alice@example.test', 'bob-sub', 'BOB-SUB', 'Bob-Sub', 'twin@EXAMPLE.test', 'nobody', alice.id]) {
+      expect(matchAccounts(frozen, wanted).map((a) => a.id), wanted).toEqual(matchAccounts(doc.accounts, wanted).map((a) => a.id));
+    }
+    // The index folds case to find candidates; the subject still matches only exactly.
+    expect(matchAccounts(frozen, 'bob-sub')).toEqual([frozen[1]]);
+    expect(matchAccounts(frozen, 'Bob-Sub')).toEqual([]);
+    expect(findNamedAccount({ ...doc, accounts: frozen }, { account: 'ALICE@example.test', provider: 'b' })?.id).toBe(aliceAtB.id);
+  });
+
   it('the CLI follows the same rule, and may list the choices to the person', () => {
     const doc = vault([alice, bob, aliceAtB]);
     expect(selectAccount(doc, { account: 'BOB@example.test' })).toBe(bob);

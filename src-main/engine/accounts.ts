@@ -65,13 +65,44 @@ type NamedAccount = AccountRecord | AccountSummary;
  */
 export function matchAccounts<T extends NamedAccount>(accounts: readonly T[], wanted: string): T[] {
   const exact = accounts.find((a) => a.id === wanted);
-  if (exact) return [exact];
+  return exact ? [exact] : matchNames(accounts, wanted);
+}
+
+/** Step 2 of {@link matchAccounts}: the accounts called `wanted`, in list order. */
+function matchNames<T extends NamedAccount>(accounts: readonly T[], wanted: string): T[] {
   const folded = wanted.toLowerCase();
   const sameName = (name: string | undefined) => name !== undefined && name.toLowerCase() === folded;
-  return accounts.filter((a) => {
+  return candidatesByName(accounts, folded).filter((a) => {
     const stored = 'claims' in a;
     return sameName(stored ? a.claims.email : a.email) || sameName(stored ? a.claims.preferredUsername : a.username) || a.subject === wanted;
   });
+}
+
+/**
+ * A frozen list's accounts by each of their names, case folded, built once per
+ * list: the vault hands out the same frozen document until it changes, and an
+ * app naming its account by email would otherwise fold every name of every
+ * account on each uncached token call. The index only narrows; the rule still decides.
+ */
+const nameIndexes = new WeakMap<readonly NamedAccount[], Map<string, number[]>>();
+
+function candidatesByName<T extends NamedAccount>(accounts: readonly T[], folded: string): readonly T[] {
+  if (!Object.isFrozen(accounts)) return accounts;
+  let index = nameIndexes.get(accounts);
+  if (!index) {
+    index = new Map();
+    for (const [i, a] of accounts.entries()) {
+      const stored = 'claims' in a;
+      const names = [stored ? a.claims.email : a.email, stored ? a.claims.preferredUsername : a.username, a.subject];
+      for (const name of new Set(names.filter((n) => n !== undefined).map((n) => n.toLowerCase()))) {
+        const positions = index.get(name);
+        if (positions) positions.push(i);
+        else index.set(name, [i]);
+      }
+    }
+    nameIndexes.set(accounts, index);
+  }
+  return (index.get(folded) ?? []).map((i) => accounts[i]!);
 }
 
 /**
@@ -81,7 +112,10 @@ export function matchAccounts<T extends NamedAccount>(accounts: readonly T[], wa
  * which must not learn of accounts it was never granted.
  */
 export function findAccount<T extends NamedAccount>(accounts: readonly T[], wanted: string): T | undefined {
-  const matches = matchAccounts(accounts, wanted);
+  return onlyOne(matchAccounts(accounts, wanted), wanted);
+}
+
+function onlyOne<T>(matches: readonly T[], wanted: string): T | undefined {
   if (matches.length > 1) throw new LatchkeyError('usage', `"${wanted}" names more than one account; name it by its account id.`);
   return matches[0];
 }
@@ -95,7 +129,8 @@ export function findNamedAccount(doc: VaultDocument, selector: { account: string
   const { account: wanted, provider } = selector;
   const byId = indexDocument(doc).accountsById.get(wanted);
   if (byId && (!provider || byId.provider === provider)) return byId;
-  return findAccount(provider ? doc.accounts.filter((a) => a.provider === provider) : doc.accounts, wanted);
+  // Step 1 found no account of this provider with that id: step 2 among the provider's accounts.
+  return onlyOne(matchNames(doc.accounts, wanted).filter((a) => !provider || a.provider === provider), wanted);
 }
 
 /** Picks one account; ambiguity and absence are usage errors that list the choices. */
