@@ -1,18 +1,17 @@
 /** The host mapping file: round trip, normalised hosts, and a broken file reported instead of read as "no mapping". */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { lookupHost, mappingTokenParams, parseHostMap, readHostMap, writeHostMap } from './host-map.js';
 
 describe('host map', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-hosts-'));
+    dir = await tempDir('latchkey-hosts-');
     path = join(dir, 'hosts.json');
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('writes 0600 and finds a host by name or URL', async () => {
     expect(readHostMap(path)).toEqual({});

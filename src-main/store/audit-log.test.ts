@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { AuditLog } from './audit-log.js';
 import type { AuditEntry } from './vault-document.js';
 
@@ -12,10 +12,9 @@ describe('audit log file', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lk-audit-'));
+    dir = await tempDir('lk-audit-');
     path = join(dir, 'audit.log');
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('appends encrypted, chained lines (0600) and reads them back after a restart', async () => {
     const log = await AuditLog.open(path, key);
