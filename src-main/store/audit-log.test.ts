@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../testing/test-home.js';
 import { AuditLog } from './audit-log.js';
@@ -56,6 +56,17 @@ describe('audit log file', () => {
     expect(again.integrity()).toEqual({ intact: true });
     expect(again.read().at(-1)!.detail).toBe('#44');
     expect(again.read().length).toBeLessThanOrEqual(20);
+  });
+
+  it.runIf(process.platform !== 'win32')('compaction never writes through a symlink planted at the temp name it used to use', async () => {
+    // Regression: the rewrite opened `<path>.<pid>.tmp` with 'w', following whatever was there.
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'precious');
+    await symlink(victim, `${path}.${process.pid}.tmp`);
+    const log = await AuditLog.open(path, key, 2);
+    for (let i = 0; i < 6; i++) await log.append([entry(i)]);
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await AuditLog.open(path, key, 2)).integrity()).toEqual({ intact: true });
   });
 
   it('concurrent appends keep the chain in call order', async () => {
