@@ -6,7 +6,7 @@
  * What it enforces:
  * - a replaced file is either the old or the new version, never a mix, for
  *   readers and after a crash: temp file in the same directory, fsync, rename,
- *   fsync of the directory (the last two skipped for `durable: false` files,
+ *   fsync of the directory (both fsyncs skipped for `durable: false` files,
  *   which are worthless after a crash anyway; readers still never see a mix);
  * - a created file appears with all its content at once, only if nothing
  *   (not even a dangling symlink) is at its path;
