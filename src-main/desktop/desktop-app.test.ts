@@ -4,12 +4,12 @@
  * then (restarted) unlocks it; a real agent behind it each time.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { captureLog, type CapturedLog } from '../testing/capture-log.js';
-import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
+import type { LatchkeyPaths } from '../platform/paths.js';
 import { fakeSafeStorage } from '../testing/safe-storage-double.js';
+import { createTestHome, type TestHome } from '../testing/test-home.js';
 import type { DesktopEvent } from '../../src-preload/contract.js';
 import { DesktopApp } from './desktop-app.js';
 import { chooseDesktopKeySource } from './desktop-key-source.js';
@@ -19,11 +19,11 @@ const PASSPHRASE = 'tulip orbit canyon 42 lantern';
 const WRONG = 'tulip orbit canyon 42 lanterns';
 
 describe('DesktopApp: locked until a passphrase is given', () => {
-  let dir: string;
+  let home: TestHome;
   let paths: LatchkeyPaths;
   let log: CapturedLog;
   const running: DesktopApp[] = [];
-  const env = () => ({ LATCHKEY_HOME: join(dir, 'home') });
+  const env = () => home.env;
 
   async function launch(): Promise<DesktopApp> {
     const app = await DesktopApp.launch({
@@ -39,8 +39,9 @@ describe('DesktopApp: locked until a passphrase is given', () => {
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-desktop-app-'));
-    paths = resolvePaths(env());
+    // No passphrase file: the app must ask for one.
+    home = await createTestHome('latchkey-desktop-app-', { passphraseFile: false });
+    paths = home.paths;
     log = captureLog('debug');
   });
 
@@ -49,7 +50,7 @@ describe('DesktopApp: locked until a passphrase is given', () => {
   });
 
   afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (home) await rm(home.dir, { recursive: true, force: true });
   });
 
   it('a new vault: locked, says why, refuses a short or mistyped passphrase, then creates a passphrase vault', async () => {
@@ -98,7 +99,7 @@ describe('DesktopApp: locked until a passphrase is given', () => {
 
   it('an unlock never creates a vault: the file gone meanwhile is not_found, and nothing is written', async () => {
     const app = await launch();
-    const kept = join(dir, 'kept.json');
+    const kept = join(home.dir, 'kept.json');
     await rename(paths.vault, kept);
     expect(await app.call('vault:unlock', { passphrase: PASSPHRASE })).toMatchObject({ ok: false, error: { code: 'not_found' } });
     await expect(readFile(paths.vault)).rejects.toMatchObject({ code: 'ENOENT' });

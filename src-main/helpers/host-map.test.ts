@@ -1,18 +1,17 @@
 /** The host mapping file: round trip, normalised hosts, and a broken file reported instead of read as "no mapping". */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { lookupHost, mappingTokenParams, parseHostMap, readHostMap, writeHostMap } from './host-map.js';
 
 describe('host map', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-hosts-'));
+    dir = await tempDir('latchkey-hosts-');
     path = join(dir, 'hosts.json');
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('writes 0600 and finds a host by name or URL', async () => {
     expect(readHostMap(path)).toEqual({});
@@ -35,6 +34,18 @@ describe('host map', () => {
     expect(() => readHostMap(path)).toThrow(why);
     expect(() => readHostMap(path)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(path) }));
     expect(await readFile(path, 'utf8')).toBe(text);
+  });
+
+  it.runIf(process.platform !== 'win32')('never writes through a symlink planted at the temp name it used to use, or at hosts.json', async () => {
+    // Regression: the write opened `<path>.<pid>.tmp` with 'w', following whatever was there.
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'precious');
+    await symlink(victim, `${path}.${process.pid}.tmp`);
+    await writeHostMap(path, { 'git.example.com': { provider: 'work' } });
+    await symlink(victim, join(dir, 'linked.json'));
+    await writeHostMap(join(dir, 'linked.json'), { 'git.example.com': { provider: 'work' } });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect(readHostMap(path)['git.example.com']).toEqual({ provider: 'work' });
   });
 
   it('does not let a host named __proto__ reach the prototype', () => {

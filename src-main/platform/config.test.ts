@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { loadConfig, defaultConfig } from './config.js';
 
 describe('config file', () => {
@@ -10,19 +10,14 @@ describe('config file', () => {
   });
 
   it('rejects unknown keys, wrong types and broken JSON with messages that name the problem', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'lk-config-'));
-    try {
-      const file = join(dir, 'config.json');
-      await writeFile(file, JSON.stringify({ callbackTimeoutSecond: 5 }));
-      await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('"callbackTimeoutSecond"') });
-      await writeFile(file, JSON.stringify({ minTtlSeconds: 'soon' }));
-      await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('minTtlSeconds') });
-      await writeFile(file, '{ "minTtlSeconds": 5,');
-      await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('not valid JSON') });
-      await writeFile(file, JSON.stringify({ minTtlSeconds: 5 }));
-      expect((await loadConfig(file)).minTtlSeconds).toBe(5);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const file = join(await tempDir('lk-config-'), 'config.json');
+    await writeFile(file, JSON.stringify({ callbackTimeoutSecond: 5 }));
+    await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('"callbackTimeoutSecond"') });
+    await writeFile(file, JSON.stringify({ minTtlSeconds: 'soon' }));
+    await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('minTtlSeconds') });
+    await writeFile(file, '{ "minTtlSeconds": 5,');
+    await expect(loadConfig(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('not valid JSON') });
+    await writeFile(file, JSON.stringify({ minTtlSeconds: 5 }));
+    expect((await loadConfig(file)).minTtlSeconds).toBe(5);
   });
 });

@@ -155,6 +155,17 @@ describe('append and cut', () => {
     if (posix) expect(await modeOf(path)).toBe(0o600);
   });
 
+  it.runIf(posix)('neither appends to nor cuts a file through a symlink at the path', async () => {
+    const dir = await tempDir();
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'precious');
+    await symlink(victim, join(dir, 'journal'));
+    await expect(new AppendFile(join(dir, 'journal')).append('x')).rejects.toMatchObject({ code: 'storage_error' });
+    await expect(appendFileDurable(join(dir, 'journal'), 'x')).rejects.toMatchObject({ code: 'storage_error' });
+    await expect(cutFile(join(dir, 'journal'), 0)).rejects.toMatchObject({ code: 'storage_error' });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+  });
+
   it('cuts a missing file without complaint', async () => {
     await expect(cutFile(join(await tempDir(), 'none'), 0)).resolves.toBeUndefined();
   });

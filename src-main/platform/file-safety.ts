@@ -6,7 +6,7 @@
  * What it enforces:
  * - a replaced file is either the old or the new version, never a mix, for
  *   readers and after a crash: temp file in the same directory, fsync, rename,
- *   fsync of the directory (the last two skipped for `durable: false` files,
+ *   fsync of the directory (both fsyncs skipped for `durable: false` files,
  *   which are worthless after a crash anyway; readers still never see a mix);
  * - a created file appears with all its content at once, only if nothing
  *   (not even a dangling symlink) is at its path;
@@ -25,6 +25,8 @@ import { basename, dirname, join } from 'node:path';
 import { LatchkeyError } from '../errors.js';
 
 const SECRET_FILE_MODE = 0o600;
+/** O_NOFOLLOW where there is one (not on Windows): opening an existing file by name must not follow a planted symlink. */
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 export interface WriteOptions {
   /** Mode of a created file (before the umask); default 0600. */
@@ -148,7 +150,7 @@ export class AppendFile {
     } catch (err) {
       if (errCode(err) !== 'EEXIST') throw err;
     }
-    return open(this.path, 'a', mode);
+    return open(this.path, constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, mode);
   }
 }
 
@@ -166,7 +168,7 @@ export async function appendFileDurable(path: string, data: string | Buffer, opt
 export async function cutFile(path: string, length: number): Promise<void> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r+');
+    handle = await open(path, constants.O_RDWR | NOFOLLOW);
     await handle.truncate(length);
     await handle.datasync();
   } catch (cause) {

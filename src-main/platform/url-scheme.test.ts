@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { desktopEntry, registerUrlScheme, schemeOf } from './url-scheme.js';
 
 describe('URL scheme registration (Linux desktop entry)', () => {
@@ -13,14 +13,10 @@ describe('URL scheme registration (Linux desktop entry)', () => {
   });
 
   it('writes the desktop entry under $XDG_DATA_HOME/applications', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'lk-xdg-'));
-    try {
-      const r = await registerUrlScheme({ redirectUri: 'dev.latchkey.app:/callback', command: ['/usr/bin/latchkey'], env: { XDG_DATA_HOME: home }, platform: 'linux', runXdgMime: false });
-      expect(r.desktopFile).toBe(join(home, 'applications', 'latchkey-url-handler.desktop'));
-      expect(await readFile(r.desktopFile, 'utf8')).toContain('"/usr/bin/latchkey" handle-url %u');
-    } finally {
-      await rm(home, { recursive: true, force: true });
-    }
+    const home = await tempDir('lk-xdg-');
+    const r = await registerUrlScheme({ redirectUri: 'dev.latchkey.app:/callback', command: ['/usr/bin/latchkey'], env: { XDG_DATA_HOME: home }, platform: 'linux', runXdgMime: false });
+    expect(r.desktopFile).toBe(join(home, 'applications', 'latchkey-url-handler.desktop'));
+    expect(await readFile(r.desktopFile, 'utf8')).toContain('"/usr/bin/latchkey" handle-url %u');
   });
 
   it('explains what to do on platforms where the app bundle or installer registers the scheme', async () => {

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../testing/test-home.js';
 import { AuditLog } from './audit-log.js';
 import type { AuditEntry } from './vault-document.js';
 
@@ -12,10 +12,9 @@ describe('audit log file', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lk-audit-'));
+    dir = await tempDir('lk-audit-');
     path = join(dir, 'audit.log');
   });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('appends encrypted, chained lines (0600) and reads them back after a restart', async () => {
     const log = await AuditLog.open(path, key);
@@ -57,6 +56,17 @@ describe('audit log file', () => {
     expect(again.integrity()).toEqual({ intact: true });
     expect(again.read().at(-1)!.detail).toBe('#44');
     expect(again.read().length).toBeLessThanOrEqual(20);
+  });
+
+  it.runIf(process.platform !== 'win32')('compaction never writes through a symlink planted at the temp name it used to use', async () => {
+    // Regression: the rewrite opened `<path>.<pid>.tmp` with 'w', following whatever was there.
+    const victim = join(dir, 'victim');
+    await writeFile(victim, 'precious');
+    await symlink(victim, `${path}.${process.pid}.tmp`);
+    const log = await AuditLog.open(path, key, 2);
+    for (let i = 0; i < 6; i++) await log.append([entry(i)]);
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await AuditLog.open(path, key, 2)).integrity()).toEqual({ intact: true });
   });
 
   it('concurrent appends keep the chain in call order', async () => {

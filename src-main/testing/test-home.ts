@@ -12,7 +12,7 @@ import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 
 export const TEST_PASSPHRASE = 'correct horse battery staple';
 
-/** A fresh temp directory, removed when the current test finishes. Call it inside a test, not in a hook. */
+/** A fresh temp directory, removed when the current test finishes. Call it in a test or a `beforeEach`, not in `beforeAll`. */
 export async function tempDir(prefix = 'latchkey-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
