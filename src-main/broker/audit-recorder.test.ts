@@ -9,7 +9,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { captureLog } from '../testing/capture-log.js';
 import { createTestHome } from '../testing/test-home.js';
-import { emptyVaultDocument, MemoryStore } from '../store/vault-document.js';
+import { emptyVaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { AuditRecorder, OWNER_AUDIT_NAME, type AuditedApp } from './audit-recorder.js';
 
 const app: AuditedApp = { appId: 'com.example.tool', name: 'Example Tool', fingerprint: 'SHA256:abc' };

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { captureLog } from '../testing/capture-log.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
-import { emptyVaultDocument, MemoryStore, type GrantRecord } from '../store/vault-document.js';
+import { emptyVaultDocument, type GrantRecord } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { generateAppKey, keyFingerprint } from './app-key.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { ConsentGate, type AskingApp, type ConsentAsk } from './consent-gate.js';
