@@ -3,7 +3,7 @@ import { LatchkeyError } from '../errors.js';
 import { mappingProblem, normaliseHost, readHostMap, writeHostMap, type HostMapping } from '../helpers/host-map.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import type { AdminClient } from './agent-connection.js';
-import { table, type CliIO } from './output.js';
+import { printList, type CliIO } from './output.js';
 
 export async function addHost(paths: LatchkeyPaths, client: AdminClient, hostOrUrl: string, mapping: HostMapping): Promise<string> {
   const host = normaliseHost(hostOrUrl);
@@ -32,7 +32,10 @@ export async function removeHost(paths: LatchkeyPaths, hostOrUrl: string): Promi
 export function listHosts(paths: LatchkeyPaths, io: CliIO, json: boolean): void {
   const map = readHostMap(paths.hosts);
   const rows = Object.entries(map).map(([host, m]) => ({ host, ...m }));
-  if (json) return void io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  if (rows.length === 0) return void io.stderr.write('No hosts mapped. Add one with `latchkey host add HOST --provider NAME`.\n');
-  io.stdout.write(table([['HOST', 'PROVIDER', 'ACCOUNT', 'SCOPE', 'RESOURCE', 'USERNAME'], ...rows.map((r) => [r.host, r.provider, r.account ?? '-', r.scope ?? '-', r.resource ?? '-', r.username ?? '-'])]));
+  printList(io, rows, {
+    json,
+    empty: 'No hosts mapped. Add one with `latchkey host add HOST --provider NAME`.',
+    header: ['HOST', 'PROVIDER', 'ACCOUNT', 'SCOPE', 'RESOURCE', 'USERNAME'],
+    row: (r) => [r.host, r.provider, r.account ?? '-', r.scope ?? '-', r.resource ?? '-', r.username ?? '-'],
+  });
 }

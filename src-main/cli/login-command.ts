@@ -13,7 +13,7 @@ import {
   type DeviceCodeNotification,
 } from '../wire/owner-contract.js';
 import type { AdminClient } from './agent-connection.js';
-import { accountLabel, startSpinner, type CliIO } from './output.js';
+import { accountLabel, jsonText, startSpinner, type CliIO } from './output.js';
 
 export interface LoginCommandOptions {
   params: AdminParams<'admin.login'>;
@@ -68,7 +68,7 @@ export async function runLogin(client: AdminClient, io: CliIO, options: LoginCom
   try {
     const result = await client.call('admin.login', options.params, { signal: controller.signal, onNotification, timeoutMs: 0 });
     spinner?.stop();
-    if (options.json) io.stdout.write(`${JSON.stringify(result.account, null, 2)}\n`);
+    if (options.json) io.stdout.write(jsonText(result.account));
     else io.stdout.write(`Signed in as ${accountLabel(result.account)} — account ${result.account.id} (provider ${result.account.provider})\n`);
     for (const w of result.warnings ?? []) io.stderr.write(`warning: ${w.message}\n`);
     return result;

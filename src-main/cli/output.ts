@@ -21,6 +21,18 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
+/** JSON for scripts, as every `--json` prints it. */
+export function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** What a list command prints: with --json the list as JSON, else a table on stdout, or one line on stderr when there is nothing to list. */
+export function printList<T>(io: CliIO, items: readonly T[], how: { json: boolean; empty: string; header: string[]; row: (item: T) => string[] }): void {
+  if (how.json) return void io.stdout.write(jsonText(items));
+  if (items.length === 0) return void io.stderr.write(`${how.empty}\n`);
+  io.stdout.write(table([how.header, ...items.map(how.row)]));
+}
+
 export function accountLabel(a: AccountSummary): string {
   const who = a.name && a.email ? `${a.name} <${a.email}>` : (a.name ?? a.email ?? a.username ?? a.subject);
   return who;

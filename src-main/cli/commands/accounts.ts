@@ -1,20 +1,23 @@
 /** `latchkey accounts` and `latchkey logout`: the signed-in accounts, and signing one out. */
 import type { Command } from 'commander';
-import { accountLabel, table } from '../output.js';
+import { accountLabel, printList } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 import { accountOption, providerOption } from './options.js';
 
 export function addAccountCommands(program: Command, kit: CommandKit): void {
-  const { io, out, json, withAgent } = kit;
+  const { io, json, withAgent } = kit;
   program
     .command('accounts')
     .description('List signed-in accounts')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { accounts } = await withAgent((c) => c.call('admin.accounts.list', {}));
-      if (o.json) return json(accounts);
-      if (accounts.length === 0) return void io.stderr.write('No accounts. Sign in with `latchkey login`.\n');
-      out(table([['ID', 'PROVIDER', 'USER', 'STATUS'], ...accounts.map((a) => [a.id, a.provider, accountLabel(a), a.status === 'active' ? 'signed in' : 'sign-in needed'])]));
+      printList(io, accounts, {
+        json: Boolean(o.json),
+        empty: 'No accounts. Sign in with `latchkey login`.',
+        header: ['ID', 'PROVIDER', 'USER', 'STATUS'],
+        row: (a) => [a.id, a.provider, accountLabel(a), a.status === 'active' ? 'signed in' : 'sign-in needed'],
+      });
     });
 
   program

@@ -1,11 +1,11 @@
 /** `latchkey activity`: the audit log, which app got which token when, and every consent decision. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { shortFingerprint } from '../../broker/short-fingerprint.js';
-import { table } from '../output.js';
+import { printList } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 
 export function addActivityCommands(program: Command, kit: CommandKit): void {
-  const { io, paths, out, json, withAgent } = kit;
+  const { io, paths, withAgent } = kit;
   program
     .command('activity')
     .description('Which app got which token, when; and every consent decision')
@@ -19,8 +19,11 @@ export function addActivityCommands(program: Command, kit: CommandKit): void {
     .action(async (o: { app?: string; account?: string; limit?: number; json?: boolean }) => {
       const { entries, intact, broken_at_line: brokenAt } = await withAgent((c) => c.call('admin.activity', { ...(o.app ? { app: o.app } : {}), ...(o.account ? { account: o.account } : {}), ...(o.limit ? { limit: o.limit } : {}) }));
       if (!intact) io.stderr.write(`Warning: the audit log (${paths.audit}) was changed outside Latchkey at entry ${brokenAt}; entries from there on are not shown.\n`);
-      if (o.json) return json(entries);
-      if (entries.length === 0) return void io.stderr.write(o.app || o.account ? `No activity for ${[o.app, o.account].filter(Boolean).join(' and ')}.\n` : 'No activity yet.\n');
-      out(table([['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'KEY', 'DETAIL'], ...entries.map((e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replaceAll('_', ' '), e.account ?? '-', e.scope ?? '-', e.keyFingerprint ? shortFingerprint(e.keyFingerprint) : '-', e.detail ?? ''])]));
+      printList(io, entries, {
+        json: Boolean(o.json),
+        empty: o.app || o.account ? `No activity for ${[o.app, o.account].filter(Boolean).join(' and ')}.` : 'No activity yet.',
+        header: ['WHEN', 'APP', 'EVENT', 'ACCOUNT', 'SCOPE', 'KEY', 'DETAIL'],
+        row: (e) => [new Date(e.at).toISOString().replace('T', ' ').slice(0, 19), e.appId, e.event.replaceAll('_', ' '), e.account ?? '-', e.scope ?? '-', e.keyFingerprint ? shortFingerprint(e.keyFingerprint) : '-', e.detail ?? ''],
+      });
     });
 }

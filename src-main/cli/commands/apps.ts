@@ -1,11 +1,11 @@
 /** `latchkey apps [list]|revoke`: the apps allowed to get tokens (connected apps). */
 import type { Command } from 'commander';
 import { accountName } from '../../engine/account-name.js';
-import { relativeTime, table } from '../output.js';
+import { printList, relativeTime } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 
 export function addAppCommands(program: Command, kit: CommandKit): void {
-  const { io, out, json, withAgent } = kit;
+  const { io, withAgent } = kit;
   const apps = program.command('apps').description('Apps you allowed to get tokens (connected apps)');
   apps
     .command('list', { isDefault: true })
@@ -13,11 +13,14 @@ export function addAppCommands(program: Command, kit: CommandKit): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const [{ grants }, { accounts }] = await withAgent(async (c) => [await c.call('admin.apps.list', {}), await c.call('admin.accounts.list', {})] as const);
-      if (o.json) return json(grants);
-      if (grants.length === 0) return void io.stderr.write('No app has a remembered grant.\n');
       // The account as the consent prompt named it (--json keeps the id, which `apps revoke --account` takes).
       const named = (id: string) => { const a = accounts.find((x) => x.id === id); return a ? accountName(a) : id; };
-      out(table([['APP', 'NAME (CLAIMED)', 'ACCOUNT', 'SCOPE', 'LAST USED', 'KEY'], ...grants.map((g) => [g.app, g.name, named(g.account), g.scope + (g.resource ? ` @ ${g.resource}` : ''), g.last_used_at ? relativeTime(g.last_used_at * 1000) : 'never', g.key_fingerprint])]));
+      printList(io, grants, {
+        json: Boolean(o.json),
+        empty: 'No app has a remembered grant.',
+        header: ['APP', 'NAME (CLAIMED)', 'ACCOUNT', 'SCOPE', 'LAST USED', 'KEY'],
+        row: (g) => [g.app, g.name, named(g.account), g.scope + (g.resource ? ` @ ${g.resource}` : ''), g.last_used_at ? relativeTime(g.last_used_at * 1000) : 'never', g.key_fingerprint],
+      });
     });
   apps
     .command('revoke')

@@ -6,7 +6,7 @@
 import { LatchkeyError } from '../../errors.js';
 import type { LatchkeyPaths } from '../../platform/paths.js';
 import { agentOnDemand, type AdminClient } from '../agent-connection.js';
-import { terminalOf, type CliIO } from '../output.js';
+import { jsonText, terminalOf, type CliIO } from '../output.js';
 
 export interface CliContext {
   io: CliIO;
@@ -45,7 +45,7 @@ export function commandKit(ctx: CliContext): CommandKit {
   return {
     ...ctx,
     out,
-    json: (value) => out(`${JSON.stringify(value, null, 2)}\n`),
+    json: (value) => out(jsonText(value)),
     withAgent,
     withRunningAgent: (fn) =>
       withAgent(fn, false).catch((err) => {

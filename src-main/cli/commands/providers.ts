@@ -5,7 +5,7 @@ import type { AdminParams } from '../../wire/owner-contract.js';
 import { PRESET_NAMES, type PresetName, type PresetOptions } from '../../engine/provider-presets.js';
 import type { AddProviderInput } from '../../engine/provider-registry.js';
 import type { OAuth2ProviderInput } from '../../engine/oauth2-configuration.js';
-import { table } from '../output.js';
+import { printList } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 import { portArg, scopeArg, urlArg } from './options.js';
 
@@ -37,7 +37,7 @@ function oauth2Params(o: ProviderAddOptions): AdminParams<'admin.providers.add'>
 }
 
 export function addProviderCommands(program: Command, kit: CommandKit): void {
-  const { io, out, json, withAgent } = kit;
+  const { io, json, withAgent } = kit;
   const provider = program.command('provider').description('Manage OpenID providers');
   provider
     .command('add')
@@ -102,14 +102,12 @@ export function addProviderCommands(program: Command, kit: CommandKit): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { providers } = await withAgent((c) => c.call('admin.providers.list', {}));
-      if (o.json) return json(providers);
-      if (providers.length === 0) return void io.stderr.write('No providers yet. Add one with `latchkey provider add`, or run `latchkey demo`.\n');
-      out(
-        table([
-          ['NAME', 'ISSUER', 'CLIENT ID', 'PROTOCOL', 'KIND', 'REDIRECT', 'REFRESH', 'ACCOUNTS'],
-          ...providers.map((p) => [p.name, p.issuer, p.clientId, p.protocol, p.kind, p.kind === 'service' ? '-' : p.redirect, p.kind === 'service' ? '-' : p.refreshWithoutConsent ? 'without consent' : 'prompt=consent', String(p.accounts)]),
-        ]),
-      );
+      printList(io, providers, {
+        json: Boolean(o.json),
+        empty: 'No providers yet. Add one with `latchkey provider add`, or run `latchkey demo`.',
+        header: ['NAME', 'ISSUER', 'CLIENT ID', 'PROTOCOL', 'KIND', 'REDIRECT', 'REFRESH', 'ACCOUNTS'],
+        row: (p) => [p.name, p.issuer, p.clientId, p.protocol, p.kind, p.kind === 'service' ? '-' : p.redirect, p.kind === 'service' ? '-' : p.refreshWithoutConsent ? 'without consent' : 'prompt=consent', String(p.accounts)],
+      });
     });
   provider
     .command('remove')
