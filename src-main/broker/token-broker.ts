@@ -27,8 +27,8 @@ import type { AuditLogState } from '../store/audit-log.js';
 import type { ConsentPrompter } from './consent-prompter.js';
 import { keyFingerprint } from './app-key.js';
 import { AuditRecorder, type HandOut, type HandOutVia } from './audit-recorder.js';
-import { ConsentGate, type ConsentAsk } from './consent-gate.js';
-import { GrantStore } from './grant-store.js';
+import { ConsentGate, type Allowed, type ConsentAsk } from './consent-gate.js';
+import { GrantStore, type CoveringGrant } from './grant-store.js';
 
 /** An app whose key has been proven on this connection. */
 export interface BrokerApp {
@@ -161,48 +161,12 @@ export class TokenBroker {
 
   /**
    * Interactive: a token, asking for consent and a sign-in when needed;
-   * `signal` cancels the wait. One decision path:
-   * - a grant covers the request: its token; or, when the account needs a
-   *   fresh sign-in, the sign-in and then the grant looked up again (it may
-   *   have been revoked meanwhile);
-   * - none does: the person decides (within a deny cool-down, refused at
-   *   once), then the chosen account's token, signing in when there is no
-   *   usable account or the account needs a fresh sign-in (at most once).
+   * `signal` cancels the wait. One decision: a grant covers the request
+   * ({@link underGrant}) or none does ({@link withConsent}).
    */
   async get(app: BrokerApp, request: AppTokenRequest, signal?: AbortSignal): Promise<TokenResult> {
     const covered = this.grants.find(this.options.store.read(), app, request);
-    if (covered) {
-      const token = covered.account.status === 'active' ? await this.issueUnlessSignInNeeded(app, covered.account, request, covered.grant.scope, 'grant') : undefined;
-      if (token) {
-        this.grants.noteUse(covered.grant.id, this.now());
-        return token;
-      }
-      await this.signIn(covered.account.provider, covered.grant.scope, request, signal);
-      return this.tryGet(app, request);
-    }
-    const ask = this.consentAsk(request);
-    const decision = await this.consent.ask(app, ask, signal);
-    const chosen = decision.account ?? (ask.accounts.length === 1 ? ask.accounts[0]!.id : undefined);
-    if (!chosen && ask.accounts.length > 1) {
-      // Guessing would hand out the wrong account; a sign-in would leave the app waiting on a browser nobody opened.
-      throw new LatchkeyError(
-        'usage',
-        `"${app.name}" was allowed, but ${ask.accounts.length} ${ask.provider} accounts are signed in and the answer named none. Ask again naming the account, or name it in the policy rule ("account").`,
-      );
-    }
-    const record = chosen ? this.options.store.read().accounts.find((a) => a.id === chosen) : undefined;
-    // No usable account yet: whoever signs in is the account.
-    const signedIn = record?.status === 'active' ? undefined : await this.signIn(ask.provider, ask.scope, request, signal);
-    const account = signedIn ? this.accountById(signedIn.id) : record!;
-    const grant = decision.decision === 'always' ? await this.grants.save(app, account.id, ask.scope, request.resource, this.now()) : undefined;
-    let token = signedIn ? await this.issue(app, account, request, ask.scope, decision.decision) : await this.issueUnlessSignInNeeded(app, account, request, ask.scope, decision.decision);
-    if (!token) {
-      await this.signIn(account.provider, ask.scope, request, signal);
-      token = await this.issue(app, this.accountById(account.id), request, ask.scope, decision.decision);
-    }
-    // The grant was used just now: `latchkey apps` should not say "never".
-    if (grant) this.grants.noteUse(grant.id, this.now());
-    return token;
+    return covered ? this.underGrant(app, covered, request, signal) : this.withConsent(app, request, signal);
   }
 
   /** The app gives up its tokens for an account (or all): revoked at the provider where possible. */
@@ -267,6 +231,57 @@ export class TokenBroker {
   }
 
   // ---- internals ---------------------------------------------------------
+
+  /**
+   * A grant covers the request: its token; or, when the account needs a fresh
+   * sign-in, the sign-in and then the grant looked up again (it may have been
+   * revoked meanwhile).
+   */
+  private async underGrant(app: BrokerApp, { grant, account }: CoveringGrant, request: AppTokenRequest, signal: AbortSignal | undefined): Promise<TokenResult> {
+    const token = account.status === 'active' ? await this.issueUnlessSignInNeeded(app, account, request, grant.scope, 'grant') : undefined;
+    if (token) {
+      this.grants.noteUse(grant.id, this.now());
+      return token;
+    }
+    await this.signIn(account.provider, grant.scope, request, signal);
+    return this.tryGet(app, request);
+  }
+
+  /**
+   * No grant covers the request: the person decides (within a deny
+   * cool-down, refused unasked), then the chosen account's token. A sign-in
+   * comes first when there is no usable account (whoever signs in is the
+   * account), or after when the engine says the account needs one; at most one.
+   */
+  private async withConsent(app: BrokerApp, request: AppTokenRequest, signal: AbortSignal | undefined): Promise<TokenResult> {
+    const ask = this.consentAsk(request);
+    const decision = await this.consent.ask(app, ask, signal);
+    const chosen = this.chosenAccount(app, ask, decision);
+    const signedIn = chosen?.status === 'active' ? undefined : await this.signIn(ask.provider, ask.scope, request, signal);
+    const account = signedIn ? this.accountById(signedIn.id) : chosen!;
+    const grant = decision.decision === 'always' ? await this.grants.save(app, account.id, ask.scope, request.resource, this.now()) : undefined;
+    let token = signedIn ? await this.issue(app, account, request, ask.scope, decision.decision) : await this.issueUnlessSignInNeeded(app, account, request, ask.scope, decision.decision);
+    if (!token) {
+      await this.signIn(account.provider, ask.scope, request, signal);
+      token = await this.issue(app, this.accountById(account.id), request, ask.scope, decision.decision);
+    }
+    // The grant was used just now: `latchkey apps` should not say "never".
+    if (grant) this.grants.noteUse(grant.id, this.now());
+    return token;
+  }
+
+  /** The account the answer names, or the only one offered; `undefined` when a sign-in must name it. */
+  private chosenAccount(app: BrokerApp, ask: ConsentAsk, decision: Allowed): AccountRecord | undefined {
+    const chosen = decision.account ?? (ask.accounts.length === 1 ? ask.accounts[0]!.id : undefined);
+    if (!chosen && ask.accounts.length > 1) {
+      // Guessing would hand out the wrong account; a sign-in would leave the app waiting on a browser nobody opened.
+      throw new LatchkeyError(
+        'usage',
+        `"${app.name}" was allowed, but ${ask.accounts.length} ${ask.provider} accounts are signed in and the answer named none. Ask again naming the account, or name it in the policy rule ("account").`,
+      );
+    }
+    return chosen ? this.options.store.read().accounts.find((a) => a.id === chosen) : undefined;
+  }
 
   /** The token, its hand-out recorded, and only what the app was granted: the ID token only with `openid`. */
   private async issue(app: BrokerApp, account: AccountRecord, request: AppTokenRequest, grantedScope: string, via: HandOutVia): Promise<TokenResult> {
