@@ -114,7 +114,7 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
         const challenge = s.handshake.beginHello(claims);
         // Start looking up the peer process now; the proof round trip hides its cost.
         void ctx.connection.identifyPeer();
-        return { challenge: challenge.challenge, agent_instance: challenge.agentInstance, expires_at: Math.floor(challenge.expiresAt / 1000), protocol: PROTOCOL_VERSION };
+        return { challenge: challenge.challenge, agent_instance: challenge.agentInstance, expires_at: Math.floor(challenge.expiresAtMs / 1000), protocol: PROTOCOL_VERSION };
       },
       { beforeProof: true },
     ),

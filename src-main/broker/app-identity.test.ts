@@ -38,10 +38,10 @@ describe('AppHandshake', () => {
   it('verifies an app whose key signs the challenge, and says which key', () => {
     const peer: PeerProcess = { pid: 42, uid: 1000, exePath: '/usr/bin/tool', exeSha256: 'ab'.repeat(32), argv: ['/usr/bin/tool'] };
     const { handshake } = setup({ process: peer });
-    const { challenge, agentInstance: instance, expiresAt } = handshake.beginHello(claims(key));
+    const { challenge, agentInstance: instance, expiresAtMs } = handshake.beginHello(claims(key));
     expect(Buffer.from(challenge, 'base64url')).toHaveLength(32);
     expect(instance).toBe(agentInstance);
-    expect(expiresAt).toBe(1_000_000 + 30_000);
+    expect(expiresAtMs).toBe(1_000_000 + 30_000);
     expect(handshake.state).toBe('challenged');
     const app = handshake.completeHello(prove(key, challenge));
     expect(app).toEqual({

@@ -70,8 +70,8 @@ export interface HelloChallenge {
   challenge: string;
   /** The agent instance to put in the signed payload. */
   agentInstance: string;
-  /** When the challenge stops being accepted, ms since the epoch. */
-  expiresAt: number;
+  /** When the challenge stops being accepted, ms since the epoch (`hello` sends it as `expires_at`, seconds). */
+  expiresAtMs: number;
 }
 
 export interface AppHandshakeOptions {
@@ -93,7 +93,7 @@ export type HandshakeState = 'idle' | 'challenged' | 'verified' | 'locked';
 interface Pending {
   claims: AppClaims;
   challenge: string;
-  expiresAt: number;
+  expiresAtMs: number;
 }
 
 const DEFAULT_TTL_MS = 30_000;
@@ -172,9 +172,9 @@ export class AppHandshake {
       throw err;
     }
     const challenge = this.#randomBytes(CHALLENGE_BYTES).toString('base64url');
-    const expiresAt = this.#now() + this.#ttlMs;
-    this.#pending = { claims: parsed.data, challenge, expiresAt };
-    return { challenge, agentInstance: this.#agentInstance, expiresAt };
+    const expiresAtMs = this.#now() + this.#ttlMs;
+    this.#pending = { claims: parsed.data, challenge, expiresAtMs };
+    return { challenge, agentInstance: this.#agentInstance, expiresAtMs };
   }
 
   /**
@@ -186,7 +186,7 @@ export class AppHandshake {
     const pending = this.#pending;
     this.#pending = undefined;
     if (!pending) this.#fail('No challenge is pending on this connection; send a hello first');
-    if (this.#now() >= pending.expiresAt) this.#fail('The challenge has expired; send a new hello');
+    if (this.#now() >= pending.expiresAtMs) this.#fail('The challenge has expired; send a new hello');
     const { appId, name, version, publicKey } = pending.claims;
     const payload = challengePayload({ challenge: pending.challenge, appId, agentInstance: this.#agentInstance });
     if (typeof signature !== 'string' || !verifyChallenge(publicKey, payload, signature)) {

@@ -47,6 +47,7 @@ export interface AppAccount {
 }
 
 export interface AppResults {
+  /** `expires_at`: epoch seconds, until when the challenge is accepted. */
   hello: { challenge: string; agent_instance: string; expires_at: number; protocol: number };
   'hello.prove': { app_id: string; key_fingerprint: string; exe_path?: string };
   'tokens.tryGet': WireToken;
