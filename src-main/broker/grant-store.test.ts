@@ -5,7 +5,8 @@
  * last uses written only when they moved by a minute (or at shutdown).
  */
 import { describe, expect, it } from 'vitest';
-import { emptyVaultDocument, MemoryStore, type AccountRecord, type GrantRecord, type VaultDocument } from '../store/vault-document.js';
+import { emptyVaultDocument, type AccountRecord, type GrantRecord, type VaultDocument } from '../store/vault-document.js';
+import { MemoryStore } from '../testing/memory-store.js';
 import { GrantStore, type GrantHolder } from './grant-store.js';
 
 const PROGRAM = { exePath: '/usr/bin/tool', exeSha256: 'ab'.repeat(32) };
