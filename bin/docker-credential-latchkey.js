@@ -1,5 +1,3 @@
 #!/usr/bin/env node
 // Docker's credential helper: `"credHelpers": {"registry.example.com": "latchkey"}` in ~/.docker/config.json.
-import { runBuilt } from './run-built.js';
-
-runBuilt('docker-credential-latchkey', () => import('../dist/lean/docker-credential-latchkey.js'));
+require('./run-built.js').runBuilt('docker-credential-latchkey');

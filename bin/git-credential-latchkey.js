@@ -1,5 +1,3 @@
 #!/usr/bin/env node
 // git's credential helper: `git config credential.https://HOST.helper "latchkey --provider NAME"`.
-import { runBuilt } from './run-built.js';
-
-runBuilt('git-credential-latchkey', () => import('../dist/lean/git-credential-latchkey.js'));
+require('./run-built.js').runBuilt('git-credential-latchkey');

@@ -1,4 +1,2 @@
 #!/usr/bin/env node
-import { runBuilt } from './run-built.js';
-
-runBuilt('latchkey', () => import('../dist/lean/latchkey.js'));
+require('./run-built.js').runBuilt('latchkey');

@@ -8,6 +8,8 @@ import type { CliIO } from './output.js';
 
 const argv = process.argv.slice(2);
 const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-const code = (await runLeanCommand(argv, io)) ?? (await (await import('./main.js')).runCli(argv, io));
-// Open sockets or timers must not keep a finished command alive.
-process.exit(code);
+// Open sockets or timers must not keep a finished command alive. No top-level
+// await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runLeanCommand(argv, io)
+  .then(async (lean) => lean ?? (await import('./main.js')).runCli(argv, io))
+  .then((code) => process.exit(code));

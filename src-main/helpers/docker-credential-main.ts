@@ -31,4 +31,5 @@ async function main(io: CliIO): Promise<number | void> {
 }
 
 const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-process.exit(await runHelper(io, () => main(io), 'docker-credential-latchkey'));
+// No top-level await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runHelper(io, () => main(io), 'docker-credential-latchkey').then((code) => process.exit(code));

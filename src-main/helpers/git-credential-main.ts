@@ -44,5 +44,5 @@ async function main(io: CliIO): Promise<number | void> {
 }
 
 const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-const code = await runHelper(io, () => main(io), 'git-credential-latchkey');
-process.exit(code);
+// No top-level await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runHelper(io, () => main(io), 'git-credential-latchkey').then((code) => process.exit(code));
