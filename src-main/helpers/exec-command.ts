@@ -17,7 +17,7 @@ import { LatchkeyError } from '../errors.js';
 import type { CliIO } from '../cli/output.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { parseFlags, type FlagSpec } from './flags.js';
-import { personAtTerminal, tokenWithSignIn } from './helper-run.js';
+import { helperContext, tokenWithSignIn } from './helper-run.js';
 import { tokenParams } from './token-command.js';
 
 export const EXEC_FLAGS: FlagSpec = { account: 'string', provider: 'string', scope: 'scope', resource: 'url', 'min-ttl': 'seconds', env: 'string' };
@@ -39,7 +39,7 @@ export async function runExecCommand(io: CliIO, paths: LatchkeyPaths, flags: Rec
   const envName = typeof flags.env === 'string' ? flags.env : DEFAULT_TOKEN_ENV;
   if (!ENV_NAME.test(envName)) throw new LatchkeyError('usage', `--env ${envName} is not an environment variable name.`);
   const params = { ...tokenParams(flags), client: 'latchkey exec', target: `program ${basename(program)}` };
-  const token = await tokenWithSignIn({ io, paths, interactive: personAtTerminal(io) }, params);
+  const token = await tokenWithSignIn(helperContext(io, paths), params);
   // Loaded here, not at the top: the lean bundle is shared with `latchkey token`, whose start-up it would slow.
   const { spawn } = await import('node:child_process');
   const child = spawn(program, args, { stdio: 'inherit', env: { ...io.env, [envName]: token.access_token } });

@@ -16,6 +16,9 @@ import { TOKEN_FLAGS } from './token-command.js';
 
 const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 if (!built) console.warn('SKIP lean entry process tests: dist/ is missing; run `npm run build` (npm test does).');
+/** For a stdin in non-blocking mode (Node's child_process always hands its children blocking ones). */
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+if (!python) console.warn('SKIP the non-blocking stdin test: python3 is not installed.');
 
 describe('lean flag parser', () => {
   it('takes the token flags in both spellings', () => {
@@ -127,6 +130,24 @@ describe.skipIf(!built)('latchkey token, whole process', () => {
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(out).toContain('got SIGTERM');
     expect(code).toBe(42);
+  });
+
+  // Regression: the answer was written through a stream whose failure came after the exit, so a
+  // full disk or a closed pipe gave exit 0 and no token ($(latchkey token) would be empty).
+  it.skipIf(!existsSync('/dev/full'))('an answer that cannot be written fails the command with one line on stderr', async () => {
+    for (const command of ['latchkey token --provider svc', `printf 'protocol=https\\nhost=git.example.test\\n\\n' | git-credential-latchkey --provider svc get`]) {
+      const run = await runCommand('sh', ['-c', `${command} > /dev/full`], { env: h.env });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/^[\w-]+: ENOSPC: no space left on device, write\n$/);
+    }
+  });
+
+  // Tools hand over blocking pipes, which are read without the event loop; a non-blocking one must still be read whole.
+  it.skipIf(!python)('reads a request that arrives late on a non-blocking stdin', async () => {
+    const nonBlocking = `import os, sys; os.set_blocking(0, False); os.execvp(sys.argv[1], sys.argv[1:])`;
+    const run = await runCommand('sh', ['-c', `(sleep 1; printf 'protocol=https\\nhost=git.example.test\\n\\n') | ${python} -c '${nonBlocking}' git-credential-latchkey --provider svc get`], { env: h.env });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^username=latchkey\npassword=[\w.-]+\npassword_expiry_utc=\d+\n$/);
   });
 
   it('exec: a missing program is exit 127, a missing `--` a usage error', async () => {
