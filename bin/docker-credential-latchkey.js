@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // Docker's credential helper: `"credHelpers": {"registry.example.com": "latchkey"}` in ~/.docker/config.json.
-import { runBuilt } from './run-built.js';
-
-runBuilt('docker-credential-latchkey', () => import('../dist/lean/docker-credential-latchkey.js'));
+// CommonJS, loading its bundle directly: see bin/latchkey.js.
+try {
+  require('../dist/lean/docker-credential-latchkey.js');
+} catch (err) {
+  require('./not-built.js').explainUnbuilt('docker-credential-latchkey', err);
+}

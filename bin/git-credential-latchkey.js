@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // git's credential helper: `git config credential.https://HOST.helper "latchkey --provider NAME"`.
-import { runBuilt } from './run-built.js';
-
-runBuilt('git-credential-latchkey', () => import('../dist/lean/git-credential-latchkey.js'));
+// CommonJS, loading its bundle directly: see bin/latchkey.js.
+try {
+  require('../dist/lean/git-credential-latchkey.js');
+} catch (err) {
+  require('./not-built.js').explainUnbuilt('git-credential-latchkey', err);
+}

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
-import { runBuilt } from './run-built.js';
-
-runBuilt('latchkey', () => import('../dist/lean/latchkey.js'));
+// CommonJS (bin/package.json), as is the bundle it loads: tools start these launchers on every operation, and
+// each module more, or Node 20's ES module loader, is start-up time a cached token pays (scripts/build-lean.ts).
+try {
+  require('../dist/lean/latchkey.js');
+} catch (err) {
+  require('./not-built.js').explainUnbuilt('latchkey', err);
+}

@@ -1,12 +1,18 @@
 /**
  * Bundles each command tools start on every operation (`latchkey`, the git
- * and Docker credential helpers) into one file in dist/lean/, so a cached
- * token costs one module load instead of a dozen (issue 9: each helper must
- * start within 1.5× `node -e 0`). Only the lean path is bundled: the
- * on-demand imports of the full CLI (commander, the agent, the sign-in) stay
- * imports of the tsc output in dist/src-main/. Run by `npm run build` after tsc.
+ * and Docker credential helpers) into one CommonJS file in dist/lean/, so a
+ * cached token costs one synchronous module load (issue 9: each helper must
+ * start within 1.5× `node -e 0`). CommonJS because Node 20's ES module loader
+ * alone costs more start-up time than the helper's own work: it reads files
+ * asynchronously, builds a facade module for every `node:` import and runs
+ * the module graph through promises (`npm run bench -- --helpers` shows it).
+ *
+ * Only the lean path is bundled: the on-demand imports of the full CLI
+ * (commander, the agent, the sign-in) stay `import()`s of the tsc output in
+ * dist/src-main/, which is ESM. Run by `npm run build` after tsc.
  */
 import { build, type Plugin } from 'esbuild';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,12 +20,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const compiled = join(root, 'dist', 'src-main');
 const outdir = join(root, 'dist', 'lean');
 
-/** `import('…')` stays a dynamic import, pointed from dist/lean/ at the compiled module. */
+/** `import('…')` stays a dynamic import, pointed from dist/lean/ at the compiled module; `node:` built-ins stay as they are. */
 const keepDynamicImports: Plugin = {
   name: 'keep-dynamic-imports',
   setup(b) {
     b.onResolve({ filter: /.*/ }, (args) => {
-      if (args.kind !== 'dynamic-import') return undefined;
+      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
       const target = relative(outdir, resolve(args.resolveDir, args.path));
       return { path: target.startsWith('.') ? target : `./${target}`, external: true };
     });
@@ -34,9 +40,11 @@ await build({
   },
   outdir,
   bundle: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   plugins: [keepDynamicImports],
   logLevel: 'warning',
 });
+// The bundles keep the `.js` names bin/ and the tests use; this tells Node they are CommonJS.
+await writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);

@@ -1,13 +1,14 @@
 /**
  * Process entry of `latchkey` (bin/latchkey.js imports this). The commands
- * tools run on every operation take the lean path; everything else loads the
- * full CLI on demand.
+ * tools run on every operation take the lean path, with the lean stdio (see
+ * helpers/process-io.ts); everything else loads the full CLI on demand.
  */
 import { runLeanCommand } from '../helpers/lean-entry.js';
-import type { CliIO } from './output.js';
+import { leanProcessIO } from '../helpers/process-io.js';
 
 const argv = process.argv.slice(2);
-const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-const code = (await runLeanCommand(argv, io)) ?? (await (await import('./main.js')).runCli(argv, io));
-// Open sockets or timers must not keep a finished command alive.
-process.exit(code);
+// Open sockets or timers must not keep a finished command alive. No top-level
+// await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runLeanCommand(argv, leanProcessIO())
+  .then(async (lean) => lean ?? (await import('./main.js')).runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }))
+  .then((code) => process.exit(code));

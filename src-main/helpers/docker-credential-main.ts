@@ -3,10 +3,10 @@ import { LatchkeyError } from '../errors.js';
 import type { CliIO } from '../cli/output.js';
 import { resolvePaths } from '../platform/paths.js';
 import { LATCHKEY_VERSION } from '../version.js';
-import { readInput } from './credential-input.js';
 import { CREDENTIALS_NOT_FOUND, DOCKER_OPERATIONS, getAnswer, listAnswer } from './docker-credential.js';
-import { personAtTerminal, runHelper, tokenWithSignIn } from './helper-run.js';
+import { helperContext, runHelper, tokenWithSignIn } from './helper-run.js';
 import { lookupHost, mappingTokenParams, readHostMap } from './host-map.js';
+import { leanProcessIO, readInput } from './process-io.js';
 
 async function main(io: CliIO): Promise<number | void> {
   const [operation, ...extra] = process.argv.slice(2);
@@ -16,7 +16,7 @@ async function main(io: CliIO): Promise<number | void> {
   const paths = resolvePaths(io.env);
   if (operation === 'version') return void io.stdout.write(`docker-credential-latchkey (Latchkey) ${LATCHKEY_VERSION}\n`);
   if (operation === 'list') return void io.stdout.write(listAnswer(readHostMap(paths.hosts)));
-  const input = await readInput(process.stdin);
+  const input = await readInput();
   if (operation !== 'get') return;
   const serverUrl = input.trim();
   const found = lookupHost(paths.hosts, serverUrl);
@@ -26,9 +26,10 @@ async function main(io: CliIO): Promise<number | void> {
   }
   const { host, mapping } = found;
   const params = mappingTokenParams(mapping, 'docker', `registry ${host}`);
-  const token = await tokenWithSignIn({ io, paths, interactive: personAtTerminal(io) }, params);
+  const token = await tokenWithSignIn(helperContext(io, paths), params);
   io.stdout.write(getAnswer(serverUrl, token, mapping.username));
 }
 
-const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-process.exit(await runHelper(io, () => main(io), 'docker-credential-latchkey'));
+const io = leanProcessIO();
+// No top-level await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runHelper(io, () => main(io), 'docker-credential-latchkey').then((code) => process.exit(code));

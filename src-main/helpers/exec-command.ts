@@ -11,14 +11,13 @@
  * - a program that cannot be started is exit 127 (not found) or 126 (not
  *   executable), the shell's numbers.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
 import { LatchkeyError } from '../errors.js';
 import type { CliIO } from '../cli/output.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { parseFlags, type FlagSpec } from './flags.js';
-import { personAtTerminal, tokenWithSignIn } from './helper-run.js';
+import { helperContext, tokenWithSignIn } from './helper-run.js';
 import { tokenParams } from './token-command.js';
 
 export const EXEC_FLAGS: FlagSpec = { account: 'string', provider: 'string', scope: 'scope', resource: 'url', 'min-ttl': 'seconds', env: 'string' };
@@ -40,7 +39,9 @@ export async function runExecCommand(io: CliIO, paths: LatchkeyPaths, flags: Rec
   const envName = typeof flags.env === 'string' ? flags.env : DEFAULT_TOKEN_ENV;
   if (!ENV_NAME.test(envName)) throw new LatchkeyError('usage', `--env ${envName} is not an environment variable name.`);
   const params = { ...tokenParams(flags), client: 'latchkey exec', target: `program ${basename(program)}` };
-  const token = await tokenWithSignIn({ io, paths, interactive: personAtTerminal(io) }, params);
+  const token = await tokenWithSignIn(helperContext(io, paths), params);
+  // Loaded here, not at the top: the lean bundle is shared with `latchkey token`, whose start-up it would slow.
+  const { spawn } = await import('node:child_process');
   const child = spawn(program, args, { stdio: 'inherit', env: { ...io.env, [envName]: token.access_token } });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of FORWARDED) process.on(signal, forward);

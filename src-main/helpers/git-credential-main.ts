@@ -2,12 +2,12 @@
 import { resolvePaths } from '../platform/paths.js';
 import { LatchkeyError } from '../errors.js';
 import type { CliIO } from '../cli/output.js';
-import { readInput } from './credential-input.js';
 import { parseFlags } from './flags.js';
 import { GIT_OPERATIONS, formatGetAnswer, parseGitAttributes, refusalFor, rejectedToken, requestedHost } from './git-credential.js';
-import { personAtTerminal, runHelper, tokenWithSignIn } from './helper-run.js';
+import { helperContext, personAtTerminal, runHelper, tokenWithSignIn } from './helper-run.js';
 import { lookupHost, mappingTokenParams, type HostMapping } from './host-map.js';
 import { ownerCall } from './owner-call.js';
+import { leanProcessIO, readInput } from './process-io.js';
 
 const FLAGS = { provider: 'string', account: 'string', scope: 'scope', resource: 'url', username: 'string' } as const;
 
@@ -17,7 +17,7 @@ async function main(io: CliIO): Promise<number | void> {
     throw new LatchkeyError('usage', 'usage: git-credential-latchkey [--provider NAME] [--account ID] [--scope S] [--resource URI] [--username U] get|store|erase');
   }
   const operation = parsed.words[0];
-  const attributes = parseGitAttributes(await readInput(process.stdin));
+  const attributes = parseGitAttributes(await readInput());
   if (operation === 'store') return;
   const paths = resolvePaths(io.env);
   if (operation === 'erase') {
@@ -38,11 +38,11 @@ async function main(io: CliIO): Promise<number | void> {
     io.stderr.write(`git-credential-latchkey: ${refusal}\n`);
     return;
   }
-  const interactive = personAtTerminal(io) && io.env.GIT_TERMINAL_PROMPT !== '0';
-  const token = await tokenWithSignIn({ io, paths, interactive }, mappingTokenParams(mapping, 'git', `host ${host}`));
+  const interactive = () => personAtTerminal(io) && io.env.GIT_TERMINAL_PROMPT !== '0';
+  const token = await tokenWithSignIn(helperContext(io, paths, interactive), mappingTokenParams(mapping, 'git', `host ${host}`));
   io.stdout.write(formatGetAnswer(attributes, token, mapping.username));
 }
 
-const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-const code = await runHelper(io, () => main(io), 'git-credential-latchkey');
-process.exit(code);
+const io = leanProcessIO();
+// No top-level await: the lean bundle is CommonJS (see scripts/build-lean.ts).
+void runHelper(io, () => main(io), 'git-credential-latchkey').then((code) => process.exit(code));

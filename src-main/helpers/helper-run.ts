@@ -20,6 +20,21 @@ export interface HelperContext {
   interactive: boolean;
 }
 
+/**
+ * A context whose `interactive` is worked out only when a sign-in is needed
+ * (default: {@link personAtTerminal}): asking stderr whether it is a terminal
+ * creates Node's stderr stream, which a cached call otherwise never needs.
+ */
+export function helperContext(io: CliIO, paths: LatchkeyPaths, interactive: () => boolean = () => personAtTerminal(io)): HelperContext {
+  return {
+    io,
+    paths,
+    get interactive() {
+      return interactive();
+    },
+  };
+}
+
 /** A terminal on stderr, and nobody said otherwise (CI, `LATCHKEY_NONINTERACTIVE=1`). */
 export function personAtTerminal(io: CliIO): boolean {
   return Boolean(io.stderr.isTTY) && !io.env.CI && io.env.LATCHKEY_NONINTERACTIVE !== '1';

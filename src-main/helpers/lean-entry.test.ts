@@ -6,14 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
+import { pathToFileURL } from 'node:url';
+import { HELPER_BINS, REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
+import { createTestHome } from '../testing/test-home.js';
 import { parseFlags } from './flags.js';
 import { TOKEN_FLAGS } from './token-command.js';
 
 const built = existsSync(join(REPO_ROOT, 'dist/lean/latchkey.js'));
 if (!built) console.warn('SKIP lean entry process tests: dist/ is missing; run `npm run build` (npm test does).');
+/** For a stdin in non-blocking mode (Node's child_process always hands its children blocking ones). */
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+if (!python) console.warn('SKIP the non-blocking stdin test: python3 is not installed.');
 
 describe('lean flag parser', () => {
   it('takes the token flags in both spellings', () => {
@@ -32,6 +37,20 @@ describe('lean flag parser', () => {
     [['--__proto__', 'x']],
   ])('gives %j to the full CLI instead of guessing', (argv) => {
     expect(parseFlags(argv, TOKEN_FLAGS)).toBeUndefined();
+  });
+});
+
+describe('bin/ before `npm run build`', () => {
+  // A clean clone after `npm ci` (which runs no scripts) has bin/ but no dist/: say what to do, not a stack trace.
+  it.each(HELPER_BINS)('%s names the command that builds it', async (name) => {
+    const home = await createTestHome('latchkey-unbuilt-');
+    try {
+      await cp(join(REPO_ROOT, 'bin'), join(home.dir, 'bin'), { recursive: true });
+      const run = await runCommand(process.execPath, [join(home.dir, 'bin', `${name}.js`), 'get'], { env: { PATH: process.env.PATH, ...home.env } });
+      expect(run).toEqual({ code: 70, stdout: '', stderr: `${name}: not built yet. Run \`npm run build\` in the Latchkey folder first.\n` });
+    } finally {
+      await rm(home.dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -68,19 +87,26 @@ describe.skipIf(!built)('latchkey token, whole process', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
-  it('loads no commander, zod, pino or openid-client on the cached path', async () => {
-    const trace = join(h.dir, 'modules.txt');
+  it('loads no commander, zod, pino or openid-client on the cached path, and no ES module', async () => {
+    const esmTrace = join(h.dir, 'esm-modules.txt');
+    const cjsTrace = join(h.dir, 'cjs-modules.txt');
     const hooks = join(h.dir, 'trace-hooks.mjs');
     const register = join(h.dir, 'trace-register.mjs');
-    // A module resolve hook (node:module register) writes every module the process loads.
-    await writeFile(hooks, `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(trace)}, r.url + '\\n'); return r; }\n`);
+    const cjsTracer = join(h.dir, 'trace-cjs.cjs');
+    // A module resolve hook (node:module register) writes every ES module the process loads; it does not see require().
+    await writeFile(hooks, `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(esmTrace)}, r.url + '\\n'); return r; }\n`);
     await writeFile(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
-    const run = await runCommand(process.execPath, ['--import', register, join(REPO_ROOT, 'bin/latchkey.js'), 'token', '--provider', 'svc'], { env: h.env });
+    // The CommonJS modules: whatever is in require's cache when the process exits.
+    await writeFile(cjsTracer, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(cjsTrace)}, Object.keys(require.cache).join('\\n')));\n`);
+    const run = await runCommand(process.execPath, ['--require', cjsTracer, '--import', register, join(REPO_ROOT, 'bin/latchkey.js'), 'token', '--provider', 'svc'], { env: h.env });
     expect(run.code).toBe(0);
-    const loaded = await readFile(trace, 'utf8');
-    expect(loaded).toContain('dist/lean/latchkey.js');
+    const loaded = `${await readFile(esmTrace, 'utf8')}${await readFile(cjsTrace, 'utf8')}`;
     expect(loaded).not.toMatch(/node_modules\/(commander|zod|pino|openid-client|oidc-provider)\//);
     expect(loaded).not.toContain('cli/program.js');
+    // CommonJS all the way: Node 20's ES module loader alone would cost more start-up time than the
+    // helper's own work. (`--import` sends the main file itself through that loader; nothing after it.)
+    expect(await readFile(cjsTrace, 'utf8')).toContain('dist/lean/latchkey.js');
+    expect((await readFile(esmTrace, 'utf8')).trim().split('\n')).toEqual([pathToFileURL(join(REPO_ROOT, 'bin/latchkey.js')).href]);
   });
 
   it('exec runs the program with the token in its environment and exits with its status', async () => {
@@ -104,6 +130,24 @@ describe.skipIf(!built)('latchkey token, whole process', () => {
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(out).toContain('got SIGTERM');
     expect(code).toBe(42);
+  });
+
+  // Regression: the answer was written through a stream whose failure came after the exit, so a
+  // full disk or a closed pipe gave exit 0 and no token ($(latchkey token) would be empty).
+  it.skipIf(!existsSync('/dev/full'))('an answer that cannot be written fails the command with one line on stderr', async () => {
+    for (const command of ['latchkey token --provider svc', `printf 'protocol=https\\nhost=git.example.test\\n\\n' | git-credential-latchkey --provider svc get`]) {
+      const run = await runCommand('sh', ['-c', `${command} > /dev/full`], { env: h.env });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/^[\w-]+: ENOSPC: no space left on device, write\n$/);
+    }
+  });
+
+  // Tools hand over blocking pipes, which are read without the event loop; a non-blocking one must still be read whole.
+  it.skipIf(!python)('reads a request that arrives late on a non-blocking stdin', async () => {
+    const nonBlocking = `import os, sys; os.set_blocking(0, False); os.execvp(sys.argv[1], sys.argv[1:])`;
+    const run = await runCommand('sh', ['-c', `(sleep 1; printf 'protocol=https\\nhost=git.example.test\\n\\n') | ${python} -c '${nonBlocking}' git-credential-latchkey --provider svc get`], { env: h.env });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^username=latchkey\npassword=[\w.-]+\npassword_expiry_utc=\d+\n$/);
   });
 
   it('exec: a missing program is exit 127, a missing `--` a usage error', async () => {

@@ -28,6 +28,8 @@ export interface OwnerCallOptions {
   env: NodeJS.ProcessEnv;
   /** Start an agent when none is running (the CLI's behaviour); default true. */
   autoStart?: boolean;
+  /** For the connection and the call together; default 30 s. */
+  timeoutMs?: number;
 }
 
 /** `admin.token` as the owner, over one short-lived connection. */
@@ -39,12 +41,12 @@ export async function ownerToken(paths: LatchkeyPaths, params: AdminParams<'admi
 export async function ownerCall(paths: LatchkeyPaths, method: string, params: object, options: OwnerCallOptions): Promise<unknown> {
   let session: OwnerSession;
   try {
-    session = await OwnerSession.open(paths.socket);
+    session = await OwnerSession.open(paths.socket, options.timeoutMs ?? CALL_TIMEOUT_MS);
   } catch (err) {
     if (!(err instanceof LatchkeyError) || err.code !== 'agent_unavailable' || options.autoStart === false) throw err;
     const { startBackgroundAgent } = await import('../cli/agent-connection.js');
     await startBackgroundAgent(paths, { env: options.env });
-    session = await OwnerSession.open(paths.socket);
+    session = await OwnerSession.open(paths.socket, options.timeoutMs ?? CALL_TIMEOUT_MS);
   }
   try {
     // Both at once: the agent runs a connection's requests in order, so the call sees the hello's
@@ -59,50 +61,60 @@ export async function ownerCall(paths: LatchkeyPaths, method: string, params: ob
   }
 }
 
-/** One connection; its calls are written together, and each reply is matched to its call by id. */
+/**
+ * One connection; its calls are written together, and each reply is matched
+ * to its call by id. One deadline covers the connection and the calls (one
+ * timer: a cached call's whole run is a few milliseconds, and timers are part
+ * of its start-up cost).
+ */
 class OwnerSession {
   #buffer = '';
   #waiting: Array<{ id: number; resolve: (v: unknown) => void; reject: (e: LatchkeyError) => void }> = [];
   #failure: LatchkeyError | undefined;
+  #connected = false;
+  #method = '';
+  readonly #deadline: NodeJS.Timeout;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    path: string,
+    timeoutMs: number,
+    connectFailed: (err: LatchkeyError) => void,
+  ) {
+    this.#deadline = setTimeout(() => {
+      if (this.#connected) return this.#fail(new LatchkeyError('timeout', `${this.#method} did not finish within ${timeoutMs} ms`));
+      socket.destroy();
+      connectFailed(new LatchkeyError('agent_unavailable', `The Latchkey agent at ${path} did not accept a connection within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.#onData(chunk));
-    socket.on('error', () => undefined);
+    socket.once('connect', () => (this.#connected = true));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.#connected) return;
+      clearTimeout(this.#deadline);
+      const gone = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+      const why = gone ? `No Latchkey agent is running at ${path}` : `Cannot connect to the Latchkey agent at ${path}: ${err.message}`;
+      connectFailed(new LatchkeyError('agent_unavailable', why, { cause: err }));
+    });
     socket.on('close', () => this.#fail(this.#failure ?? new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent closed')));
   }
 
-  static open(path: string): Promise<OwnerSession> {
+  static open(path: string, timeoutMs: number): Promise<OwnerSession> {
     return new Promise((resolve, reject) => {
-      const socket = connect(path);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new LatchkeyError('agent_unavailable', `The Latchkey agent at ${path} did not accept a connection within ${CALL_TIMEOUT_MS} ms`));
-      }, CALL_TIMEOUT_MS);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new OwnerSession(socket));
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const gone = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-        const why = gone ? `No Latchkey agent is running at ${path}` : `Cannot connect to the Latchkey agent at ${path}: ${err.message}`;
-        reject(new LatchkeyError('agent_unavailable', why, { cause: err }));
-      });
+      const session = new OwnerSession(connect(path), path, timeoutMs, reject);
+      session.socket.once('connect', () => resolve(session));
     });
   }
 
   /** Sends every call in one write; resolves with their results, or rejects with the first failure in call order. */
   callAll(calls: Array<[method: string, params: object]>): Promise<unknown[]> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const timer = setTimeout(() => this.#fail(new LatchkeyError('timeout', `${calls.at(-1)![0]} did not finish within ${CALL_TIMEOUT_MS} ms`)), CALL_TIMEOUT_MS);
+    this.#method = calls.at(-1)![0];
     const replies = calls.map(
       (_, i) => new Promise<unknown>((resolve, reject) => this.#waiting.push({ id: i + 1, resolve, reject })),
     );
     // Settle every promise before reporting, so none is left rejected and unobserved.
     const all = Promise.allSettled(replies).then((outcomes) => {
-      clearTimeout(timer);
       const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failed) throw failed.reason;
       return outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value);
@@ -112,6 +124,7 @@ class OwnerSession {
   }
 
   close(): void {
+    clearTimeout(this.#deadline);
     this.#failure ??= new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent was closed by the client');
     this.socket.destroy();
   }

@@ -6,7 +6,7 @@
 import type { AdminParams, WireToken } from '../wire/owner-contract.js';
 import { LatchkeyError } from '../errors.js';
 import type { FlagSpec, Flags } from './flags.js';
-import { personAtTerminal, tokenWithSignIn, type HelperContext } from './helper-run.js';
+import { helperContext, tokenWithSignIn } from './helper-run.js';
 import type { CliIO } from '../cli/output.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 
@@ -60,8 +60,7 @@ export function tokenFormat(flags: Flags): TokenFormat {
 
 export async function runTokenCommand(io: CliIO, paths: LatchkeyPaths, flags: Flags): Promise<void> {
   const format = tokenFormat(flags);
-  const ctx: HelperContext = { io, paths, interactive: personAtTerminal(io) };
-  const { warning, ...token } = (await tokenWithSignIn(ctx, tokenParams(flags))) as WireToken & { warning?: string };
+  const { warning, ...token } = (await tokenWithSignIn(helperContext(io, paths), tokenParams(flags))) as WireToken & { warning?: string };
   // For the person only (a still-valid token that could not be refreshed): stdout stays the token alone.
   if (warning) io.stderr.write(`warning: ${warning}\n`);
   io.stdout.write(formatToken(token, format));
