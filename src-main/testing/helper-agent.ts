@@ -107,6 +107,8 @@ export interface HelperRun {
 export async function runCommand(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; stdin?: string; cwd?: string; timeoutMs?: number }): Promise<HelperRun> {
   const { spawn } = await import('node:child_process');
   const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A command that exits without reading its input (git add) closes the pipe first: EPIPE there is not a failure.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(options.stdin ?? '');
   let stdout = '';
   let stderr = '';
