@@ -67,10 +67,19 @@ const NO_SIGN_IN = 'no signed-in account (see above)';
 /** Each storm round moves the agent's clock this far ahead, past the demo's 1 h access tokens. */
 const CLOCK_JUMP_MS = 3 * 3_600_000;
 
-interface Bench {
+/** What every section has: the report, the clean-up list and the run's temporary directory. */
+interface BenchBase {
   report: Report;
   cleanup: Cleanup;
   tmp: string;
+  /** The 1,000-account passphrase vault, for the agent start with a full vault (section 6 writes it; section 7 alone writes its own). */
+  bigVault?: string;
+  /** RSS growth of this process while the in-process agent started; known once sections 1–5 set it up. */
+  agentRssDelta?: number;
+}
+
+/** What the sections measured through a running agent (1–5) have besides. */
+interface Bench extends BenchBase {
   env: NodeJS.ProcessEnv;
   paths: LatchkeyPaths;
   demo: DemoProvider;
@@ -78,13 +87,10 @@ interface Bench {
   /** Moves the agent's clock (`Date.now() + offset`) ahead, so every cached token is expired without waiting. */
   expireTokens(): void;
   client: AdminClient;
-  agentRssDelta: number;
   /** The cached token `latchkey token` should print; undefined when nobody could sign in. */
   token?: WireToken;
   /** Why the sign-in-dependent figures are missing. */
   skipped?: string;
-  /** The 1,000-account vault, for the agent start with a full vault. */
-  bigVault?: string;
 }
 
 /** Every LATCHKEY_HOME made here, so an agent a CLI child started behind our back can be found and stopped. */
@@ -127,10 +133,16 @@ async function stopStrayAgents(): Promise<void> {
   }
 }
 
-async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
+async function setUpBase(report: Report, cleanup: Cleanup): Promise<BenchBase> {
   const tmp = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
   cleanup.add('temp dir', () => rm(tmp, { recursive: true, force: true }));
   cleanup.add('stray agents', stopStrayAgents);
+  return { report, cleanup, tmp };
+}
+
+/** The agent the sections 1–5 measure, with the demo provider and (when Chromium can) one signed-in account. */
+async function setUp(base: BenchBase): Promise<Bench> {
+  const { cleanup, tmp } = base;
   const env = await makeHome(join(tmp, 'agent'));
   const paths = resolvePaths(env);
   progress('starting the demo provider and the agent');
@@ -141,7 +153,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   // The bench's 64 app clients all live in this one process; the agent's per-process cap (32, against one
   // program hogging the slots) would refuse half of them, so it is raised here and only here.
   const agent = await startAgent({ env, paths, logger: silentLogger(), now: () => Date.now() + clock.offsetMs, limits: { maxConnectionsPerPeer: 128 } });
-  const agentRssDelta = process.memoryUsage().rss - rssBefore;
+  base.agentRssDelta = process.memoryUsage().rss - rssBefore;
   cleanup.add('agent', () => agent.stop());
   // Before the agent stops: a `latchkey token` child that lost its agent would start another.
   cleanup.add('child processes', killChildren);
@@ -150,7 +162,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   await client.call('admin.providers.add', { name: 'bench', issuer: demo.issuer, client_id: DEMO_CLIENT_ID });
   await addHost(paths, client, BENCH_REGISTRY, { provider: 'bench' });
   const expireTokens = () => void (clock.offsetMs += CLOCK_JUMP_MS);
-  const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, expireTokens, client, agentRssDelta };
+  const bench: Bench = { ...base, env, paths, demo, agent, expireTokens, client };
   if (!chromiumAvailable()) {
     bench.skipped = `${CHROMIUM_PATH} is not installed (apt-get install chromium), so nobody can sign in`;
     return bench;
@@ -368,7 +380,7 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
   report.note('the time includes the token endpoint call, ID token checks and the durable vault write of the rotated refresh token');
 }
 
-async function benchVault(b: Bench): Promise<void> {
+async function benchVault(b: BenchBase): Promise<void> {
   const { report } = b;
   report.section(`6. Vault open + decrypt with ${fmt.count(VAULT.accounts)} accounts (passphrase key source, default scrypt cost)`);
   const dir = join(b.tmp, 'vault');
@@ -406,8 +418,18 @@ async function benchVault(b: Bench): Promise<void> {
   report.note('(Vault.open also checks its directory and deep-freezes the document); each account has a refresh token, an ID token and two access tokens');
 }
 
+/** Section 7 run without section 6: the 1,000-account passphrase vault, written but not timed. */
+async function writeBigVault(b: BenchBase): Promise<string> {
+  const dir = join(b.tmp, 'vault');
+  await mkdir(dir, { mode: 0o700 });
+  const path = join(dir, 'vault.json');
+  progress(`vault: writing ${fmt.count(VAULT.accounts)} accounts for the agent start`);
+  await writeSyntheticVault(path, passphraseSource(PASSPHRASE), VAULT.accounts, 0);
+  return (b.bigVault = path);
+}
+
 /** The 1,000-account vault again, this time with its key in the OS keyring: open beyond the key source's own cost. */
-async function benchKeyringVault(b: Bench, env: NodeJS.ProcessEnv): Promise<void> {
+async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<void> {
   const { report } = b;
   const service = env.LATCHKEY_KEYRING_SERVICE!;
   const path = join(env.LATCHKEY_HOME!, 'vault.json');
@@ -462,14 +484,13 @@ interface StartVariant {
 }
 
 /** Which homes to start an agent in: passphrase with an empty and a full vault, and the OS keyring when one answers. */
-async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyringSkipped?: string }> {
+async function startVariants(b: BenchBase): Promise<{ variants: StartVariant[]; keyringSkipped?: string }> {
   const variants: StartVariant[] = [{ label: 'passphrase, empty vault', env: await makeHome(join(b.tmp, 'start-empty')) }];
-  if (b.bigVault) {
-    const env = await makeHome(join(b.tmp, 'start-full'));
-    await copyFile(b.bigVault, join(env.LATCHKEY_HOME!, 'vault.json'));
-    await copyFile(journalPathFor(b.bigVault), journalPathFor(join(env.LATCHKEY_HOME!, 'vault.json'))).catch(() => undefined);
-    variants.push({ label: `passphrase, ${fmt.count(VAULT.accounts)} accounts`, env });
-  }
+  const bigVault = b.bigVault ?? (await writeBigVault(b));
+  const full = await makeHome(join(b.tmp, 'start-full'));
+  await copyFile(bigVault, join(full.LATCHKEY_HOME!, 'vault.json'));
+  await copyFile(journalPathFor(bigVault), journalPathFor(join(full.LATCHKEY_HOME!, 'vault.json'))).catch(() => undefined);
+  variants.push({ label: `passphrase, ${fmt.count(VAULT.accounts)} accounts`, env: full });
   const bus = process.env.DBUS_SESSION_BUS_ADDRESS;
   if (process.platform === 'linux' && !bus) {
     return { variants, keyringSkipped: 'no session bus (`npm run bench` starts a private one with gnome-keyring)' };
@@ -480,14 +501,14 @@ async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyr
   const env = await makeHome(join(b.tmp, 'start-keyring'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
   b.cleanup.add('bench keyring entry', () => resetVaultAt(resolvePaths(env), env));
   variants.push({ label: 'OS keyring, empty vault', env });
-  const full = await makeHome(join(b.tmp, 'start-keyring-full'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
-  b.cleanup.add('bench keyring entry (1,000 accounts)', () => resetVaultAt(resolvePaths(full), full));
-  await benchKeyringVault(b, full);
-  variants.push({ label: `OS keyring, ${fmt.count(VAULT.accounts)} accounts`, env: full });
+  const fullKeyring = await makeHome(join(b.tmp, 'start-keyring-full'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
+  b.cleanup.add('bench keyring entry (1,000 accounts)', () => resetVaultAt(resolvePaths(fullKeyring), fullKeyring));
+  await benchKeyringVault(b, fullKeyring);
+  variants.push({ label: `OS keyring, ${fmt.count(VAULT.accounts)} accounts`, env: fullKeyring });
   return { variants };
 }
 
-async function benchAgentStart(b: Bench): Promise<void> {
+async function benchAgentStart(b: BenchBase): Promise<void> {
   const { report } = b;
   report.section('7. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
   const { variants, keyringSkipped } = await startVariants(b);
@@ -520,8 +541,26 @@ async function benchAgentStart(b: Bench): Promise<void> {
     met: keyring ? keyring.ms <= 300 && (keyring.rss ?? 0) <= 80 * 1024 * 1024 : undefined,
     ...(keyringSkipped ? { note: keyringSkipped } : {}),
   });
-  report.row('in-process agent, RSS growth at start', fmt.mib(b.agentRssDelta), 'modules were already loaded; vault + core + socket only');
+  if (b.agentRssDelta !== undefined) report.row('in-process agent, RSS growth at start', fmt.mib(b.agentRssDelta), 'modules were already loaded; vault + core + socket only');
   report.note(`${AGENT_START.runs} runs each; spawn → socket answers admin.status (polled every 5 ms); stopped with admin.stop`);
+}
+
+const AGENT_SECTIONS = ['1', '2', '3', '4', '5'] as const;
+const SECTIONS = [...AGENT_SECTIONS, '6', '7'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/**
+ * `--only 6,7`: just those sections (numbered as printed; 4 includes 4b), so
+ * a change to one figure is checked in seconds. Sections 6 and 7 need no
+ * running agent, demo provider or Chromium. Default: all.
+ */
+function selectedSections(argv: readonly string[]): ReadonlySet<Section> {
+  const at = argv.indexOf('--only');
+  if (at < 0) return new Set(SECTIONS);
+  const wanted = (argv[at + 1] ?? '').split(',').filter(Boolean);
+  const unknown = wanted.filter((w) => !(SECTIONS as readonly string[]).includes(w));
+  if (wanted.length === 0 || unknown.length > 0) throw new Error(`--only takes section numbers out of ${SECTIONS.join(',')} (got "${argv[at + 1] ?? ''}")`);
+  return new Set(wanted as Section[]);
 }
 
 /** Runs one section; a failure is printed in place and the other sections still run. */
@@ -547,20 +586,27 @@ async function main(): Promise<void> {
   // `npm run bench | head` closes stdout early: keep going so clean-up still runs.
   process.stdout.on('error', () => undefined);
   try {
+    const only = selectedSections(process.argv.slice(2));
     report.header();
-    const b = await setUp(report, cleanup);
-    if (b.skipped) {
-      report.note('');
-      report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
+    const base = await setUpBase(report, cleanup);
+    if (AGENT_SECTIONS.some((s) => only.has(s))) {
+      const b = await setUp(base);
+      if (b.skipped) {
+        report.note('');
+        report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
+      }
+      const sections: Array<[Section, (b: Bench) => Promise<void>]> = [
+        ['1', benchCachedToken],
+        ['2', benchWholeProcess],
+        ['3', benchRefreshStorm],
+        ['4', benchAppTokens],
+        ['4', benchAppConnect],
+        ['5', benchAppRefreshStorm],
+      ];
+      for (const [section, run] of sections) if (only.has(section)) await attempt(report, () => run(b));
     }
-    await attempt(report, () => benchCachedToken(b));
-    await attempt(report, () => benchWholeProcess(b));
-    await attempt(report, () => benchRefreshStorm(b));
-    await attempt(report, () => benchAppTokens(b));
-    await attempt(report, () => benchAppConnect(b));
-    await attempt(report, () => benchAppRefreshStorm(b));
-    await attempt(report, () => benchVault(b));
-    await attempt(report, () => benchAgentStart(b));
+    if (only.has('6')) await attempt(report, () => benchVault(base));
+    if (only.has('7')) await attempt(report, () => benchAgentStart(base));
     report.targets();
     report.footer(since(started));
   } catch (err) {
