@@ -8,13 +8,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { LatchkeyError } from '../errors.js';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 import { agentOnDemand, startBackgroundAgent, type AdminClient } from './agent-connection.js';
-import { assertPathsUsable } from './input-errors.js';
 import { runLogin } from './login-command.js';
 import type { AdminParams } from '../agent/admin-contract.js';
 import { addHost, listHosts, removeHost } from './host-command.js';
 import { runAwsCredential, type AwsCommandOptions } from './aws-command.js';
 import { accountLabel, relativeTime, table, terminalOf, type CliIO } from './output.js';
-import { passphraseForAgent } from './agent-passphrase.js';
+import { runForegroundAgent } from './agent-foreground.js';
 import { LATCHKEY_VERSION } from '../version.js';
 import { PRESET_NAMES, type PresetName, type PresetOptions } from '../engine/provider-presets.js';
 import { shortFingerprint } from '../broker/short-fingerprint.js';
@@ -155,10 +154,8 @@ Exit codes: 0 ok, 1 failure, 2 usage or config, 3 sign-in needed, 4 provider err
       }
       if (action !== 'start') throw new LatchkeyError('usage', `Unknown agent action "${action}"; use "start" or "stop".`);
       if (opts.foreground) {
-        await assertPathsUsable(paths, io.env);
-        const passphrase = opts.passphraseStdin ? await ctx.readStdin() : await passphraseForAgent(paths, io.env, terminalOf(io));
-        const given = passphrase === undefined ? {} : { passphrase: async () => passphrase.replace(/\r?\n$/, '') };
-        return ctx.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given, ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) });
+        const foreground = { backgroundChild: Boolean(opts.backgroundChild), ...(opts.passphraseStdin ? { readPassphrase: ctx.readStdin } : {}), ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) };
+        return runForegroundAgent(io, paths, foreground, ctx.runAgent);
       }
       const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
       if (running) {
