@@ -269,9 +269,11 @@ export class TokenBroker {
         d.auditKey ??= AuditLog.newKey();
       });
     }
-    const log = await AuditLog.open(path, Buffer.from(this.options.store.read().auditKey!, 'base64url'), this.options.maxAuditEntries ?? 5000);
-    const integrity = log.integrity();
-    if (!integrity.intact) this.options.logger.warn({ path, line: integrity.brokenAtLine }, 'the audit log was changed outside Latchkey');
+    const log = await AuditLog.open(path, Buffer.from(this.options.store.read().auditKey!, 'base64url'), {
+      maxEntries: this.options.maxAuditEntries ?? 5000,
+      // Verified when first read (`activity`), not at start: that is when a change is found.
+      onBroken: (integrity) => this.options.logger.warn({ path, line: integrity.brokenAtLine }, 'the audit log was changed outside Latchkey'),
+    });
     const legacy = this.options.store.read().audit;
     if (legacy.length) {
       await log.append(legacy);
