@@ -41,7 +41,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } fro
 import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
-import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
+import { Cleanup, cpuTimeOf, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
 import { fmt, median, percentile, progress, Report, since } from './bench-report.js';
 import { passphraseSource, timeOpenBeyondKey, timeVaultOpen, writeSyntheticVault } from './bench-vault.js';
 import { KeyringKeySource } from '../src-main/vault/keyring-key-source.js';
@@ -439,6 +439,7 @@ async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<
   const beyond = median(t.open.map((ms, i) => ms - t.key[i]!));
   report.row(`Vault.open, OS keyring, ${fmt.count(VAULT.accounts)} accounts`, fmt.ms(median(t.open)), `of which the keyring lookup ${fmt.ms(median(t.key))}`, 'median');
   report.row('  beyond the key source', fmt.ms(beyond), 'read, decrypt, JSON, schema, freeze', 'median');
+  report.row('  CPU time of the whole open', fmt.ms(median(t.cpu)), 'this process, user + system (the keyring lookup mostly waits on D-Bus)', 'median');
   report.target({
     figure: `vault open, ${fmt.count(VAULT.accounts)} accounts, keyring key source (beyond the key source)`,
     value: fmt.ms(beyond),
@@ -448,8 +449,38 @@ async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<
   });
 }
 
+/**
+ * What bounds an agent start on this machine, in the same run: a bare Node
+ * process, one that loads only the keyring addon, and one that loads the
+ * agent bundle's modules without starting anything (spawn → exit each).
+ */
+async function benchStartFloor(b: BenchBase): Promise<void> {
+  const floors = [
+    { label: 'floor: node -e 0', code: '0' },
+    { label: 'floor: node + the keyring addon (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'node_modules', '@napi-rs', 'keyring', 'index.js')).href)})` },
+    { label: 'floor: node + the agent bundle (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'agent-bundle', 'latchkey-agent.js')).href)})` },
+  ];
+  progress(`start floor: ${AGENT_START.runs} runs each of ${floors.length} commands, interleaved`);
+  const times = floors.map(() => [] as number[]);
+  for (let i = 0; i < AGENT_START.runs + 1; i++) {
+    for (const [k, f] of floors.entries()) {
+      const r = await timeNode(['--input-type=module', '-e', f.code], {});
+      if (r.code !== 0) throw new Error(`${f.label} exited with ${r.code}: ${r.stderr.trim().slice(-300)}`);
+      if (i > 0) times[k]!.push(r.ms);
+    }
+  }
+  for (const [k, f] of floors.entries()) b.report.row(f.label, fmt.ms(median(times[k]!)), `p90 ${fmt.ms(percentile(times[k]!, 90))}`, 'median');
+}
+
 /** Spawns `latchkey agent --foreground`, times it until `admin.status` answers on the socket, reads its RSS, stops it. */
-async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPath: string): Promise<{ ms: number; memory?: MemoryFigures }> {
+interface AgentStart {
+  ms: number;
+  /** CPU time the agent used until it answered. */
+  cpuMs?: number;
+  memory?: MemoryFigures;
+}
+
+async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPath: string): Promise<AgentStart> {
   const start = performance.now();
   const run = spawnNode([BIN, 'agent', '--foreground'], env);
   let exited = false;
@@ -464,9 +495,10 @@ async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPa
           await client.call('admin.status', {});
           const ms = since(start);
           const memory = memoryOf(run.child.pid!);
+          const cpuMs = cpuTimeOf(run.child.pid!);
           await client.call('admin.stop', {});
           await withDeadline(run.closed, 10_000, 'the agent stopping');
-          return memory ? { ms, memory } : { ms };
+          return { ms, ...(memory ? { memory } : {}), ...(cpuMs === undefined ? {} : { cpuMs }) };
         } finally {
           await client.close();
         }
@@ -512,6 +544,7 @@ async function benchAgentStart(b: BenchBase): Promise<void> {
   const { report } = b;
   report.section('7. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
   const { variants, keyringSkipped } = await startVariants(b);
+  await benchStartFloor(b);
   progress(`agent start: ${AGENT_START.runs} runs for each of ${variants.length} homes, after one warm-up each`);
   const starts = new Map<string, { ms: number; rss?: number }>();
   for (const { label, env } of variants) {
@@ -519,12 +552,14 @@ async function benchAgentStart(b: BenchBase): Promise<void> {
     // The first start of an empty home creates its vault and key: shown, but not part of the median.
     const first = await timeAgentStart(env, socket, ownerKey);
     if (label.includes('empty')) report.row(`first start, ${label} (creates it)`, fmt.ms(first.ms));
-    const runs: Array<{ ms: number; memory?: MemoryFigures }> = [];
+    const runs: AgentStart[] = [];
     for (let i = 0; i < AGENT_START.runs; i++) runs.push(await timeAgentStart(env, socket, ownerKey));
     const ms = runs.map((r) => r.ms);
     const rss = runs.flatMap((r) => (r.memory ? [r.memory.rss] : []));
     const peak = runs.flatMap((r) => (r.memory ? [r.memory.peak] : []));
+    const cpu = runs.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]));
     report.row(`start to ready, ${label}`, fmt.ms(median(ms)), `min ${fmt.ms(Math.min(...ms))}, max ${fmt.ms(Math.max(...ms))}`, 'median');
+    if (cpu.length > 0) report.row('  CPU time to ready', fmt.ms(median(cpu)), 'user + system of the agent process (waiting for a core not counted)', 'median');
     starts.set(label, { ms: median(ms), ...(rss.length > 0 ? { rss: median(rss) } : {}) });
     if (rss.length > 0) report.row('  RSS at ready', fmt.mib(median(rss)), `peak so far (VmHWM) ${fmt.mib(median(peak))}`);
     else report.row('  RSS at ready', 'n/a', 'no /proc on this system');
