@@ -457,7 +457,8 @@ async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<
 async function benchStartFloor(b: BenchBase): Promise<void> {
   const floors = [
     { label: 'floor: node -e 0', code: '0' },
-    { label: 'floor: node + the keyring addon (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'node_modules', '@napi-rs', 'keyring', 'index.js')).href)})` },
+    // Required, as the bundle does: an ES import of the CommonJS package would add Node's export-finding parser.
+    { label: 'floor: node + the keyring addon (load only)', code: `import { createRequire } from 'node:module'; createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('@napi-rs/keyring');` },
     { label: 'floor: node + the agent bundle (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'agent-bundle', 'latchkey-agent.js')).href)})` },
   ];
   progress(`start floor: ${AGENT_START.runs} runs each of ${floors.length} commands, interleaved`);

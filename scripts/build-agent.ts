@@ -49,7 +49,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['@napi-rs/keyring'],
+  // The keyring's JavaScript is bundled (an ES import of a CommonJS package costs Node ≈ 50 ms of parsing to find its
+  // exports); the platform packages it requires hold the native addon itself.
+  external: ['@napi-rs/keyring-*'],
   // pino and its helpers are CommonJS and require Node's built-ins.
   banner: { js: "import { createRequire as latchkeyCreateRequire } from 'node:module'; const require = latchkeyCreateRequire(import.meta.url);" },
   plugins: [keepDynamicImports, withoutZodLocales],
