@@ -109,3 +109,21 @@ export function memoryOf(pid: number): MemoryFigures | undefined {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
+
+/**
+ * CPU time (user + system, ms) another process has used so far, from
+ * /proc/<pid>/stat (Linux; in clock ticks, 100 per second on every Linux
+ * Node supports); undefined where there is no /proc. On a busy machine it
+ * moves much less than wall time, which waits for a core.
+ */
+export function cpuTimeOf(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}

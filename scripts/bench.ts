@@ -42,7 +42,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } fro
 import { probeKeyring } from '../src-main/testing/keyring-probe.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
-import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
+import { Cleanup, cpuTimeOf, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
 import { fmt, median, percentile, progress, Report, since } from './bench-report.js';
 import { passphraseSource, timeOpenBeyondKey, timeVaultOpen, writeSyntheticVault } from './bench-vault.js';
 import { KeyringKeySource } from '../src-main/vault/keyring-key-source.js';
@@ -68,10 +68,19 @@ const NO_SIGN_IN = 'no signed-in account (see above)';
 /** Each storm round moves the agent's clock this far ahead, past the demo's 1 h access tokens. */
 const CLOCK_JUMP_MS = 3 * 3_600_000;
 
-interface Bench {
+/** What every section has: the report, the clean-up list and the run's temporary directory. */
+interface BenchBase {
   report: Report;
   cleanup: Cleanup;
   tmp: string;
+  /** The 1,000-account passphrase vault, for the agent start with a full vault (section 6 writes it; section 7 alone writes its own). */
+  bigVault?: string;
+  /** RSS growth of this process while the in-process agent started; known once sections 1–5 set it up. */
+  agentRssDelta?: number;
+}
+
+/** What the sections measured through a running agent (1–5) have besides. */
+interface Bench extends BenchBase {
   env: NodeJS.ProcessEnv;
   paths: LatchkeyPaths;
   demo: DemoProvider;
@@ -79,13 +88,10 @@ interface Bench {
   /** Moves the agent's clock (`Date.now() + offset`) ahead, so every cached token is expired without waiting. */
   expireTokens(): void;
   client: AdminClient;
-  agentRssDelta: number;
   /** The cached token `latchkey token` should print; undefined when nobody could sign in. */
   token?: WireToken;
   /** Why the sign-in-dependent figures are missing. */
   skipped?: string;
-  /** The 1,000-account vault, for the agent start with a full vault. */
-  bigVault?: string;
 }
 
 /** Every LATCHKEY_HOME made here, so an agent a CLI child started behind our back can be found and stopped. */
@@ -128,10 +134,16 @@ async function stopStrayAgents(): Promise<void> {
   }
 }
 
-async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
+async function setUpBase(report: Report, cleanup: Cleanup): Promise<BenchBase> {
   const tmp = await mkdtemp(join(tmpdir(), 'latchkey-bench-'));
   cleanup.add('temp dir', () => rm(tmp, { recursive: true, force: true }));
   cleanup.add('stray agents', stopStrayAgents);
+  return { report, cleanup, tmp };
+}
+
+/** The agent the sections 1–5 measure, with the demo provider and (when Chromium can) one signed-in account. */
+async function setUp(base: BenchBase): Promise<Bench> {
+  const { cleanup, tmp } = base;
   const env = await makeHome(join(tmp, 'agent'));
   const paths = resolvePaths(env);
   progress('starting the demo provider and the agent');
@@ -142,7 +154,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   // The bench's 64 app clients all live in this one process; the agent's per-process cap (32, against one
   // program hogging the slots) would refuse half of them, so it is raised here and only here.
   const agent = await startAgent({ env, paths, logger: silentLogger(), now: () => Date.now() + clock.offsetMs, limits: { maxConnectionsPerPeer: 128 } });
-  const agentRssDelta = process.memoryUsage().rss - rssBefore;
+  base.agentRssDelta = process.memoryUsage().rss - rssBefore;
   cleanup.add('agent', () => agent.stop());
   // Before the agent stops: a `latchkey token` child that lost its agent would start another.
   cleanup.add('child processes', killChildren);
@@ -151,7 +163,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   await client.call('admin.providers.add', { name: 'bench', issuer: demo.issuer, client_id: DEMO_CLIENT_ID });
   await addHost(paths, client, BENCH_REGISTRY, { provider: 'bench' });
   const expireTokens = () => void (clock.offsetMs += CLOCK_JUMP_MS);
-  const bench: Bench = { report, cleanup, tmp, env, paths, demo, agent, expireTokens, client, agentRssDelta };
+  const bench: Bench = { ...base, env, paths, demo, agent, expireTokens, client };
   if (!chromiumAvailable()) {
     bench.skipped = `${CHROMIUM_PATH} is not installed (apt-get install chromium), so nobody can sign in`;
     return bench;
@@ -391,7 +403,7 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
   report.note('the time includes the token endpoint call, ID token checks and the durable vault write of the rotated refresh token');
 }
 
-async function benchVault(b: Bench): Promise<void> {
+async function benchVault(b: BenchBase): Promise<void> {
   const { report } = b;
   report.section(`6. Vault open + decrypt with ${fmt.count(VAULT.accounts)} accounts (passphrase key source, default scrypt cost)`);
   const dir = join(b.tmp, 'vault');
@@ -429,8 +441,18 @@ async function benchVault(b: Bench): Promise<void> {
   report.note('(Vault.open also checks its directory and deep-freezes the document); each account has a refresh token, an ID token and two access tokens');
 }
 
+/** Section 7 run without section 6: the 1,000-account passphrase vault, written but not timed. */
+async function writeBigVault(b: BenchBase): Promise<string> {
+  const dir = join(b.tmp, 'vault');
+  await mkdir(dir, { mode: 0o700 });
+  const path = join(dir, 'vault.json');
+  progress(`vault: writing ${fmt.count(VAULT.accounts)} accounts for the agent start`);
+  await writeSyntheticVault(path, passphraseSource(PASSPHRASE), VAULT.accounts, 0);
+  return (b.bigVault = path);
+}
+
 /** The 1,000-account vault again, this time with its key in the OS keyring: open beyond the key source's own cost. */
-async function benchKeyringVault(b: Bench, env: NodeJS.ProcessEnv): Promise<void> {
+async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<void> {
   const { report } = b;
   const service = env.LATCHKEY_KEYRING_SERVICE!;
   const path = join(env.LATCHKEY_HOME!, 'vault.json');
@@ -440,6 +462,7 @@ async function benchKeyringVault(b: Bench, env: NodeJS.ProcessEnv): Promise<void
   const beyond = median(t.open.map((ms, i) => ms - t.key[i]!));
   report.row(`Vault.open, OS keyring, ${fmt.count(VAULT.accounts)} accounts`, fmt.ms(median(t.open)), `of which the keyring lookup ${fmt.ms(median(t.key))}`, 'median');
   report.row('  beyond the key source', fmt.ms(beyond), 'read, decrypt, JSON, schema, freeze', 'median');
+  report.row('  CPU time of the whole open', fmt.ms(median(t.cpu)), 'this process, user + system (the keyring lookup mostly waits on D-Bus)', 'median');
   report.target({
     figure: `vault open, ${fmt.count(VAULT.accounts)} accounts, keyring key source (beyond the key source)`,
     value: fmt.ms(beyond),
@@ -449,8 +472,39 @@ async function benchKeyringVault(b: Bench, env: NodeJS.ProcessEnv): Promise<void
   });
 }
 
+/**
+ * What bounds an agent start on this machine, in the same run: a bare Node
+ * process, one that loads only the keyring addon, and one that loads the
+ * agent bundle's modules without starting anything (spawn → exit each).
+ */
+async function benchStartFloor(b: BenchBase): Promise<void> {
+  const floors = [
+    { label: 'floor: node -e 0', code: '0' },
+    // Required, as the bundle does: an ES import of the CommonJS package would add Node's export-finding parser.
+    { label: 'floor: node + the keyring addon (load only)', code: `import { createRequire } from 'node:module'; createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('@napi-rs/keyring');` },
+    { label: 'floor: node + the agent bundle (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'agent-bundle', 'latchkey-agent.js')).href)})` },
+  ];
+  progress(`start floor: ${AGENT_START.runs} runs each of ${floors.length} commands, interleaved`);
+  const times = floors.map(() => [] as number[]);
+  for (let i = 0; i < AGENT_START.runs + 1; i++) {
+    for (const [k, f] of floors.entries()) {
+      const r = await timeNode(['--input-type=module', '-e', f.code], {});
+      if (r.code !== 0) throw new Error(`${f.label} exited with ${r.code}: ${r.stderr.trim().slice(-300)}`);
+      if (i > 0) times[k]!.push(r.ms);
+    }
+  }
+  for (const [k, f] of floors.entries()) b.report.row(f.label, fmt.ms(median(times[k]!)), `p90 ${fmt.ms(percentile(times[k]!, 90))}`, 'median');
+}
+
 /** Spawns `latchkey agent --foreground`, times it until `admin.status` answers on the socket, reads its RSS, stops it. */
-async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPath: string): Promise<{ ms: number; memory?: MemoryFigures }> {
+interface AgentStart {
+  ms: number;
+  /** CPU time the agent used until it answered. */
+  cpuMs?: number;
+  memory?: MemoryFigures;
+}
+
+async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPath: string): Promise<AgentStart> {
   const start = performance.now();
   const run = spawnNode([BIN, 'agent', '--foreground'], env);
   let exited = false;
@@ -465,9 +519,10 @@ async function timeAgentStart(env: NodeJS.ProcessEnv, socket: string, ownerKeyPa
           await client.call('admin.status', {});
           const ms = since(start);
           const memory = memoryOf(run.child.pid!);
+          const cpuMs = cpuTimeOf(run.child.pid!);
           await client.call('admin.stop', {});
           await withDeadline(run.closed, 10_000, 'the agent stopping');
-          return memory ? { ms, memory } : { ms };
+          return { ms, ...(memory ? { memory } : {}), ...(cpuMs === undefined ? {} : { cpuMs }) };
         } finally {
           await client.close();
         }
@@ -485,14 +540,13 @@ interface StartVariant {
 }
 
 /** Which homes to start an agent in: passphrase with an empty and a full vault, and the OS keyring when one answers. */
-async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyringSkipped?: string }> {
+async function startVariants(b: BenchBase): Promise<{ variants: StartVariant[]; keyringSkipped?: string }> {
   const variants: StartVariant[] = [{ label: 'passphrase, empty vault', env: await makeHome(join(b.tmp, 'start-empty')) }];
-  if (b.bigVault) {
-    const env = await makeHome(join(b.tmp, 'start-full'));
-    await copyFile(b.bigVault, join(env.LATCHKEY_HOME!, 'vault.json'));
-    await copyFile(journalPathFor(b.bigVault), journalPathFor(join(env.LATCHKEY_HOME!, 'vault.json'))).catch(() => undefined);
-    variants.push({ label: `passphrase, ${fmt.count(VAULT.accounts)} accounts`, env });
-  }
+  const bigVault = b.bigVault ?? (await writeBigVault(b));
+  const full = await makeHome(join(b.tmp, 'start-full'));
+  await copyFile(bigVault, join(full.LATCHKEY_HOME!, 'vault.json'));
+  await copyFile(journalPathFor(bigVault), journalPathFor(join(full.LATCHKEY_HOME!, 'vault.json'))).catch(() => undefined);
+  variants.push({ label: `passphrase, ${fmt.count(VAULT.accounts)} accounts`, env: full });
   const bus = process.env.DBUS_SESSION_BUS_ADDRESS;
   if (process.platform === 'linux' && !bus) {
     return { variants, keyringSkipped: 'no session bus (`npm run bench` starts a private one with gnome-keyring)' };
@@ -503,17 +557,18 @@ async function startVariants(b: Bench): Promise<{ variants: StartVariant[]; keyr
   const env = await makeHome(join(b.tmp, 'start-keyring'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
   b.cleanup.add('bench keyring entry', () => resetVaultAt(resolvePaths(env), env));
   variants.push({ label: 'OS keyring, empty vault', env });
-  const full = await makeHome(join(b.tmp, 'start-keyring-full'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
-  b.cleanup.add('bench keyring entry (1,000 accounts)', () => resetVaultAt(resolvePaths(full), full));
-  await benchKeyringVault(b, full);
-  variants.push({ label: `OS keyring, ${fmt.count(VAULT.accounts)} accounts`, env: full });
+  const fullKeyring = await makeHome(join(b.tmp, 'start-keyring-full'), { service: `latchkey-bench-${randomBytes(6).toString('hex')}`, bus });
+  b.cleanup.add('bench keyring entry (1,000 accounts)', () => resetVaultAt(resolvePaths(fullKeyring), fullKeyring));
+  await benchKeyringVault(b, fullKeyring);
+  variants.push({ label: `OS keyring, ${fmt.count(VAULT.accounts)} accounts`, env: fullKeyring });
   return { variants };
 }
 
-async function benchAgentStart(b: Bench): Promise<void> {
+async function benchAgentStart(b: BenchBase): Promise<void> {
   const { report } = b;
   report.section('7. Agent start-to-ready (`latchkey agent --foreground` until admin.status answers)');
   const { variants, keyringSkipped } = await startVariants(b);
+  await benchStartFloor(b);
   progress(`agent start: ${AGENT_START.runs} runs for each of ${variants.length} homes, after one warm-up each`);
   const starts = new Map<string, { ms: number; rss?: number }>();
   for (const { label, env } of variants) {
@@ -521,12 +576,14 @@ async function benchAgentStart(b: Bench): Promise<void> {
     // The first start of an empty home creates its vault and key: shown, but not part of the median.
     const first = await timeAgentStart(env, socket, ownerKey);
     if (label.includes('empty')) report.row(`first start, ${label} (creates it)`, fmt.ms(first.ms));
-    const runs: Array<{ ms: number; memory?: MemoryFigures }> = [];
+    const runs: AgentStart[] = [];
     for (let i = 0; i < AGENT_START.runs; i++) runs.push(await timeAgentStart(env, socket, ownerKey));
     const ms = runs.map((r) => r.ms);
     const rss = runs.flatMap((r) => (r.memory ? [r.memory.rss] : []));
     const peak = runs.flatMap((r) => (r.memory ? [r.memory.peak] : []));
+    const cpu = runs.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]));
     report.row(`start to ready, ${label}`, fmt.ms(median(ms)), `min ${fmt.ms(Math.min(...ms))}, max ${fmt.ms(Math.max(...ms))}`, 'median');
+    if (cpu.length > 0) report.row('  CPU time to ready', fmt.ms(median(cpu)), 'user + system of the agent process (waiting for a core not counted)', 'median');
     starts.set(label, { ms: median(ms), ...(rss.length > 0 ? { rss: median(rss) } : {}) });
     if (rss.length > 0) report.row('  RSS at ready', fmt.mib(median(rss)), `peak so far (VmHWM) ${fmt.mib(median(peak))}`);
     else report.row('  RSS at ready', 'n/a', 'no /proc on this system');
@@ -543,8 +600,26 @@ async function benchAgentStart(b: Bench): Promise<void> {
     met: keyring ? keyring.ms <= 300 && (keyring.rss ?? 0) <= 80 * 1024 * 1024 : undefined,
     ...(keyringSkipped ? { note: keyringSkipped } : {}),
   });
-  report.row('in-process agent, RSS growth at start', fmt.mib(b.agentRssDelta), 'modules were already loaded; vault + core + socket only');
+  if (b.agentRssDelta !== undefined) report.row('in-process agent, RSS growth at start', fmt.mib(b.agentRssDelta), 'modules were already loaded; vault + core + socket only');
   report.note(`${AGENT_START.runs} runs each; spawn → socket answers admin.status (polled every 5 ms); stopped with admin.stop`);
+}
+
+const AGENT_SECTIONS = ['1', '2', '3', '4', '5'] as const;
+const SECTIONS = [...AGENT_SECTIONS, '6', '7'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/**
+ * `--only 6,7`: just those sections (numbered as printed; 4 includes 4b), so
+ * a change to one figure is checked in seconds. Sections 6 and 7 need no
+ * running agent, demo provider or Chromium. Default: all.
+ */
+function selectedSections(argv: readonly string[]): ReadonlySet<Section> {
+  const at = argv.indexOf('--only');
+  if (at < 0) return new Set(SECTIONS);
+  const wanted = (argv[at + 1] ?? '').split(',').filter(Boolean);
+  const unknown = wanted.filter((w) => !(SECTIONS as readonly string[]).includes(w));
+  if (wanted.length === 0 || unknown.length > 0) throw new Error(`--only takes section numbers out of ${SECTIONS.join(',')} (got "${argv[at + 1] ?? ''}")`);
+  return new Set(wanted as Section[]);
 }
 
 /** Runs one section; a failure is printed in place and the other sections still run. */
@@ -572,24 +647,27 @@ async function main(): Promise<void> {
   // `npm run bench | head` closes stdout early: keep going so clean-up still runs.
   process.stdout.on('error', () => undefined);
   try {
+    const only: ReadonlySet<Section> = helpersOnly ? new Set<Section>(['2']) : selectedSections(process.argv.slice(2));
     report.header();
-    const b = await setUp(report, cleanup);
-    if (b.skipped) {
-      report.note('');
-      report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
+    const base = await setUpBase(report, cleanup);
+    if (AGENT_SECTIONS.some((s) => only.has(s))) {
+      const b = await setUp(base);
+      if (b.skipped) {
+        report.note('');
+        report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
+      }
+      const sections: Array<[Section, (b: Bench) => Promise<void>]> = [
+        ['1', benchCachedToken],
+        ['2', (b) => benchWholeProcess(b, helpersOnly)],
+        ['3', benchRefreshStorm],
+        ['4', benchAppTokens],
+        ['4', benchAppConnect],
+        ['5', benchAppRefreshStorm],
+      ];
+      for (const [section, run] of sections) if (only.has(section)) await attempt(report, () => run(b));
     }
-    if (helpersOnly) {
-      await attempt(report, () => benchWholeProcess(b, true));
-    } else {
-      await attempt(report, () => benchCachedToken(b));
-      await attempt(report, () => benchWholeProcess(b));
-      await attempt(report, () => benchRefreshStorm(b));
-      await attempt(report, () => benchAppTokens(b));
-      await attempt(report, () => benchAppConnect(b));
-      await attempt(report, () => benchAppRefreshStorm(b));
-      await attempt(report, () => benchVault(b));
-      await attempt(report, () => benchAgentStart(b));
-    }
+    if (only.has('6')) await attempt(report, () => benchVault(base));
+    if (only.has('7')) await attempt(report, () => benchAgentStart(base));
     report.targets();
     report.footer(since(started));
   } catch (err) {

@@ -67,9 +67,11 @@ export class AuditRecorder {
         d.auditKey ??= AuditLog.newKey();
       });
     }
-    const log = await AuditLog.open(path, Buffer.from(store.read().auditKey!, 'base64url'), this.options.maxEntries);
-    const integrity = log.integrity();
-    if (!integrity.intact) this.options.logger.warn({ path, line: integrity.brokenAtLine }, 'the audit log was changed outside Latchkey');
+    const log = await AuditLog.open(path, Buffer.from(store.read().auditKey!, 'base64url'), {
+      maxEntries: this.options.maxEntries,
+      // Verified when first read (`activity`), not at start: that is when a change is found.
+      onBroken: (integrity) => this.options.logger.warn({ path, line: integrity.brokenAtLine }, 'the audit log was changed outside Latchkey'),
+    });
     const legacy = store.read().audit;
     if (legacy.length) {
       await log.append(legacy);

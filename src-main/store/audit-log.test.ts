@@ -47,12 +47,35 @@ describe('audit log file', () => {
     }
   });
 
+  it('verifies when first read or appended to, not at open; tampering is told once, then', async () => {
+    const log = await AuditLog.open(path, key);
+    await log.append([1, 2, 3].map(entry));
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    await writeFile(path, `${[lines[0], lines[2]].join('\n')}\n`);
+    const told: unknown[] = [];
+    const opened = await AuditLog.open(path, key, { onBroken: (state) => told.push(state) });
+    expect(told).toEqual([]);
+    expect(opened.read().map((e) => e.detail)).toEqual(['#1']);
+    expect(told).toEqual([{ intact: false, brokenAtLine: 2 }]);
+    expect(opened.integrity()).toEqual({ intact: false, brokenAtLine: 2 });
+    expect(told).toHaveLength(1);
+
+    // Appending to a log nobody read yet: the file's entries come first, and the new one chains from the file's last line.
+    await writeFile(path, `${lines.join('\n')}\n`);
+    const unread = await AuditLog.open(path, key);
+    await unread.append([entry(4)]);
+    expect(unread.read().map((e) => e.detail)).toEqual(['#1', '#2', '#3', '#4']);
+    const again = await AuditLog.open(path, key);
+    expect(again.integrity()).toEqual({ intact: true });
+    expect(again.read().map((e) => e.detail)).toEqual(['#1', '#2', '#3', '#4']);
+  });
+
   it('stays bounded: compacts to the newest entries on a fresh, valid chain', async () => {
-    const log = await AuditLog.open(path, key, 10);
+    const log = await AuditLog.open(path, key, { maxEntries: 10 });
     for (let i = 0; i < 45; i++) await log.append([entry(i)]);
     const lines = (await readFile(path, 'utf8')).trim().split('\n').length;
     expect(lines).toBeLessThan(20);
-    const again = await AuditLog.open(path, key, 10);
+    const again = await AuditLog.open(path, key, { maxEntries: 10 });
     expect(again.integrity()).toEqual({ intact: true });
     expect(again.read().at(-1)!.detail).toBe('#44');
     expect(again.read().length).toBeLessThanOrEqual(20);
@@ -63,10 +86,10 @@ describe('audit log file', () => {
     const victim = join(dir, 'victim');
     await writeFile(victim, 'precious');
     await symlink(victim, `${path}.${process.pid}.tmp`);
-    const log = await AuditLog.open(path, key, 2);
+    const log = await AuditLog.open(path, key, { maxEntries: 2 });
     for (let i = 0; i < 6; i++) await log.append([entry(i)]);
     expect(await readFile(victim, 'utf8')).toBe('precious');
-    expect((await AuditLog.open(path, key, 2)).integrity()).toEqual({ intact: true });
+    expect((await AuditLog.open(path, key, { maxEntries: 2 })).integrity()).toEqual({ intact: true });
   });
 
   it('concurrent appends keep the chain in call order', async () => {

@@ -14,6 +14,12 @@
  * Bounded: the newest `maxEntries` are kept in memory; when the file holds
  * twice that, it is rewritten (atomically) with the newest `maxEntries`.
  * Appends and rewrites are on disk when they resolve (platform/file-safety.ts).
+ *
+ * Verified when first needed, not at open: decrypting a chain of thousands of
+ * entries would be most of an agent's start, and nothing reads the entries
+ * before someone asks for them (`latchkey activity`). Every read of the
+ * entries or of {@link AuditLog.integrity}, and every append, verifies the
+ * whole file first; appends chain from the file's last line whatever it holds.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -32,25 +38,36 @@ export interface AuditLogState {
   brokenAtLine?: number;
 }
 
+export interface AuditLogOptions {
+  /** Newest entries kept in memory; the file is compacted at twice this. Default 5,000. */
+  maxEntries?: number;
+  /** Told once, when verification finds the file changed outside Latchkey. */
+  onBroken?: (state: AuditLogState) => void;
+}
+
 export class AuditLog {
   private entries: AuditEntry[] = [];
   private lines = 0;
   private lastTag: Buffer = GENESIS;
   private state: AuditLogState = { intact: true };
+  /** The file's lines as read at open, until they are verified (see {@link verify}). */
+  private unverified: string[] | undefined;
   /** Appends run one after another, so the chain follows file order. */
   private chain: Promise<void> = Promise.resolve();
+  private readonly maxEntries: number;
 
   private constructor(
     private readonly path: string,
     private readonly key: Buffer,
-    private readonly maxEntries: number,
+    private readonly options: AuditLogOptions,
   ) {
     if (key.length !== 32) throw new LatchkeyError('usage', 'The audit log key must be 32 bytes');
+    this.maxEntries = options.maxEntries ?? 5000;
   }
 
   /** Opens (or starts) the log at `path`; an unreadable file is an error, a tampered one is reported in {@link integrity}. */
-  static async open(path: string, key: Buffer, maxEntries = 5000): Promise<AuditLog> {
-    const log = new AuditLog(path, key, maxEntries);
+  static async open(path: string, key: Buffer, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const log = new AuditLog(path, key, options);
     let text = '';
     try {
       text = await readFile(path, 'utf8');
@@ -59,15 +76,16 @@ export class AuditLog {
         throw new LatchkeyError('storage_error', `Cannot read the audit log ${path}: ${(err as Error).message}`, { cause: err });
       }
     }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      log.lines++;
-      const raw = Buffer.from(line, 'base64url');
-      const entry = log.state.intact ? log.decrypt(raw) : undefined;
-      if (entry) log.remember(entry);
-      else if (log.state.intact) log.state = { intact: false, brokenAtLine: log.lines };
-      // Later entries still chain from what is in the file, so new ones verify on their own terms.
-      if (raw.length > IV_BYTES + TAG_BYTES) log.lastTag = raw.subarray(raw.length - TAG_BYTES);
+    const lines = text.split('\n').filter(Boolean);
+    log.lines = lines.length;
+    log.unverified = lines;
+    // New entries chain from what is in the file (the last line long enough to hold a tag), so they verify on their own terms.
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const raw = Buffer.from(lines[i]!, 'base64url');
+      if (raw.length > IV_BYTES + TAG_BYTES) {
+        log.lastTag = raw.subarray(raw.length - TAG_BYTES);
+        break;
+      }
     }
     return log;
   }
@@ -77,12 +95,36 @@ export class AuditLog {
   }
 
   integrity(): AuditLogState {
+    this.verify();
     return { ...this.state };
   }
 
   /** The newest entries, oldest first. */
   read(): readonly AuditEntry[] {
+    this.verify();
     return this.entries;
+  }
+
+  /**
+   * Decrypts the lines read at open along their chain, once: the entries up to
+   * the first line that fails are kept, and the failure is reported.
+   */
+  private verify(): void {
+    const lines = this.unverified;
+    if (!lines) return;
+    this.unverified = undefined;
+    let aad = GENESIS;
+    for (const [i, line] of lines.entries()) {
+      const raw = Buffer.from(line, 'base64url');
+      const entry = this.decrypt(raw, aad);
+      if (!entry) {
+        this.state = { intact: false, brokenAtLine: i + 1 };
+        this.options.onBroken?.({ ...this.state });
+        break;
+      }
+      this.remember(entry);
+      aad = raw.subarray(raw.length - TAG_BYTES);
+    }
   }
 
   /**
@@ -92,6 +134,8 @@ export class AuditLog {
    */
   append(batch: readonly AuditEntry[]): Promise<void> {
     if (batch.length === 0) return this.chain;
+    // The entries in memory must be the file's before new ones go after them (and before a compaction keeps the newest).
+    this.verify();
     for (const e of batch) this.remember(e);
     let write: () => Promise<void>;
     if (this.lines + batch.length >= 2 * this.maxEntries) {
@@ -132,11 +176,12 @@ export class AuditLog {
     return `${Buffer.concat([iv, body, tag]).toString('base64url')}\n`;
   }
 
-  private decrypt(raw: Buffer): AuditEntry | undefined {
+  /** One line's entry, if it decrypts with `aad` (the previous line's tag) and is a valid entry. */
+  private decrypt(raw: Buffer, aad: Buffer): AuditEntry | undefined {
     if (raw.length <= IV_BYTES + TAG_BYTES) return undefined;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
-      decipher.setAAD(this.lastTag);
+      decipher.setAAD(aad);
       decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
       const json = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
       const parsed = AuditEntrySchema.safeParse(JSON.parse(json));

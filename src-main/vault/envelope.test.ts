@@ -6,6 +6,7 @@ import {
   encryptEnvelope,
   envelopeHeader,
   parseEnvelope,
+  parseEnvelopeHeader,
   serializeEnvelope,
   verifyKeyCheck,
   withKeyCheck,
@@ -72,6 +73,29 @@ describe('vault envelope', () => {
       Buffer.from(JSON.stringify({ ...JSON.parse(good.toString()), version: 2 })),
     ];
     for (const raw of cases) expectCode(() => parseEnvelope(raw), 'vault_corrupt');
+  });
+
+  it('rejects a ciphertext that is not padded standard base64 before any crypto (Node would decode it leniently)', () => {
+    const padded = Buffer.from('x'.repeat(37)); // 37 bytes: the base64 ends in "=="
+    const good = JSON.parse(serializeEnvelope(encryptEnvelope(padded, key, keyringHeader)).toString()) as Envelope;
+    const c = good.ciphertext;
+    expect(c).toMatch(/==$/);
+    const bad = [
+      `${c.slice(0, 8)}\n${c.slice(8)}`, // a line break, which Node's decoder skips
+      `${c.slice(0, 8)}-_${c.slice(10)}`, // base64url's alphabet
+      `${c.slice(0, 4)}=${c.slice(5)}`, // padding in the middle
+      c.replace(/=*$/, ''), // padding cut off
+      `${c}====`,
+    ];
+    for (const ciphertext of bad) expectCode(() => parseEnvelope(Buffer.from(JSON.stringify({ ...good, ciphertext }))), 'vault_corrupt');
+    expect(decryptEnvelope(parseEnvelope(Buffer.from(JSON.stringify(good))), key)).toEqual(padded);
+  });
+
+  it('reads the header alone (which key source) without checking the ciphertext; a damaged header is still vault_corrupt', () => {
+    const good = JSON.parse(serializeEnvelope(encryptEnvelope(plaintext, key, keyringHeader)).toString()) as Envelope;
+    expect(parseEnvelopeHeader(Buffer.from(JSON.stringify({ ...good, ciphertext: '%' }))).key).toEqual(keyringHeader.key);
+    expectCode(() => parseEnvelopeHeader(Buffer.from(JSON.stringify({ ...good, key: { kind: 'nobody' } }))), 'vault_corrupt');
+    expectCode(() => parseEnvelopeHeader(Buffer.from('{"format":')), 'vault_corrupt');
   });
 
   it('canonical JSON ignores key order at every depth', () => {

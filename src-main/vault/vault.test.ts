@@ -84,6 +84,15 @@ describe('Vault', () => {
     }).toThrow(TypeError);
   });
 
+  it('freezes every level itself: what an update added, and what a journal replay at open built', async () => {
+    const { path, vault } = await newVault(); // alice came in by an update: a journal record
+    const reopened = await openVault(path);
+    for (const doc of [vault.read(), reopened.read()]) {
+      expect(doc.accounts[0]).toEqual({ id: 'alice', access_token: MARKER });
+      expect([doc, doc.accounts, doc.accounts[0]].every((o) => Object.isFrozen(o))).toBe(true);
+    }
+  });
+
   it.runIf(posix)('writes the file 0600 in a 0700 directory, tightening a 0755 one', async () => {
     const { path, dir } = await newVault();
     expect((await stat(path)).mode & 0o777).toBe(0o600);

@@ -21,7 +21,7 @@
  * - nothing logged carries key material or plaintext: only paths and counts.
  */
 import { dirname } from 'node:path';
-import { createDraft, enablePatches, finishDraft, applyPatches, type Objectish, type Patch } from 'immer';
+import { createDraft, enablePatches, finishDraft, applyPatches, setAutoFreeze, type Objectish, type Patch } from 'immer';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -29,6 +29,7 @@ import {
   encryptEnvelope,
   envelopeHeader,
   parseEnvelope,
+  parseEnvelopeHeader,
   serializeEnvelope,
   verifyKeyCheck,
   withKeyCheck,
@@ -39,6 +40,10 @@ import { ensurePrivateDir, keepBrokenCopy, moveAside } from './vault-file.js';
 import { AppendFile, cutFile, readIfExists, removeStaleTempFiles, writeFileAtomic } from '../platform/file-safety.js';
 
 enablePatches();
+// The vault freezes what it hands out itself (deepFreeze, which stops at frozen
+// subtrees). immer's own auto-freeze would walk all of a freshly decrypted
+// document, every node of 1,000 accounts, when the journal is replayed on open.
+setAutoFreeze(false);
 
 /** Below this, the journal is never folded into the vault file. */
 const MIN_COMPACT_BYTES = 64 * 1024;
@@ -315,7 +320,7 @@ function replay(doc: unknown, records: Patch[][]): unknown {
  */
 export async function readKeyParams(path: string): Promise<KeyParams | null> {
   const raw = await readIfExists(path);
-  return raw === undefined ? null : parseEnvelope(raw).key;
+  return raw === undefined ? null : parseEnvelopeHeader(raw).key;
 }
 
 /**

@@ -2,8 +2,7 @@
 import { Option, type Command } from 'commander';
 import { LatchkeyError } from '../../errors.js';
 import { startBackgroundAgent } from '../agent-connection.js';
-import { passphraseForAgent } from '../agent-passphrase.js';
-import { assertPathsUsable } from '../input-errors.js';
+import { runForegroundAgent } from '../agent-foreground.js';
 import { terminalOf } from '../output.js';
 import type { CommandKit } from './command-kit.js';
 
@@ -25,10 +24,8 @@ export function addAgentCommands(program: Command, kit: CommandKit): void {
       }
       if (action !== 'start') throw new LatchkeyError('usage', `Unknown agent action "${action}"; use "start" or "stop".`);
       if (opts.foreground) {
-        await assertPathsUsable(paths, io.env);
-        const passphrase = opts.passphraseStdin ? await kit.readStdin() : await passphraseForAgent(paths, io.env, terminalOf(io));
-        const given = passphrase === undefined ? {} : { passphrase: async () => passphrase.replace(/\r?\n$/, '') };
-        return kit.runAgent({ backgroundChild: Boolean(opts.backgroundChild), ...given, ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) });
+        const foreground = { backgroundChild: Boolean(opts.backgroundChild), ...(opts.passphraseStdin ? { readPassphrase: kit.readStdin } : {}), ...(opts.logFormat ? { logFormat: opts.logFormat } : {}) };
+        return runForegroundAgent(io, paths, foreground, kit.runAgent);
       }
       const running = await withAgent((c) => c.call('admin.status', {}), false).catch(() => undefined);
       if (running) {
