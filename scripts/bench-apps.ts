@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeMessage } from '../src-main/agent/framing.js';
 import type { RunningAgent } from '../src-main/agent/agent-main.js';
-import type { DemoProvider } from '../src-main/demo/demo-provider.js';
+import type { BenchProvider } from './bench-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
 import type { LatchkeyPaths } from '../src-main/platform/paths.js';
 import type { Policy } from '../src-main/broker/policy-prompter.js';
@@ -45,7 +45,7 @@ export interface AppBenchContext {
   cleanup: Cleanup;
   tmp: string;
   paths: LatchkeyPaths;
-  demo: DemoProvider;
+  demo: BenchProvider;
   agent: RunningAgent;
   /** Moves the agent's clock past every cached access token's expiry. */
   expireTokens(): void;
@@ -311,13 +311,13 @@ export async function benchAppRefreshStorm(b: AppBenchContext): Promise<void> {
   let previous = fleet.tokens.map((t) => t.accessToken);
   for (let r = 0; r < STORM.rounds; r++) {
     b.expireTokens();
-    b.demo.stats.reset();
+    await b.demo.resetStats();
     const start = performance.now();
     const results = await Promise.allSettled(
       fleet.clients.flatMap((c, i) => Array.from({ length: STORM.inFlightPerClient }, () => c.tryGetAuthTokens({ scope: APP_SCOPE }).then((t) => ({ app: i % APPS, token: t.accessToken })))),
     );
     totals.push(since(start));
-    refreshes.push(b.demo.stats.tokenRequests.filter((t) => t.grant_type === 'refresh_token').length);
+    refreshes.push(await b.demo.refreshes());
     const ok = results.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
     if (ok.length !== total) problems.add(`round ${r + 1}: ${total - ok.length} failed (${asLatchkeyError((results.find((x) => x.status === 'rejected') as PromiseRejectedResult).reason).code})`);
     const perApp = Array.from({ length: APPS }, (_, app) => new Set(ok.filter((x) => x.app === app).map((x) => x.token)));

@@ -16,16 +16,15 @@
  * 7. agent start-to-ready time and RSS.
  *
  * Everything runs on 127.0.0.1 in a temporary LATCHKEY_HOME with the
- * passphrase key source; the real demo provider and (for the sign-in) Debian
- * Chromium are used. Whatever was started is stopped and removed, also on
- * failure and Ctrl-C.
+ * passphrase key source; the real demo provider and Debian Chromium (for the
+ * sign-in) are used, both in a child process (bench-provider.ts says why).
+ * Whatever was started is stopped and removed, also on failure and Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken } from '../src-main/agent/admin-contract.js';
 import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
@@ -33,12 +32,13 @@ import { encodeMessage } from '../src-main/agent/framing.js';
 import { connectOwner } from '../src-main/agent/owner-key.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
 import { addHost } from '../src-main/cli/host-command.js';
-import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
+import { DEMO_CLIENT_ID } from '../src-main/demo/demo-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
 import { silentLogger } from '../src-main/log/logger.js';
 import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } from '../src-main/testing/browser.js';
+import { CHROMIUM_PATH, chromiumAvailable } from '../src-main/testing/browser.js';
 import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
+import { startBenchProvider, type BenchProvider } from './bench-provider.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
 import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
@@ -73,7 +73,7 @@ interface Bench {
   tmp: string;
   env: NodeJS.ProcessEnv;
   paths: LatchkeyPaths;
-  demo: DemoProvider;
+  demo: BenchProvider;
   agent: RunningAgent;
   /** Moves the agent's clock (`Date.now() + offset`) ahead, so every cached token is expired without waiting. */
   expireTokens(): void;
@@ -133,8 +133,8 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   cleanup.add('stray agents', stopStrayAgents);
   const env = await makeHome(join(tmp, 'agent'));
   const paths = resolvePaths(env);
-  progress('starting the demo provider and the agent');
-  const demo = await startDemoProvider({ port: 0 });
+  progress('starting the demo provider (in a child process, see bench-provider.ts) and the agent');
+  const demo = await startBenchProvider();
   cleanup.add('demo provider', () => demo.close());
   const clock = { offsetMs: 0 };
   const rssBefore = process.memoryUsage().rss;
@@ -157,7 +157,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   }
   try {
     progress('signing in one account through Chromium');
-    await signIn(client);
+    await signIn(client, demo);
     bench.token = await client.call('admin.token', {});
   } catch (err) {
     bench.skipped = `the sign-in through Chromium failed: ${asLatchkeyError(err).message}`;
@@ -165,38 +165,25 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   return bench;
 }
 
-/** `admin.login` over the socket, with Chromium doing what a person does at the demo provider's pages. */
-async function signIn(client: AdminClient): Promise<void> {
-  // Without the session bus: Chromium on a bus with no desktop behind it wakes
-  // xdg-desktop-portal, whose warnings would be printed in the middle of the report.
-  const { DBUS_SESSION_BUS_ADDRESS: _bus, ...env } = process.env;
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS], env });
-  try {
-    const abort = new AbortController();
-    let failure: unknown;
-    const onAuthorizationUrl = async (url: string) => {
-      const page = await browser.newPage();
-      await signInAtProvider(page, url, { login: 'bench' });
-      await page.close();
-    };
-    await client
-      .call('admin.login', { provider: 'bench' }, {
-        signal: abort.signal,
-        timeoutMs: 60_000,
-        onNotification: (method, params) => {
-          if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
-          onAuthorizationUrl((params as AuthorizationUrlNotification).url).catch((err: unknown) => {
-            failure = err;
-            abort.abort(err);
-          });
-        },
-      })
-      .catch((err: unknown) => {
-        throw failure ?? err;
-      });
-  } finally {
-    await withDeadline(browser.close(), 10_000, 'closing Chromium');
-  }
+/** `admin.login` over the socket; the provider's child process plays the person's part in Chromium (see bench-provider.ts). */
+async function signIn(client: AdminClient, demo: BenchProvider): Promise<void> {
+  const abort = new AbortController();
+  let failure: unknown;
+  await client
+    .call('admin.login', { provider: 'bench' }, {
+      signal: abort.signal,
+      timeoutMs: 60_000,
+      onNotification: (method, params) => {
+        if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
+        demo.signIn((params as AuthorizationUrlNotification).url, 'bench').catch((err: unknown) => {
+          failure = err;
+          abort.abort(err);
+        });
+      },
+    })
+    .catch((err: unknown) => {
+      throw failure ?? err;
+    });
 }
 
 /** Microseconds one call takes. */
@@ -349,13 +336,13 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
   const problems = new Set<string>();
   for (let r = 0; r < STORM.rounds; r++) {
     b.expireTokens();
-    b.demo.stats.reset();
+    await b.demo.resetStats();
     const start = performance.now();
     const results = await Promise.allSettled(
       clients.flatMap((c) => Array.from({ length: STORM.perConnection }, () => c.call<WireToken>('admin.token', {}))),
     );
     totals.push(since(start));
-    refreshes.push(b.demo.stats.tokenRequests.filter((t) => t.grant_type === 'refresh_token').length);
+    refreshes.push(await b.demo.refreshes());
     const ok = results.flatMap((x) => (x.status === 'fulfilled' ? [x.value.access_token] : []));
     if (ok.length !== total) problems.add(`round ${r + 1}: ${total - ok.length} failed (${asLatchkeyError((results.find((x) => x.status === 'rejected') as PromiseRejectedResult).reason).code})`);
     if (new Set(ok).size > 1) problems.add(`round ${r + 1}: ${new Set(ok).size} different tokens handed out`);
@@ -524,6 +511,15 @@ async function benchAgentStart(b: Bench): Promise<void> {
   report.note(`${AGENT_START.runs} runs each; spawn → socket answers admin.status (polled every 5 ms); stopped with admin.stop`);
 }
 
+/**
+ * `LATCHKEY_BENCH_SECTIONS=4,4b` runs only those sections (after the set-up they
+ * share): for working on one figure without waiting for all of them.
+ */
+function wanted(section: string): boolean {
+  const only = process.env.LATCHKEY_BENCH_SECTIONS;
+  return !only || only.split(',').map((s) => s.trim()).includes(section);
+}
+
 /** Runs one section; a failure is printed in place and the other sections still run. */
 async function attempt(report: Report, section: () => Promise<void>): Promise<void> {
   try {
@@ -553,14 +549,17 @@ async function main(): Promise<void> {
       report.note('');
       report.note(`Sign-in-dependent figures are skipped: ${b.skipped}.`);
     }
-    await attempt(report, () => benchCachedToken(b));
-    await attempt(report, () => benchWholeProcess(b));
-    await attempt(report, () => benchRefreshStorm(b));
-    await attempt(report, () => benchAppTokens(b));
-    await attempt(report, () => benchAppConnect(b));
-    await attempt(report, () => benchAppRefreshStorm(b));
-    await attempt(report, () => benchVault(b));
-    await attempt(report, () => benchAgentStart(b));
+    const sections: Array<[string, (b: Bench) => Promise<void>]> = [
+      ['1', benchCachedToken],
+      ['2', benchWholeProcess],
+      ['3', benchRefreshStorm],
+      ['4', benchAppTokens],
+      ['4b', benchAppConnect],
+      ['5', benchAppRefreshStorm],
+      ['6', benchVault],
+      ['7', benchAgentStart],
+    ];
+    for (const [name, section] of sections) if (wanted(name)) await attempt(report, () => section(b));
     report.targets();
     report.footer(since(started));
   } catch (err) {
