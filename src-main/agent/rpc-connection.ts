@@ -364,11 +364,22 @@ export class RpcConnection implements Connection {
     if (frame.length - 1 > this.#host.limits.maxMessageBytes) return false;
     this.#write(frame);
     this.#touch();
-    if (line && typeof id === 'number') {
-      const at = readEnvelopeId(line);
-      if (at) this.#repeat = { tail: Buffer.from(line.subarray(at.end)), method, entry, params };
-    }
+    if (line && typeof id === 'number') this.#remember(line, id, method, params, entry);
     return true;
+  }
+
+  /**
+   * Remembers an answered request by its bytes after the id, but only when
+   * they are exactly what JSON.stringify writes for its method and params: a
+   * line with more members (a second "id", say) would read differently by
+   * bytes than JSON.parse reads it, so it is never taken by its bytes.
+   */
+  #remember(line: Buffer, id: number, method: string, params: unknown, entry: RpcMethodEntry): void {
+    const at = readEnvelopeId(line);
+    if (!at || at.id !== id) return;
+    const tail = `,"method":${JSON.stringify(method)}${params === undefined ? '' : `,"params":${JSON.stringify(params)}`}}`;
+    if (line.length - at.end !== tail.length || line.toString('latin1', at.end) !== tail) return;
+    this.#repeat = { tail: Buffer.from(line.subarray(at.end)), method, entry, params };
   }
 
   #run(id: RpcId, message: IncomingMessage, entry: RpcMethodEntry): void {
