@@ -62,6 +62,9 @@ interface AppFleet {
 
 const fleets = new WeakMap<AppBenchContext, Promise<AppFleet>>();
 
+/** Section 4's figures at one client (µs), for the comparison with oidc-agent (bench-oidc-agent.ts). */
+export const cachedTryGetAtOneClient = new WeakMap<AppBenchContext, { p50: number; p99: number }>();
+
 /** The apps and their connections, made once and shared by both sections. */
 function fleetFor(b: AppBenchContext): Promise<AppFleet> {
   let fleet = fleets.get(b);
@@ -194,6 +197,7 @@ export async function benchAppTokens(b: AppBenchContext): Promise<void> {
       }
     }
     rows.push({ clients, agent: summarise(agentRounds), echo: summarise(echoRounds) });
+    if (clients === 1) cachedTryGetAtOneClient.set(b, rows.at(-1)!.agent);
   }
 
   for (const { clients, agent, echo } of rows) {
@@ -204,9 +208,9 @@ export async function benchAppTokens(b: AppBenchContext): Promise<void> {
     report.row('  ratio tryGet / echo', fmt.ratio(ratio), `p99 ${fmt.ratio(agent.p99 / echo.p99)}, throughput ${fmt.ratio(echo.rps / agent.rps)} lower`, 'p50');
     const misses = [
       ...(ratio > TARGET.ratio ? [`p50 ${fmt.ratio(ratio)} of echo`] : []),
-      ...(agent.p99 >= TARGET.p99Us ? [`p99 ${fmt.us(agent.p99)}`] : []),
+      ...(clients === 1 && agent.p99 >= TARGET.p99Us ? [`p99 ${fmt.us(agent.p99)}`] : []),
     ];
-    report.row(`  target ≤ ${fmt.ratio(TARGET.ratio)} echo, p99 < 1 ms`, misses.length ? 'not met' : 'met', misses.join(', '));
+    report.row(`  target ≤ ${fmt.ratio(TARGET.ratio)} echo${clients === 1 ? ', p99 < 1 ms' : ''}`, misses.length ? 'not met' : 'met', misses.join(', '));
     report.target({
       figure: `cached tokens.tryGet through the SDK, ${who}, p50 vs a bare socket echo`,
       value: `${fmt.us(agent.p50)} = ${fmt.ratio(ratio)} echo, p99 ${fmt.us(agent.p99)}`,
@@ -215,14 +219,6 @@ export async function benchAppTokens(b: AppBenchContext): Promise<void> {
       met: ratio <= TARGET.ratio && (clients !== 1 || agent.p99 < TARGET.p99Us),
     });
   }
-  report.target({
-    figure: "cached tokens.tryGet vs oidc-agent's getAgentTokenResponse()",
-    value: 'n/a',
-    baseline: '2-2.4× faster than oidc-agent 4.2.6 before',
-    target: '≥ 5× faster',
-    met: undefined,
-    note: 'oidc-agent is not run side by side here: Debian has it (4.2.6), but an account for it needs oidc-gen against the demo provider, which this bench does not automate',
-  });
   report.note(`median over ${CACHED.rounds} rounds (after a warm-up) of each round's p50, p99 and throughput, agent and echo alternating by round;`);
   report.note(`each client is its own connection, proven once before timing, calling in a closed loop (the next call when the last answered);`);
   report.note(`the clients belong to ${APPS} apps in turn; request ${request.length} B, reply ${reply.length} B; SDK clients, agent and echo share this process`);

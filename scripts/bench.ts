@@ -25,7 +25,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken } from '../src-main/agent/admin-contract.js';
+import type { WireToken } from '../src-main/agent/admin-contract.js';
 import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/agent/framing.js';
@@ -38,7 +38,8 @@ import { silentLogger } from '../src-main/log/logger.js';
 import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
 import { CHROMIUM_PATH, chromiumAvailable } from '../src-main/testing/browser.js';
 import { probeKeyring } from '../src-main/vault/testing/keyring-probe.js';
-import { startBenchProvider, type BenchProvider } from './bench-provider.js';
+import { signInThroughAgent, startBenchProvider, type BenchProvider } from './bench-provider.js';
+import { benchOidcAgent, OIDC_AGENT_CLIENT } from './bench-oidc-agent.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
 import { Cleanup, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
@@ -134,7 +135,7 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   const env = await makeHome(join(tmp, 'agent'));
   const paths = resolvePaths(env);
   progress('starting the demo provider (in a child process, see bench-provider.ts) and the agent');
-  const demo = await startBenchProvider();
+  const demo = await startBenchProvider({ clients: [OIDC_AGENT_CLIENT] });
   cleanup.add('demo provider', () => demo.close());
   const clock = { offsetMs: 0 };
   const rssBefore = process.memoryUsage().rss;
@@ -157,33 +158,12 @@ async function setUp(report: Report, cleanup: Cleanup): Promise<Bench> {
   }
   try {
     progress('signing in one account through Chromium');
-    await signIn(client, demo);
+    await signInThroughAgent(client, demo, 'bench', 'bench');
     bench.token = await client.call('admin.token', {});
   } catch (err) {
     bench.skipped = `the sign-in through Chromium failed: ${asLatchkeyError(err).message}`;
   }
   return bench;
-}
-
-/** `admin.login` over the socket; the provider's child process plays the person's part in Chromium (see bench-provider.ts). */
-async function signIn(client: AdminClient, demo: BenchProvider): Promise<void> {
-  const abort = new AbortController();
-  let failure: unknown;
-  await client
-    .call('admin.login', { provider: 'bench' }, {
-      signal: abort.signal,
-      timeoutMs: 60_000,
-      onNotification: (method, params) => {
-        if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
-        demo.signIn((params as AuthorizationUrlNotification).url, 'bench').catch((err: unknown) => {
-          failure = err;
-          abort.abort(err);
-        });
-      },
-    })
-    .catch((err: unknown) => {
-      throw failure ?? err;
-    });
 }
 
 /** Microseconds one call takes. */
@@ -555,6 +535,7 @@ async function main(): Promise<void> {
       ['3', benchRefreshStorm],
       ['4', benchAppTokens],
       ['4b', benchAppConnect],
+      ['4c', benchOidcAgent],
       ['5', benchAppRefreshStorm],
       ['6', benchVault],
       ['7', benchAgentStart],
