@@ -107,15 +107,17 @@ async function startFleet(b: AppBenchContext): Promise<AppFleet> {
   return { clients, tokens };
 }
 
-/** One closed-loop run: each call's latency (µs) and the run's wall time (ms). */
+/** One closed-loop run: each call's latency (µs), the run's wall time (ms), and the CPU time this process spent per call (µs). */
 interface Run {
   us: number[];
   ms: number;
+  cpuUs: number;
 }
 
 /** Runs `callers` side by side, each making `calls` calls one after the other. */
 async function closedLoop(callers: ReadonlyArray<() => Promise<unknown>>, calls: number): Promise<Run> {
   const us: number[] = [];
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     callers.map(async (call) => {
@@ -126,7 +128,9 @@ async function closedLoop(callers: ReadonlyArray<() => Promise<unknown>>, calls:
       }
     }),
   );
-  return { us, ms: since(start) };
+  const ms = since(start);
+  const { user, system } = process.cpuUsage(cpu);
+  return { us, ms, cpuUs: (user + system) / us.length };
 }
 
 interface Figures {
@@ -134,6 +138,8 @@ interface Figures {
   p99: number;
   /** Requests per second over the whole run. */
   rps: number;
+  /** CPU time per call (µs) of this process (clients and server alike): what other work on the machine cannot inflate. */
+  cpu: number;
 }
 
 /** Medians over rounds of each round's p50, p99 and throughput. */
@@ -142,6 +148,7 @@ function summarise(rounds: Run[]): Figures {
     p50: median(rounds.map((r) => percentile(r.us, 50))),
     p99: median(rounds.map((r) => percentile(r.us, 99))),
     rps: median(rounds.map((r) => r.us.length / (r.ms / 1000))),
+    cpu: median(rounds.map((r) => r.cpuUs)),
   };
 }
 
@@ -206,6 +213,7 @@ export async function benchAppTokens(b: AppBenchContext): Promise<void> {
     report.row(`bare Unix-socket echo, ${who}`, fmt.us(echo.p50), `p99 ${fmt.us(echo.p99)}, ${perSecond(echo.rps)}`, 'p50');
     const ratio = agent.p50 / echo.p50;
     report.row('  ratio tryGet / echo', fmt.ratio(ratio), `p99 ${fmt.ratio(agent.p99 / echo.p99)}, throughput ${fmt.ratio(echo.rps / agent.rps)} lower`, 'p50');
+    report.row('  CPU per call, tryGet / echo', `${fmt.us(agent.cpu)} / ${fmt.us(echo.cpu)}`, `${fmt.ratio(agent.cpu / echo.cpu)}: client and server work together, whatever the load`, 'median');
     const misses = [
       ...(ratio > TARGET.ratio ? [`p50 ${fmt.ratio(ratio)} of echo`] : []),
       ...(clients === 1 && agent.p99 >= TARGET.p99Us ? [`p99 ${fmt.us(agent.p99)}`] : []),

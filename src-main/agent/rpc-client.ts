@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder, readEnvelopeId } from './framing.js';
+import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder, readEnvelopeId } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
@@ -132,7 +132,7 @@ function resultSpan(line: Buffer): { id: number; start: number; end: number } | 
   if (!head) return undefined;
   const start = head.end + RESULT_MEMBER.length;
   if (line.length <= start || line[line.length - 1] !== CLOSE_BRACE) return undefined;
-  if (line.compare(RESULT_MEMBER, 0, RESULT_MEMBER.length, head.end, start) !== 0) return undefined;
+  if (!bytesEqual(line, head.end, RESULT_MEMBER, 0, RESULT_MEMBER.length)) return undefined;
   return { id: head.id, start, end: line.length - 1 };
 }
 
@@ -254,7 +254,7 @@ class SocketRpcClient implements RpcClient {
     const span = resultSpan(line);
     const pending = span && this.#pending.get(span.id);
     const last = this.#lastResult;
-    if (pending?.decode && last && span!.end - span!.start === last.bytes.length && line.compare(last.bytes, 0, last.bytes.length, span!.start, span!.end) === 0) {
+    if (pending?.decode && last && span!.end - span!.start === last.bytes.length && bytesEqual(line, span!.start, last.bytes, 0, last.bytes.length)) {
       pending.settle({ result: last.value });
       return;
     }

@@ -26,7 +26,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../broker/peer-process.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { decodeLine, encodeMessage, LineDecoder, readEnvelopeId } from './framing.js';
+import { bytesEqual, decodeLine, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from './framing.js';
 import {
   CANCEL_NOTIFICATION,
   cancelParamsSchema,
@@ -130,6 +130,9 @@ export interface ConnectionHost {
   lookup(method: string): RpcMethodEntry | undefined;
   identifyPeer?(socket: Socket): Promise<PeerProcess | undefined>;
 }
+
+/** What follows the id in a result: `,"result":`. */
+const RESULT_MEMBER = Buffer.from(',"result":', 'latin1');
 
 /**
  * The request last answered at hand on a connection, kept by its bytes after
@@ -259,7 +262,7 @@ export class RpcConnection implements Connection {
    */
   #answerRepeat(line: Buffer, repeat: RepeatedRequest): boolean {
     const head = readEnvelopeId(line);
-    if (!head || line.length - head.end !== repeat.tail.length || line.compare(repeat.tail, 0, repeat.tail.length, head.end) !== 0) return false;
+    if (!head || line.length - head.end !== repeat.tail.length || !bytesEqual(line, head.end, repeat.tail, 0, repeat.tail.length)) return false;
     const { id } = head;
     if (this.#inFlight.has(id) || this.#inFlight.size >= this.#host.limits.maxInFlightPerConnection) return false;
     if (this.#host.lookup(repeat.method) !== repeat.entry) return false;
@@ -353,12 +356,16 @@ export class RpcConnection implements Connection {
       return false;
     }
     if (result === undefined) return false;
-    // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back.
-    const head = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":`;
-    const headBytes = Buffer.byteLength(head);
-    const frame = Buffer.allocUnsafe(headBytes + result.length + 2);
-    frame.write(head, 0, 'utf8');
-    result.copy(frame, headBytes);
+    // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back:
+    // `{"jsonrpc":"2.0","id":` id `,"result":` result `}\n`.
+    const idText = JSON.stringify(id);
+    const idBytes = Buffer.byteLength(idText);
+    const at = ENVELOPE_HEAD.length + idBytes + RESULT_MEMBER.length;
+    const frame = Buffer.allocUnsafe(at + result.length + 2);
+    frame.set(ENVELOPE_HEAD, 0);
+    frame.write(idText, ENVELOPE_HEAD.length, idBytes, 'utf8');
+    frame.set(RESULT_MEMBER, at - RESULT_MEMBER.length);
+    frame.set(result, at);
     frame[frame.length - 2] = 0x7d; // }
     frame[frame.length - 1] = 0x0a; // \n
     if (frame.length - 1 > this.#host.limits.maxMessageBytes) return false;
