@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder, readEnvelopeId } from './framing.js';
+import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './rpc-protocol.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
@@ -148,6 +148,8 @@ class SocketRpcClient implements RpcClient {
   readonly #deadlines = new DeadlineTimer((now) => this.#expireCalls(now));
   #nextId = 1;
   #closed = false;
+  /** The last request's bytes after its id, by method and params as JSON. */
+  #lastTail: { method: string; params: string | undefined; bytes: Buffer } | undefined;
   /** The last result given to a `decode`: its bytes and its parsed value, for a reply that repeats it. */
   #lastResult: { bytes: Buffer; value: unknown } | undefined;
   /** Why the connection is going away, when the agent or a bad message told us. */
@@ -184,7 +186,7 @@ class SocketRpcClient implements RpcClient {
     const id = this.#nextId++;
     let frame: Buffer;
     try {
-      frame = encodeMessage(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
+      frame = this.#requestFrame(id, method, params);
     } catch (err) {
       return Promise.reject(new LatchkeyError('usage', `Params of ${method} are not JSON-serialisable`, { cause: err }));
     }
@@ -224,6 +226,26 @@ class SocketRpcClient implements RpcClient {
       if (pending.deadline < Infinity) this.#deadlines.ensure(pending.deadline);
       this.#socket.write(frame);
     });
+  }
+
+  /**
+   * The bytes encodeMessage({ jsonrpc, id, method, params }) writes, with the
+   * part after the id kept from the last call when method and params are the
+   * same again (an app asking for its cached token in a loop).
+   */
+  #requestFrame(id: number, method: string, params: unknown): Buffer {
+    const paramsJson = params === undefined ? undefined : (JSON.stringify(params) as string | undefined);
+    let tail = this.#lastTail;
+    if (!tail || tail.method !== method || tail.params !== paramsJson) {
+      tail = { method, params: paramsJson, bytes: Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8') };
+      this.#lastTail = tail;
+    }
+    const idText = String(id);
+    const frame = Buffer.allocUnsafe(ENVELOPE_HEAD.length + idText.length + tail.bytes.length);
+    frame.set(ENVELOPE_HEAD, 0);
+    frame.write(idText, ENVELOPE_HEAD.length, 'latin1');
+    frame.set(tail.bytes, ENVELOPE_HEAD.length + idText.length);
+    return frame;
   }
 
   onNotification(listener: NotificationListener): () => void {

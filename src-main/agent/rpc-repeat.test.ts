@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connectRpc, type RpcClient } from './rpc-client.js';
-import { decodeLine, LineDecoder, readEnvelopeId } from './framing.js';
+import { decodeLine, encodeMessage, LineDecoder, readEnvelopeId } from './framing.js';
 import { RPC_ERROR } from './rpc-protocol.js';
 import { createRpcServer, type CallContext, type RpcServer } from './rpc-server.js';
 import { makeSocketDir, RawPeer, type SocketDir } from '../testing/rpc-testing.js';
@@ -155,7 +155,7 @@ describe('the agent knows a repeated request by its bytes', () => {
 
 describe('the client reuses a repeated reply', () => {
   /** A fake agent answering every request with `reply(id)`. */
-  async function fakeAgent(reply: (id: number, n: number) => string): Promise<RpcClient> {
+  async function fakeAgent(reply: (id: number, n: number) => string, received: string[] = []): Promise<RpcClient> {
     dir = await makeSocketDir();
     const sockets = new Set<Socket>();
     let n = 0;
@@ -165,6 +165,7 @@ describe('the client reuses a repeated reply', () => {
       socket.on('data', (chunk) => {
         buffered += chunk.toString('utf8');
         for (let i = buffered.indexOf('\n'); i !== -1; i = buffered.indexOf('\n')) {
+          received.push(buffered.slice(0, i + 1));
           const request = JSON.parse(buffered.slice(0, i)) as { id: number };
           buffered = buffered.slice(i + 1);
           socket.write(`${reply(request.id, n++)}\n`);
@@ -210,6 +211,22 @@ describe('the client reuses a repeated reply', () => {
     const got: unknown[] = [];
     for (let i = 0; i < replies.length; i++) got.push(await client.call('m', {}, { decode }));
     expect(got).toEqual([{ token: 't1' }, { token: 't2' }, { token: 't3' }, { token: 't3' }]);
+  });
+
+  it('requests are byte for byte what encodeMessage writes, also when method and params repeat or change', async () => {
+    const received: string[] = [];
+    const client = await fakeAgent((id) => `{"jsonrpc":"2.0","id":${id},"result":1}`, received);
+    const calls: Array<[string, unknown]> = [
+      ['tokens.tryGet', { scope: 'openid email' }],
+      ['tokens.tryGet', { scope: 'openid email' }],
+      ['tokens.tryGet', { scope: 'openid' }],
+      ['tokens.get', { scope: 'openid' }],
+      ['tokens.get', undefined],
+      ['m', { name: 'é😀\n"', n: [1, { x: null }] }],
+      ['m', { name: 'é😀\n"', n: [1, { x: null }] }],
+    ];
+    for (const [method, params] of calls) await client.call(method, params);
+    expect(received).toEqual(calls.map(([method, params], i) => encodeMessage(params === undefined ? { jsonrpc: '2.0', id: i + 1, method } : { jsonrpc: '2.0', id: i + 1, method, params }).toString('utf8')));
   });
 
   it('a decode that throws rejects the call with protocol_error and leaves the connection usable', async () => {
