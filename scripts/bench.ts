@@ -17,29 +17,30 @@
  * 7. agent start-to-ready time and RSS.
  *
  * Everything runs on 127.0.0.1 in a temporary LATCHKEY_HOME with the
- * passphrase key source; the real demo provider and (for the sign-in) Debian
- * Chromium are used. Whatever was started is stopped and removed, also on
- * failure and Ctrl-C.
+ * passphrase key source; the real demo provider and Debian Chromium (for the
+ * sign-in) are used, both in a child process (bench-provider.ts says why).
+ * Whatever was started is stopped and removed, also on failure and Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
-import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification, type WireToken } from '../src-main/wire/owner-contract.js';
+import type { WireToken } from '../src-main/wire/owner-contract.js';
 import { startAgent, type RunningAgent } from '../src-main/agent/agent-main.js';
 import { resetVaultAt } from '../src-main/agent/agent-vault.js';
 import { encodeMessage } from '../src-main/wire/framing.js';
 import { connectOwner } from '../src-main/wire/owner-client.js';
 import { connectAgent, type AdminClient } from '../src-main/cli/agent-connection.js';
 import { addHost } from '../src-main/cli/host-command.js';
-import { DEMO_CLIENT_ID, startDemoProvider, type DemoProvider } from '../src-main/demo/demo-provider.js';
+import { DEMO_CLIENT_ID } from '../src-main/demo/demo-provider.js';
 import { asLatchkeyError } from '../src-main/errors.js';
 import { silentLogger } from '../src-main/log/logger.js';
 import { resolvePaths, type LatchkeyPaths } from '../src-main/platform/paths.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable, signInAtProvider } from '../src-main/testing/browser.js';
+import { CHROMIUM_PATH, chromiumAvailable } from '../src-main/testing/browser.js';
 import { probeKeyring } from '../src-main/testing/keyring-probe.js';
+import { signInThroughAgent, startBenchProvider, type BenchProvider } from './bench-provider.js';
+import { benchOidcAgent, OIDC_AGENT_CLIENT } from './bench-oidc-agent.js';
 import { benchAppConnect, benchAppRefreshStorm, benchAppTokens } from './bench-apps.js';
 import { connectEcho, startEchoServer } from './bench-echo.js';
 import { Cleanup, cpuTimeOf, killChildren, memoryOf, sleep, spawnNode, timeNode, withDeadline, type MemoryFigures } from './bench-process.js';
@@ -83,7 +84,7 @@ interface BenchBase {
 interface Bench extends BenchBase {
   env: NodeJS.ProcessEnv;
   paths: LatchkeyPaths;
-  demo: DemoProvider;
+  demo: BenchProvider;
   agent: RunningAgent;
   /** Moves the agent's clock (`Date.now() + offset`) ahead, so every cached token is expired without waiting. */
   expireTokens(): void;
@@ -146,8 +147,8 @@ async function setUp(base: BenchBase): Promise<Bench> {
   const { cleanup, tmp } = base;
   const env = await makeHome(join(tmp, 'agent'));
   const paths = resolvePaths(env);
-  progress('starting the demo provider and the agent');
-  const demo = await startDemoProvider({ port: 0 });
+  progress('starting the demo provider (in a child process, see bench-provider.ts) and the agent');
+  const demo = await startBenchProvider({ clients: [OIDC_AGENT_CLIENT] });
   cleanup.add('demo provider', () => demo.close());
   const clock = { offsetMs: 0 };
   const rssBefore = process.memoryUsage().rss;
@@ -170,46 +171,12 @@ async function setUp(base: BenchBase): Promise<Bench> {
   }
   try {
     progress('signing in one account through Chromium');
-    await signIn(client);
+    await signInThroughAgent(client, demo, 'bench', 'bench');
     bench.token = await client.call('admin.token', {});
   } catch (err) {
     bench.skipped = `the sign-in through Chromium failed: ${asLatchkeyError(err).message}`;
   }
   return bench;
-}
-
-/** `admin.login` over the socket, with Chromium doing what a person does at the demo provider's pages. */
-async function signIn(client: AdminClient): Promise<void> {
-  // Without the session bus: Chromium on a bus with no desktop behind it wakes
-  // xdg-desktop-portal, whose warnings would be printed in the middle of the report.
-  const { DBUS_SESSION_BUS_ADDRESS: _bus, ...env } = process.env;
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS], env });
-  try {
-    const abort = new AbortController();
-    let failure: unknown;
-    const onAuthorizationUrl = async (url: string) => {
-      const page = await browser.newPage();
-      await signInAtProvider(page, url, { login: 'bench' });
-      await page.close();
-    };
-    await client
-      .call('admin.login', { provider: 'bench' }, {
-        signal: abort.signal,
-        timeoutMs: 60_000,
-        onNotification: (method, params) => {
-          if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
-          onAuthorizationUrl((params as AuthorizationUrlNotification).url).catch((err: unknown) => {
-            failure = err;
-            abort.abort(err);
-          });
-        },
-      })
-      .catch((err: unknown) => {
-        throw failure ?? err;
-      });
-  } finally {
-    await withDeadline(browser.close(), 10_000, 'closing Chromium');
-  }
 }
 
 /** Microseconds one call takes. */
@@ -384,13 +351,13 @@ async function benchRefreshStorm(b: Bench): Promise<void> {
   const problems = new Set<string>();
   for (let r = 0; r < STORM.rounds; r++) {
     b.expireTokens();
-    b.demo.stats.reset();
+    await b.demo.resetStats();
     const start = performance.now();
     const results = await Promise.allSettled(
       clients.flatMap((c) => Array.from({ length: STORM.perConnection }, () => c.call<WireToken>('admin.token', {}))),
     );
     totals.push(since(start));
-    refreshes.push(b.demo.stats.tokenRequests.filter((t) => t.grant_type === 'refresh_token').length);
+    refreshes.push(await b.demo.refreshes());
     const ok = results.flatMap((x) => (x.status === 'fulfilled' ? [x.value.access_token] : []));
     if (ok.length !== total) problems.add(`round ${r + 1}: ${total - ok.length} failed (${asLatchkeyError((results.find((x) => x.status === 'rejected') as PromiseRejectedResult).reason).code})`);
     if (new Set(ok).size > 1) problems.add(`round ${r + 1}: ${new Set(ok).size} different tokens handed out`);
@@ -604,12 +571,12 @@ async function benchAgentStart(b: BenchBase): Promise<void> {
   report.note(`${AGENT_START.runs} runs each; spawn → socket answers admin.status (polled every 5 ms); stopped with admin.stop`);
 }
 
-const AGENT_SECTIONS = ['1', '2', '3', '4', '5'] as const;
+const AGENT_SECTIONS = ['1', '2', '3', '4', '4b', '4c', '5'] as const;
 const SECTIONS = [...AGENT_SECTIONS, '6', '7'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /**
- * `--only 6,7`: just those sections (numbered as printed; 4 includes 4b), so
+ * `--only 6,7`: just those sections (numbered as printed), so
  * a change to one figure is checked in seconds. Sections 6 and 7 need no
  * running agent, demo provider or Chromium. Default: all.
  */
@@ -661,7 +628,8 @@ async function main(): Promise<void> {
         ['2', (b) => benchWholeProcess(b, helpersOnly)],
         ['3', benchRefreshStorm],
         ['4', benchAppTokens],
-        ['4', benchAppConnect],
+        ['4b', benchAppConnect],
+        ['4c', benchOidcAgent],
         ['5', benchAppRefreshStorm],
       ];
       for (const [section, run] of sections) if (only.has(section)) await attempt(report, () => run(b));

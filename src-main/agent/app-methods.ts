@@ -33,8 +33,8 @@ import type { BrokerApp, BrokerEvent, ReusableAnswer, TokenBroker } from '../bro
 interface AppSession {
   handshake: AppHandshake;
   app?: BrokerApp;
-  /** `tokens.tryGet` answers that still stand, by the request's params as JSON (see {@link TokenBroker.reuse}). */
-  answers?: Map<string, { reuse: ReusableAnswer; json: string }>;
+  /** `tokens.tryGet` answers that still stand, by the request's params as JSON (see {@link TokenBroker.reuse}); `bytes`: the result as sent. */
+  answers?: Map<string, { reuse: ReusableAnswer; bytes: Buffer }>;
   /** Accounts this connection received tokens for: it hears when they sign out. */
   accountsSeen: Set<string>;
   subscribed?: Set<string>;
@@ -103,8 +103,13 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
 
   /** Params as JSON text; absent params are `{}`, as the handler reads them. */
   function answerKey(params: unknown): string {
-    return params === undefined ? '{}' : JSON.stringify(params);
+    if (typeof params !== 'object' || params === null) return params === undefined ? '{}' : JSON.stringify(params);
+    // A repeated request brings the same params object (rpc-connection.ts): its key is made once.
+    let key = keys.get(params);
+    if (key === undefined) keys.set(params, (key = JSON.stringify(params)));
+    return key;
   }
+  const keys = new WeakMap<object, string>();
 
   return Object.fromEntries([
     entry(
@@ -148,7 +153,7 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
           s.answers ??= new Map();
           if (s.answers.size >= MAX_ANSWERS) s.answers.clear();
           // Keyed by the params as received: only params that were validated and answered here hit.
-          s.answers.set(answerKey(raw), { reuse, json: JSON.stringify(wire) });
+          s.answers.set(answerKey(raw), { reuse, bytes: Buffer.from(JSON.stringify(wire), 'utf8') });
         }
         return wire;
       },
@@ -160,7 +165,7 @@ export function appMethods(options: AppMethodsOptions): Record<string, RpcMethod
           const key = answerKey(params);
           const answer = answers.get(key);
           if (!answer) return undefined;
-          if (broker.reuse(answer.reuse)) return answer.json;
+          if (broker.reuse(answer.reuse)) return answer.bytes;
           answers.delete(key);
           return undefined;
         },

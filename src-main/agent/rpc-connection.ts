@@ -26,7 +26,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../platform/peer-lookup.js';
 import { DeadlineTimer } from '../wire/deadline-timer.js';
-import { encodeMessage, LineDecoder } from '../wire/framing.js';
+import { bytesEqual, decodeLine, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from '../wire/framing.js';
 import {
   CANCEL_NOTIFICATION,
   cancelParamsSchema,
@@ -113,12 +113,14 @@ export interface RpcMethodOptions {
 export interface RpcMethodEntry extends RpcMethodOptions {
   handler: RpcHandler;
   /**
-   * The answer, when one is at hand without waiting: the result as JSON text
-   * (sent as is), or `undefined` to run `handler`. It runs synchronously with
-   * no deadline, signal or promise, so it must be cheap and never throw
-   * (cached `tokens.tryGet`: the socket floor is the budget).
+   * The answer, when one is at hand without waiting: the result as UTF-8 JSON
+   * bytes (sent as is, never changed afterwards), or `undefined` to run
+   * `handler`. It runs synchronously with no deadline, signal or promise, so
+   * it must be cheap and never throw (cached `tokens.tryGet`: the socket floor
+   * is the budget). `params` must only be read: a repeated request gets the
+   * same object again (see {@link RpcConnection}'s repeat memo).
    */
-  answerAtHand?(params: unknown, connection: Connection): string | undefined;
+  answerAtHand?(params: unknown, connection: Connection): Buffer | undefined;
 }
 
 /** What a connection needs from the server that owns it. */
@@ -127,6 +129,23 @@ export interface ConnectionHost {
   readonly logger: Logger;
   lookup(method: string): RpcMethodEntry | undefined;
   identifyPeer?(socket: Socket): Promise<PeerProcess | undefined>;
+}
+
+/** What follows the id in a result: `,"result":`. */
+const RESULT_MEMBER = Buffer.from(',"result":', 'latin1');
+
+/**
+ * The request last answered at hand on a connection, kept by its bytes after
+ * the id: the same bytes again (another id) are the same request, so they are
+ * answered without decoding, parsing or validating the line again.
+ */
+interface RepeatedRequest {
+  /** The line's bytes from the comma after the id to its end (a copy). */
+  tail: Buffer;
+  method: string;
+  entry: RpcMethodEntry;
+  /** What the line parsed to the first time; only read, never changed. */
+  params: unknown;
 }
 
 /** How long a closing connection may take to flush its last line. */
@@ -148,6 +167,8 @@ export class RpcConnection implements Connection {
   readonly id: number;
   readonly state: Record<PropertyKey, unknown> = {};
   #peer: Promise<PeerProcess | undefined> | undefined;
+  /** The last request answered at hand, to know it again by its bytes. */
+  #repeat: RepeatedRequest | undefined;
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #decoder: LineDecoder;
@@ -214,26 +235,44 @@ export class RpcConnection implements Connection {
   }
 
   #onData(chunk: Buffer): void {
-    for (const line of this.#decoder.push(chunk)) {
-      if (this.#closing) return;
-      switch (line.kind) {
-        case 'too_large':
-          this.#sendError(null, new LatchkeyError('message_too_large', `Message exceeds ${this.#decoder.maxMessageBytes} bytes; closing connection`));
-          this.#end();
-          return;
-        case 'invalid_utf8':
-          this.#touch();
-          this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid UTF-8'), RPC_ERROR.parseError);
-          break;
-        case 'message':
-          this.#touch();
-          this.#onMessage(line.text);
-          break;
-      }
+    if (this.#decoder.pushBytes(chunk, this.#onLine) && !this.#closing) {
+      this.#sendError(null, new LatchkeyError('message_too_large', `Message exceeds ${this.#decoder.maxMessageBytes} bytes; closing connection`));
+      this.#end();
     }
   }
 
-  #onMessage(text: string): void {
+  /** One complete line (bound once: it is called for every message). */
+  readonly #onLine = (line: Buffer): void => {
+    if (this.#closing) return;
+    if (this.#repeat && this.#answerRepeat(line, this.#repeat)) return;
+    const decoded = decodeLine(line);
+    if (!decoded) return;
+    this.#touch();
+    if (decoded.kind === 'invalid_utf8') {
+      this.#sendError(null, new LatchkeyError('protocol_error', 'Parse error: message is not valid UTF-8'), RPC_ERROR.parseError);
+      return;
+    }
+    this.#onMessage(decoded.text, line);
+  };
+
+  /**
+   * Answers `line` if it is the remembered request again under another
+   * numeric id, with the same checks {@link #onRequest} makes; false sends it
+   * down the full path (which then sees it as any other line).
+   */
+  #answerRepeat(line: Buffer, repeat: RepeatedRequest): boolean {
+    const head = readEnvelopeId(line);
+    if (!head || line.length - head.end !== repeat.tail.length || !bytesEqual(line, head.end, repeat.tail, 0, repeat.tail.length)) return false;
+    const { id } = head;
+    if (this.#inFlight.has(id) || this.#inFlight.size >= this.#host.limits.maxInFlightPerConnection) return false;
+    if (this.#host.lookup(repeat.method) !== repeat.entry) return false;
+    if (this.#answerAtHand(id, repeat.method, repeat.params, repeat.entry, undefined)) return true;
+    // No answer at hand any more (the token, grant or vault changed): the line takes the full path.
+    this.#repeat = undefined;
+    return false;
+  }
+
+  #onMessage(text: string, line: Buffer): void {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -244,7 +283,7 @@ export class RpcConnection implements Connection {
     // The common request shape is checked by hand (zod costs microseconds per message); anything else takes the full path.
     const common = parseCommonRequest(value, this.#host.limits.maxJsonDepth);
     if (common) {
-      this.#onRequest(common.id, common);
+      this.#onRequest(common.id, common, line);
       return;
     }
     const invalid = this.#checkShape(value);
@@ -284,7 +323,7 @@ export class RpcConnection implements Connection {
     this.#inFlight.get(parsed.data.id)?.abort(new LatchkeyError('cancelled', 'Request was cancelled by the client'));
   }
 
-  #onRequest(id: RpcId, message: IncomingMessage): void {
+  #onRequest(id: RpcId, message: IncomingMessage, line?: Buffer): void {
     const { limits } = this.#host;
     if (this.#inFlight.has(id)) {
       this.#sendError(id, new LatchkeyError('protocol_error', 'Invalid request: id is already in flight'), RPC_ERROR.invalidRequest);
@@ -299,26 +338,55 @@ export class RpcConnection implements Connection {
       this.#sendError(id, new LatchkeyError('protocol_error', `Method not found: ${message.method}`), RPC_ERROR.methodNotFound);
       return;
     }
-    if (entry.answerAtHand && this.#answerAtHand(id, message, entry.answerAtHand)) return;
+    if (entry.answerAtHand && this.#answerAtHand(id, message.method, message.params, entry, line)) return;
     this.#run(id, message, entry);
   }
 
-  /** Sends a ready answer; false when there is none (or it would break the size cap), so the handler runs. */
-  #answerAtHand(id: RpcId, message: IncomingMessage, answer: NonNullable<RpcMethodEntry['answerAtHand']>): boolean {
-    let json: string | undefined;
+  /**
+   * Sends a ready answer; false when there is none (or it would break the size
+   * cap), so the handler runs. Given the request's `line`, remembers it for
+   * {@link #answerRepeat}.
+   */
+  #answerAtHand(id: RpcId, method: string, params: unknown, entry: RpcMethodEntry, line: Buffer | undefined): boolean {
+    let result: Buffer | undefined;
     try {
-      json = answer(message.params, this);
+      result = entry.answerAtHand!(params, this);
     } catch (err) {
-      this.#host.logger.error({ err, method: message.method, connection: this.id }, 'agent fast path failed; using the handler');
+      this.#host.logger.error({ err, method, connection: this.id }, 'agent fast path failed; using the handler');
       return false;
     }
-    if (json === undefined) return false;
-    // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back.
-    const frame = Buffer.from(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json}}\n`, 'utf8');
+    if (result === undefined) return false;
+    // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back:
+    // `{"jsonrpc":"2.0","id":` id `,"result":` result `}\n`.
+    const idText = JSON.stringify(id);
+    const idBytes = Buffer.byteLength(idText);
+    const at = ENVELOPE_HEAD.length + idBytes + RESULT_MEMBER.length;
+    const frame = Buffer.allocUnsafe(at + result.length + 2);
+    frame.set(ENVELOPE_HEAD, 0);
+    frame.write(idText, ENVELOPE_HEAD.length, idBytes, 'utf8');
+    frame.set(RESULT_MEMBER, at - RESULT_MEMBER.length);
+    frame.set(result, at);
+    frame[frame.length - 2] = 0x7d; // }
+    frame[frame.length - 1] = 0x0a; // \n
     if (frame.length - 1 > this.#host.limits.maxMessageBytes) return false;
     this.#write(frame);
     this.#touch();
+    if (line && typeof id === 'number') this.#remember(line, id, method, params, entry);
     return true;
+  }
+
+  /**
+   * Remembers an answered request by its bytes after the id, but only when
+   * they are exactly what JSON.stringify writes for its method and params: a
+   * line with more members (a second "id", say) would read differently by
+   * bytes than JSON.parse reads it, so it is never taken by its bytes.
+   */
+  #remember(line: Buffer, id: number, method: string, params: unknown, entry: RpcMethodEntry): void {
+    const at = readEnvelopeId(line);
+    if (!at || at.id !== id) return;
+    const tail = `,"method":${JSON.stringify(method)}${params === undefined ? '' : `,"params":${JSON.stringify(params)}`}}`;
+    if (line.length - at.end !== tail.length || line.toString('latin1', at.end) !== tail) return;
+    this.#repeat = { tail: Buffer.from(line.subarray(at.end)), method, entry, params };
   }
 
   #run(id: RpcId, message: IncomingMessage, entry: RpcMethodEntry): void {

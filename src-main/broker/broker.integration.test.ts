@@ -39,6 +39,8 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
   const seenSecrets = new Set<string>();
   const signIns: string[] = [];
   const clients: LatchkeyClient[] = [];
+  /** The agent's clock runs this far ahead of the real one (expiry and audit tests move it). */
+  const clock = { offsetMs: 0 };
 
   async function app(id: string, options: { keyPath?: string; name?: string } = {}): Promise<LatchkeyClient> {
     const c = await LatchkeyClient.connect({
@@ -63,6 +65,7 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
       env,
       paths,
       logger,
+      now: () => Date.now() + clock.offsetMs,
       prompter: person,
       browser: {
         // The agent opens sign-ins for apps in "the system browser": here, Chromium signing in as the next user.
@@ -251,6 +254,61 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
       await expect(c.tryGetAuthTokens({ scope: 'openid email' })).rejects.toMatchObject({ code: 'consent_required' });
     } finally {
       broker.tryGetReusable = slow;
+    }
+  });
+
+  it('the remembered tryGet answer never outlives its token: dropped, revoked, near its min TTL, or due for audit, the broker decides again', async () => {
+    const broker = agent.core.broker;
+    const slow = broker.tryGetReusable.bind(broker);
+    let slowCalls = 0;
+    broker.tryGetReusable = (...args) => (slowCalls++, slow(...args));
+    const issued = () => broker.auditLog().filter((e) => e.appId === 'com.example.memo' && e.event === 'token_issued').length;
+    const ask = { scope: 'openid email', minTtl: 600 };
+    try {
+      const c = await app('com.example.memo');
+      person.answers = [{ decision: 'always' }];
+      await c.getAuthTokens(ask);
+      const warm = async () => {
+        const t = await c.tryGetAuthTokens(ask);
+        const calls = slowCalls;
+        expect(await c.tryGetAuthTokens(ask)).toEqual(t);
+        expect(slowCalls).toBe(calls);
+        return t;
+      };
+
+      // The owner's tool reports the token rejected: the vault drops it, and the next answer is a new token.
+      const t1 = await warm();
+      await owner.call('admin.token.drop', { access_token: t1.accessToken });
+      const t2 = await c.tryGetAuthTokens(ask);
+      expect(t2.accessToken).not.toBe(t1.accessToken);
+
+      // The app gives its tokens up on another connection: this connection's memo must not hand it out.
+      await warm();
+      const other = await app('com.example.memo');
+      expect(await other.revokeAuthToken()).toBe(1);
+      const t3 = await c.tryGetAuthTokens(ask);
+      expect(t3.accessToken).not.toBe(t2.accessToken);
+      seenSecrets.add(t3.accessToken);
+
+      // Near the request's min TTL (600 s): 500 s left is not enough, so the broker refreshes.
+      await warm();
+      clock.offsetMs = t3.expiresAtS! * 1000 - Date.now() - 500_000;
+      const t4 = await c.tryGetAuthTokens(ask);
+      expect(t4.accessToken).not.toBe(t3.accessToken);
+      expect(t4.expiresAtS! * 1000 - (Date.now() + clock.offsetMs)).toBeGreaterThan(600_000);
+      seenSecrets.add(t4.accessToken);
+
+      // A minute on, the same token is audited again: the memo yields to the broker once, which records it.
+      await warm();
+      const before = issued();
+      const calls = slowCalls;
+      clock.offsetMs += 61_000;
+      expect((await c.tryGetAuthTokens(ask)).accessToken).toBe(t4.accessToken);
+      expect(slowCalls).toBe(calls + 1);
+      expect(issued()).toBe(before + 1);
+    } finally {
+      broker.tryGetReusable = slow;
+      clock.offsetMs = 0;
     }
   });
 

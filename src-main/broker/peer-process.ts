@@ -328,19 +328,27 @@ async function readProcess(pid: number, stillSame: () => boolean | Promise<boole
   const dir = `/proc/${pid}`;
   const exe = await open(`${dir}/exe`, 'r');
   try {
-    const [exePath, status, cmdline] = await Promise.all([
+    // All at once (each is a trip to the thread pool): the hash is of the file opened above, which is
+    // this process's executable as long as the process is still the same one, checked after.
+    const [exePath, status, cmdline, exeSha256] = await Promise.all([
       readlink(`${dir}/exe`),
       uid === undefined ? readHead(`${dir}/status`, 4096) : undefined,
       readHead(`${dir}/cmdline`, CMDLINE_READ_BYTES),
+      hashes.hash(exe),
     ]);
     if (!(await stillSame())) throw new Error('the peer process changed while it was being read');
     uid ??= status === undefined ? undefined : effectiveUid(status.toString('utf8'));
     if (uid === undefined) throw new Error(`no Uid line in ${dir}/status`);
     const argv = cmdline.toString('utf8').split('\0').slice(0, 2).map((arg) => arg.slice(0, MAX_ARG_CHARS));
-    return { pid, uid, exePath, exeSha256: await hashes.hash(exe), argv };
+    return { pid, uid, exePath, exeSha256, argv };
   } finally {
-    await exe.close();
+    closeLater(exe);
   }
+}
+
+/** Closes a handle without making the answer wait for it (nothing is read from it afterwards). */
+function closeLater(handle: FileHandle): void {
+  handle.close().catch(() => undefined);
 }
 
 /** The second field of `Uid:	real	effective	saved	fs` (proc(5)). */
@@ -362,7 +370,7 @@ async function readHead(path: string, max: number): Promise<Buffer> {
     }
     return buffer.subarray(0, length);
   } finally {
-    await handle.close();
+    closeLater(handle);
   }
 }
 

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { LatchkeyError } from '../errors.js';
 import type { WireToken, WireTokenRequest } from '../wire/wire-token.js';
-import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
+import { connectRpc, type CallOptions, type RpcClient } from '../wire/rpc-client.js';
 import { loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
 import { challengePayload } from '../wire/app-proof.js';
 import { EVENT_NOTIFICATION, type AppAccount, type AppEvent, type AppParams, type AppResults } from '../wire/app-contract.js';
@@ -118,7 +118,8 @@ export class LatchkeyClient {
   /** A token without asking the person; `consent_required` / `login_required` when that is not possible. */
   tryGetAuthTokens(request: AuthTokenRequest = {}): Promise<AuthTokens> {
     // No async/await here: on a cached token the socket round trip is the whole cost, and each hop shows.
-    return this.#call('tokens.tryGet', toWire(request)).then(fromWire);
+    // `decode` in the client: a reply repeating the last one is not parsed again (rpc-client.ts).
+    return this.#call('tokens.tryGet', toWire(request), DECODE_TOKENS) as unknown as Promise<AuthTokens>;
   }
 
   /** A token, asking the person (consent, sign-in) when needed. `signal` cancels the wait. */
@@ -155,7 +156,7 @@ export class LatchkeyClient {
   #call<M extends 'tokens.tryGet' | 'tokens.get' | 'tokens.revoke' | 'accounts.list'>(
     method: M,
     params: AppParams<M>,
-    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+    options: CallOptions = {},
   ): Promise<AppResults[M]> {
     const rpc = this.#rpc;
     // The usual case, a live proven connection, without waiting for #connection().
@@ -210,6 +211,9 @@ function toWire(r: AuthTokenRequest): WireTokenRequest {
   if (r.maxAge !== undefined) p.max_age = r.maxAge;
   return p;
 }
+
+/** `fromWire` copies the wire token into a new object, so the client may hand it a shared parsed reply. */
+const DECODE_TOKENS: CallOptions = { decode: (w) => fromWire(w as WireToken) };
 
 /** Wire → SDK: the one reading of a token. */
 function fromWire(w: WireToken): AuthTokens {

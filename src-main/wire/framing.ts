@@ -13,6 +13,7 @@
  * JSON text produced by `JSON.stringify` never contains a raw newline (it is
  * escaped as `\n` inside strings), which is what makes this framing safe.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /** Default cap on one message, in bytes, excluding the terminating `\n`. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -36,8 +37,6 @@ export class LineDecoder {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #spent = false;
-  // fatal: invalid UTF-8 must be an error, not U+FFFD.
-  readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
 
   constructor(maxMessageBytes: number = DEFAULT_MAX_MESSAGE_BYTES) {
     if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1) {
@@ -58,6 +57,22 @@ export class LineDecoder {
 
   push(chunk: Uint8Array): DecodedLine[] {
     const out: DecodedLine[] = [];
+    const tooLarge = this.pushBytes(chunk, (line) => {
+      const decoded = decodeLine(line);
+      if (decoded) out.push(decoded);
+    });
+    if (tooLarge) out.push({ kind: 'too_large' });
+    return out;
+  }
+
+  /**
+   * The same splitting without decoding: `onLine` gets each complete line's
+   * bytes (without `\n`; blank and invalid ones too, see {@link decodeLine}),
+   * so a caller that recognises a line by its bytes never builds a string.
+   * Returns true when a line grew past the cap in this chunk (the decoder is
+   * then spent, and later pushes see nothing).
+   */
+  pushBytes(chunk: Uint8Array, onLine: (line: Buffer) => void): boolean {
     let start = 0;
     while (!this.#spent && start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
@@ -67,8 +82,7 @@ export class LineDecoder {
         this.#spent = true;
         this.#pending = [];
         this.#pendingBytes = 0;
-        out.push({ kind: 'too_large' });
-        break;
+        return true;
       }
       if (newline === -1) {
         // Copy: a view would pin the whole socket chunk in memory until the line ends.
@@ -77,24 +91,63 @@ export class LineDecoder {
         break;
       }
       const line = this.#pending.length === 0 ? piece : Buffer.concat([...this.#pending, piece]);
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      if (this.#pending.length) {
+        this.#pending = [];
+        this.#pendingBytes = 0;
+      }
       start = newline + 1;
-      const decoded = this.#decode(line);
-      if (decoded) out.push(decoded);
+      onLine(line);
     }
-    return out;
+    return false;
   }
+}
 
-  #decode(line: Buffer): DecodedLine | undefined {
-    let text: string;
-    try {
-      text = this.#utf8.decode(line);
-    } catch {
-      return { kind: 'invalid_utf8' };
-    }
-    return text.trim() === '' ? undefined : { kind: 'message', text };
+/**
+ * One line's bytes as text: `undefined` for a blank line, `invalid_utf8`
+ * rather than a replacement character. ASCII (nearly every message: JSON
+ * escapes need none) is checked and copied without a UTF-8 decoder.
+ */
+export function decodeLine(line: Buffer): Exclude<DecodedLine, { kind: 'too_large' }> | undefined {
+  let text: string;
+  if (isAscii(line)) text = line.toString('latin1');
+  else if (isUtf8(line)) text = line.toString('utf8');
+  else return { kind: 'invalid_utf8' };
+  return text.trim() === '' ? undefined : { kind: 'message', text };
+}
+
+/** How every request the SDK sends, and every result the agent sends, begins: `{"jsonrpc":"2.0","id":`. */
+export const ENVELOPE_HEAD = Buffer.from('{"jsonrpc":"2.0","id":', 'latin1');
+
+/** Below this many bytes a plain loop beats Buffer#compare, whose argument checks cost ≈ 0.3 µs a call. */
+const SHORT_COMPARE = 128;
+
+/** Whether `a[aStart…aStart+length)` equals `b[bStart…bStart+length)`; both ranges must lie within their buffers. */
+export function bytesEqual(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
+  if (length >= SHORT_COMPARE) return Buffer.compare(a.subarray(aStart, aStart + length), b.subarray(bStart, bStart + length)) === 0;
+  for (let i = 0; i < length; i++) if (a[aStart + i] !== b[bStart + i]) return false;
+  return true;
+}
+/** Longest numeric id a repeated request may carry by the byte path: 15 digits are always a safe integer. */
+const MAX_ID_DIGITS = 15;
+
+/**
+ * The numeric id of a line that begins `{"jsonrpc":"2.0","id":<digits>,` and
+ * where its id ends (at the comma); `undefined` for any other line. Digits as
+ * JSON writes an integer: no sign, no leading zero, no fraction or exponent.
+ */
+export function readEnvelopeId(line: Buffer): { id: number; end: number } | undefined {
+  const head = ENVELOPE_HEAD.length;
+  if (line.length <= head + 1 || !bytesEqual(line, 0, ENVELOPE_HEAD, 0, head)) return undefined;
+  let id = 0;
+  let i = head;
+  for (; i < line.length && i - head <= MAX_ID_DIGITS; i++) {
+    const c = line[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    if (c === 0x30 && i === head && line[i + 1] !== 0x2c) return undefined;
+    id = id * 10 + (c - 0x30);
   }
+  if (i === head || i - head > MAX_ID_DIGITS || line[i] !== 0x2c) return undefined;
+  return { id, end: i };
 }
 
 /**

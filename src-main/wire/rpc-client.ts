@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, LineDecoder } from './framing.js';
+import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './json-rpc.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
@@ -40,6 +40,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Notifications the agent sends about this call (they carry its `request_id`). */
   onNotification?: NotificationListener;
+  /**
+   * Turns the result into what the call resolves with. It must copy what it
+   * keeps and change nothing: a reply whose result bytes repeat the last one
+   * decoded here is given the same (frozen) parsed result, without parsing.
+   */
+  decode?: (result: unknown) => unknown;
 }
 
 export interface RpcClient {
@@ -109,6 +115,25 @@ interface Pending {
   timeOut(): void;
   settle(outcome: { result: unknown } | { error: LatchkeyError }): void;
   onNotification?: NotificationListener;
+  decode?: (result: unknown) => unknown;
+}
+
+/** The bytes that follow the id in a plain result reply: `,"result":`. */
+const RESULT_MEMBER = Buffer.from(',"result":', 'latin1');
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Where the result of a line shaped `{"jsonrpc":"2.0","id":<digits>,"result":…}`
+ * starts and ends (before the final brace), or undefined for any other line.
+ * Only a hint: the result bytes are trusted only once parsed (see #onLine).
+ */
+function resultSpan(line: Buffer): { id: number; start: number; end: number } | undefined {
+  const head = readEnvelopeId(line);
+  if (!head) return undefined;
+  const start = head.end + RESULT_MEMBER.length;
+  if (line.length <= start || line[line.length - 1] !== CLOSE_BRACE) return undefined;
+  if (!bytesEqual(line, head.end, RESULT_MEMBER, 0, RESULT_MEMBER.length)) return undefined;
+  return { id: head.id, start, end: line.length - 1 };
 }
 
 class SocketRpcClient implements RpcClient {
@@ -123,6 +148,10 @@ class SocketRpcClient implements RpcClient {
   readonly #deadlines = new DeadlineTimer((now) => this.#expireCalls(now));
   #nextId = 1;
   #closed = false;
+  /** The last request's bytes after its id, by method and params as JSON. */
+  #lastTail: { method: string; params: string | undefined; bytes: Buffer } | undefined;
+  /** The last result given to a `decode`: its bytes and its parsed value, for a reply that repeats it. */
+  #lastResult: { bytes: Buffer; value: unknown } | undefined;
   /** Why the connection is going away, when the agent or a bad message told us. */
   #failure: LatchkeyError | undefined;
 
@@ -157,7 +186,7 @@ class SocketRpcClient implements RpcClient {
     const id = this.#nextId++;
     let frame: Buffer;
     try {
-      frame = encodeMessage(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params });
+      frame = this.#requestFrame(id, method, params);
     } catch (err) {
       return Promise.reject(new LatchkeyError('usage', `Params of ${method} are not JSON-serialisable`, { cause: err }));
     }
@@ -180,15 +209,43 @@ class SocketRpcClient implements RpcClient {
           signal?.removeEventListener('abort', onAbort);
           this.#pending.delete(id);
           if ('error' in outcome) reject(outcome.error);
-          else resolve(outcome.result as T);
+          else if (!options.decode) resolve(outcome.result as T);
+          else {
+            try {
+              resolve(options.decode(outcome.result) as T);
+            } catch (err) {
+              reject(err instanceof LatchkeyError ? err : new LatchkeyError('protocol_error', `The agent's answer to ${method} is not what it should be`, { cause: err }));
+            }
+          }
         },
         onNotification: options.onNotification,
+        decode: options.decode,
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, pending);
       if (pending.deadline < Infinity) this.#deadlines.ensure(pending.deadline);
       this.#socket.write(frame);
     });
+  }
+
+  /**
+   * The bytes encodeMessage({ jsonrpc, id, method, params }) writes, with the
+   * part after the id kept from the last call when method and params are the
+   * same again (an app asking for its cached token in a loop).
+   */
+  #requestFrame(id: number, method: string, params: unknown): Buffer {
+    const paramsJson = params === undefined ? undefined : (JSON.stringify(params) as string | undefined);
+    let tail = this.#lastTail;
+    if (!tail || tail.method !== method || tail.params !== paramsJson) {
+      tail = { method, params: paramsJson, bytes: Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8') };
+      this.#lastTail = tail;
+    }
+    const idText = String(id);
+    const frame = Buffer.allocUnsafe(ENVELOPE_HEAD.length + idText.length + tail.bytes.length);
+    frame.set(ENVELOPE_HEAD, 0);
+    frame.write(idText, ENVELOPE_HEAD.length, 'latin1');
+    frame.set(tail.bytes, ENVELOPE_HEAD.length + idText.length);
+    return frame;
   }
 
   onNotification(listener: NotificationListener): () => void {
@@ -209,31 +266,58 @@ class SocketRpcClient implements RpcClient {
   }
 
   #onData(chunk: Buffer): void {
-    for (const line of this.#decoder.push(chunk)) {
-      if (line.kind !== 'message') {
-        this.#fail(`The agent sent ${line.kind === 'too_large' ? 'an oversized' : 'a non-UTF-8'} message`);
-        return;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(line.text);
-      } catch {
-        this.#fail('The agent sent a message that is not JSON');
-        return;
-      }
-      // Most messages are plain results: checked by hand, as the schema costs microseconds.
-      const common = parseCommonResult(value);
-      if (common) {
-        this.#pendingFor(common.id)?.settle({ result: common.result });
-        continue;
-      }
-      const parsed = serverMessageSchema.safeParse(value);
-      if (!parsed.success) {
-        this.#fail('The agent sent a message that is not valid JSON-RPC 2.0');
-        return;
-      }
-      this.#dispatch(parsed.data);
+    if (this.#decoder.pushBytes(chunk, this.#onLine)) this.#fail('The agent sent an oversized message');
+  }
+
+  /** One complete line from the agent (bound once: it is called for every message). */
+  readonly #onLine = (line: Buffer): void => {
+    if (this.#socket.destroyed) return;
+    // A cached token asked for again comes back byte for byte the same: no decoding, no parse.
+    const span = resultSpan(line);
+    const pending = span && this.#pending.get(span.id);
+    const last = this.#lastResult;
+    if (pending?.decode && last && span!.end - span!.start === last.bytes.length && bytesEqual(line, span!.start, last.bytes, 0, last.bytes.length)) {
+      pending.settle({ result: last.value });
+      return;
     }
+    const decoded = decodeLine(line);
+    if (!decoded) return;
+    if (decoded.kind !== 'message') {
+      this.#fail('The agent sent a non-UTF-8 message');
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(decoded.text);
+    } catch {
+      this.#fail('The agent sent a message that is not JSON');
+      return;
+    }
+    // Most messages are plain results: checked by hand, as the schema costs microseconds.
+    const common = parseCommonResult(value);
+    if (common) {
+      if (pending?.decode && span && span.id === common.id) this.#rememberResult(line, span, decoded.text, common.result);
+      this.#pendingFor(common.id)?.settle({ result: common.result });
+      return;
+    }
+    const parsed = serverMessageSchema.safeParse(value);
+    if (!parsed.success) {
+      this.#fail('The agent sent a message that is not valid JSON-RPC 2.0');
+      return;
+    }
+    this.#dispatch(parsed.data);
+  };
+
+  /**
+   * Keeps a decoded result for replies that repeat it, but only when its bytes
+   * are exactly the result as parsed (JSON.stringify writes it back the same),
+   * so a line with, say, a duplicate "result" member is never taken at its span.
+   */
+  #rememberResult(line: Buffer, span: { start: number; end: number }, text: string, result: unknown): void {
+    // ASCII only: then the text's indices are the line's byte offsets.
+    if (text.length !== line.length || typeof result !== 'object' || result === null) return;
+    if (JSON.stringify(result) !== text.slice(span.start, span.end)) return;
+    this.#lastResult = { bytes: Buffer.from(line.subarray(span.start, span.end)), value: Object.freeze(result) };
   }
 
   #dispatch(message: ServerMessage): void {
