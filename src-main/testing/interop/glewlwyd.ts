@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { act, type ProviderPages } from '../browser.js';
 import { GLEWLWYD_OIDC_DEFAULTS } from './glewlwyd-oidc-defaults.js';
-import { fetchJson, freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { fetchJson, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { freePort } from '../net.js';
 
 const BINARY = '/usr/bin/glewlwyd';
 const INIT_SQL = '/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz';

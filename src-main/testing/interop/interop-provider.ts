@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,19 +55,6 @@ export interface ProviderFixture {
 export function missingFile(paths: readonly string[], packages: string): string | undefined {
   const absent = paths.find((p) => !existsSync(p));
   return absent ? `${absent} is not installed (apt-get install ${packages})` : undefined;
-}
-
-/** A port that was free a moment ago on 127.0.0.1, for servers that cannot listen on port 0 and report it. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** A child process whose output is kept (bounded) for error messages, stopped with SIGTERM then SIGKILL. */

@@ -23,7 +23,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { act, type ProviderPages } from '../browser.js';
-import { freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { freePort } from '../net.js';
 import { SCHEME_REDIRECT_URI } from './glewlwyd.js';
 
 const FASTCGI_SERVER = '/usr/sbin/llng-fastcgi-server';
