@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProviderPages } from '../browser.js';
+import { act, type ProviderPages } from '../browser.js';
 
 export const FEATURES = [
   'loopback sign-in + PKCE',
@@ -55,6 +55,33 @@ export interface ProviderFixture {
 export function missingFile(paths: readonly string[], packages: string): string | undefined {
   const absent = paths.find((p) => !existsSync(p));
   return absent ? `${absent} is not installed (apt-get install ${packages})` : undefined;
+}
+
+/** Where a provider's login form and its buttons are, as Playwright selectors. */
+export interface FormSelectors {
+  user: string;
+  password: string;
+  submit: string;
+  consent: string;
+  confirmLogout: string;
+}
+
+/**
+ * The login, consent and logout steps of a provider whose pages are forms,
+ * signing in as `person` unless the sign-in names someone else. On
+ * re-authentication (max_age) the name shows greyed out and only the password
+ * is asked, so the name is filled in only where it is editable.
+ */
+export function formSteps(selectors: FormSelectors, person: { login: string; password: string }): Pick<ProviderPages, 'login' | 'consent' | 'confirmLogout'> {
+  return {
+    login: async (page, options) => {
+      if (await page.isEditable(selectors.user)) await page.fill(selectors.user, options.login ?? person.login);
+      await page.fill(selectors.password, options.password ?? person.password);
+      await act(page, () => page.click(selectors.submit));
+    },
+    consent: (page) => act(page, () => page.click(selectors.consent)),
+    confirmLogout: (page) => act(page, () => page.click(selectors.confirmLogout)),
+  };
 }
 
 /** A child process whose output is kept (bounded) for error messages, stopped with SIGTERM then SIGKILL. */
