@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { LatchkeyError } from '../errors.js';
 import { redact } from '../log/logger.js';
 import {
@@ -16,6 +14,7 @@ import {
   verifyChallenge,
 } from './app-key.js';
 import { challengePayload } from '../wire/app-proof.js';
+import { tempDir } from '../testing/test-home.js';
 
 const P = 2n ** 255n - 19n;
 const posix = process.platform !== 'win32';
@@ -169,16 +168,12 @@ describe('keyFingerprint', () => {
       ctx.skip();
       return;
     }
-    const dir = await mkdtemp(join(tmpdir(), 'latchkey-fp-'));
-    try {
-      const raw = Buffer.from(key.publicKey, 'base64url');
-      const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), raw]);
-      writeFileSync(join(dir, 'key.pub'), `ssh-ed25519 ${blob.toString('base64')} test\n`);
-      const out = execFileSync(sshKeygen, ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')], { encoding: 'utf8' });
-      expect(out.split(' ')[1]).toBe(fingerprint);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const dir = await tempDir('latchkey-fp-');
+    const raw = Buffer.from(key.publicKey, 'base64url');
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), raw]);
+    writeFileSync(join(dir, 'key.pub'), `ssh-ed25519 ${blob.toString('base64')} test\n`);
+    const out = execFileSync(sshKeygen, ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')], { encoding: 'utf8' });
+    expect(out.split(' ')[1]).toBe(fingerprint);
   });
 
   it('refuses an invalid key', () => {
@@ -191,12 +186,9 @@ describe.skipIf(!posix)('loadOrCreateAppKey', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'latchkey-appkey-'));
+    root = await tempDir('latchkey-appkey-');
     dir = join(root, 'app', 'keys');
     path = join(dir, 'latchkey-app-key.json');
-  });
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
   });
 
   it('creates a 0600 key file in a 0700 directory and loads the same key again', async () => {

@@ -5,32 +5,30 @@
  * it is the one edge a person answers.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import type { Browser } from 'playwright-core';
 import * as jose from 'jose';
 import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
-import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../wire/owner-client.js';
+import type { RunningAgent } from '../agent/agent-main.js';
 import { connectRpc, type RpcClient } from '../wire/rpc-client.js';
-import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
+import { DEMO_API_RESOURCE, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
-import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
-import { LatchkeyClient, type AppEvent } from '../sdk/latchkey-client.js';
+import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
+import type { AppEvent, LatchkeyClient } from '../sdk/latchkey-client.js';
 import { generateAppKey } from './app-key.js';
-import { createTestHome } from '../testing/test-home.js';
+import { startBrokerHarness, type BrokerHarness } from '../testing/broker-harness.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP broker integration tests: ${CHROMIUM_MISSING}`);
 
 
 describe.skipIf(!hasChromium)('local apps get tokens through the agent, with consent', () => {
+  let harness: BrokerHarness;
   let dir: string;
   let paths: LatchkeyPaths;
   let demo: DemoProvider;
-  let browser: Browser;
   let agent: RunningAgent;
   let owner: RpcClient;
   const person = new ScriptedPerson(100);
@@ -38,59 +36,28 @@ describe.skipIf(!hasChromium)('local apps get tokens through the agent, with con
   const logLines = captured.lines;
   const seenSecrets = new Set<string>();
   const signIns: string[] = [];
-  const clients: LatchkeyClient[] = [];
   /** The agent's clock runs this far ahead of the real one (expiry and audit tests move it). */
   const clock = { offsetMs: 0 };
 
-  async function app(id: string, options: { keyPath?: string; name?: string } = {}): Promise<LatchkeyClient> {
-    const c = await LatchkeyClient.connect({
-      appId: id,
-      name: options.name ?? `App ${id}`,
-      version: '1.0.0',
-      keyPath: options.keyPath ?? join(dir, 'apps', id, 'key.json'),
-      socket: paths.socket,
-    });
-    clients.push(c);
-    return c;
+  function app(id: string, options: { keyPath?: string; name?: string } = {}): Promise<LatchkeyClient> {
+    return harness.connectApp({ appId: id, name: options.name ?? `App ${id}`, keyPath: options.keyPath ?? join(dir, 'apps', id, 'key.json') });
   }
 
   beforeAll(async () => {
-    const home = await createTestHome('latchkey-broker-');
-    dir = home.dir;
-    const env = home.env;
-    paths = home.paths;
-    const logger = captured.logger;
-    [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
-    agent = await startAgent({
-      env,
-      paths,
-      logger,
+    harness = await startBrokerHarness({
+      prefix: 'latchkey-broker-',
+      logger: captured.logger,
+      prompter: () => person,
       now: () => Date.now() + clock.offsetMs,
-      prompter: person,
-      browser: {
-        // The agent opens sign-ins for apps in "the system browser": here, Chromium signing in as the next user.
-        open: async (url) => {
-          const login = signIns.shift() ?? 'alice';
-          void signInAtProvider(browser, url, { login }).catch((err) => logger.error({ err }, 'test browser sign-in failed'));
-        },
-      },
-    });
-    owner = await connectOwner(paths.socket, paths.ownerKey);
-    await owner.call('admin.providers.add', {
-      name: 'work',
-      issuer: demo.issuer,
-      client_id: 'latchkey-demo',
       scope: 'openid profile email offline_access api:read api:write',
+      // The agent opens sign-ins for apps in "the system browser": here, Chromium signing in as the next user.
+      signInAs: () => signIns.shift() ?? 'alice',
     });
+    ({ dir, paths, demo, agent, owner } = harness);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await owner?.close();
-    await agent?.stop();
-    await browser?.close();
-    await demo?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   beforeEach(() => {

@@ -17,15 +17,13 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
-import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../wire/owner-client.js';
+import type { RunningAgent } from '../agent/agent-main.js';
 import type { RpcClient } from '../wire/rpc-client.js';
 import { LOGIN_NOTIFICATIONS } from '../wire/owner-contract.js';
-import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
-import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
-import { LatchkeyClient } from '../sdk/latchkey-client.js';
-import { createTestHome } from '../testing/test-home.js';
+import { chromiumAvailable, CHROMIUM_MISSING, signInAtProvider } from '../testing/browser.js';
+import type { LatchkeyClient } from '../sdk/latchkey-client.js';
+import { startBrokerHarness, type BrokerHarness } from '../testing/broker-harness.js';
 import type { AuditEntry } from '../store/vault-document.js';
 import { OWNER_AUDIT_NAME } from './audit-recorder.js';
 import { ChainPrompter } from './consent-prompter.js';
@@ -35,9 +33,9 @@ const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(`SKIP consent trust tests: ${CHROMIUM_MISSING}`);
 
 describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can trust', () => {
+  let harness: BrokerHarness;
   let dir: string;
   let paths: LatchkeyPaths;
-  let demo: DemoProvider;
   let browser: Browser;
   let agent: RunningAgent;
   let owner: RpcClient;
@@ -47,7 +45,7 @@ describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can
   const { logger } = captureLog();
 
   async function app(id: string, name: string, key = id): Promise<LatchkeyClient> {
-    const c = await LatchkeyClient.connect({ appId: id, name, version: '1.0.0', keyPath: join(dir, 'keys', `${key}.json`), socket: paths.socket });
+    const c = await harness.connectApp({ appId: id, name, keyPath: join(dir, 'keys', `${key}.json`) });
     clients.push(c);
     return c;
   }
@@ -74,25 +72,18 @@ describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can
   }
 
   beforeAll(async () => {
-    const home = await createTestHome('latchkey-trust-');
-    dir = home.dir;
-    paths = home.paths;
-    [demo, browser] = await Promise.all([startDemoProvider({ logger }), launchBrowser()]);
-    agent = await startAgent({
-      env: home.env,
-      paths,
+    harness = await startBrokerHarness({
+      prefix: 'latchkey-trust-',
       logger,
       // The policy file first, as in the agent's default chain; then the (scripted) person.
-      prompter: new ChainPrompter([new PolicyFilePrompter(paths.policy, logger), person]),
-      browser: {
-        open: async (url) => {
-          browserOpens.push(url);
-          void signInAtProvider(browser, url, { login: 'alice' }).catch((err) => logger.error({ err }, 'test sign-in failed'));
-        },
+      prompter: (paths) => new ChainPrompter([new PolicyFilePrompter(paths.policy, logger), person]),
+      scope: 'openid profile email offline_access api:read',
+      signInAs: (url) => {
+        browserOpens.push(url);
+        return 'alice';
       },
     });
-    owner = await connectOwner(paths.socket, paths.ownerKey);
-    await owner.call('admin.providers.add', { name: 'work', issuer: demo.issuer, client_id: 'latchkey-demo', scope: 'openid profile email offline_access api:read' });
+    ({ dir, paths, browser, agent, owner } = harness);
     // The genuine app is allowed, always; the agent signs alice in for it.
     const notes = await app('com.example.notes', 'Example Notes');
     person.answers = [{ decision: 'always' }];
@@ -101,12 +92,7 @@ describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await owner?.close();
-    await agent?.stop();
-    await browser?.close();
-    await demo?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   beforeEach(() => {

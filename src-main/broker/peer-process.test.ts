@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, realpathSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../log/logger.js';
@@ -11,6 +10,7 @@ import { listenSocket } from '../agent/socket-listen.js';
 import { loadPeerCredentials, type PeerCredentialsReader } from '../platform/peer-credentials.js';
 import { createPeerIdentifier, ExeHashCache, identifyPeer, parseSsPeer } from './peer-process.js';
 import type { PeerLookup } from '../platform/peer-lookup.js';
+import { tempDir } from '../testing/test-home.js';
 
 const linux = process.platform === 'linux';
 const ssPath = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'].find((p) => existsSync(p));
@@ -72,7 +72,7 @@ describe.skipIf(!linux || !ssPath)('identifyPeer (live, Linux)', () => {
   let identifier: PeerLookup;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-peer-'));
+    dir = await tempDir('latchkey-peer-');
     path = join(dir, 'agent', 'agent.sock');
     accepted = [];
     waiters = [];
@@ -93,7 +93,6 @@ describe.skipIf(!linux || !ssPath)('identifyPeer (live, Linux)', () => {
       server.close(() => resolve());
       for (const s of accepted) s.destroy();
     });
-    await rm(dir, { recursive: true, force: true });
   });
 
   function nextConnection(): Promise<Socket> {
@@ -362,10 +361,7 @@ describe('parseSsPeer', () => {
 describe('ExeHashCache', () => {
   let dir: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-hash-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
+    dir = await tempDir('latchkey-hash-');
   });
 
   async function hashOf(cache: ExeHashCache, file: string): Promise<string> {
@@ -439,12 +435,11 @@ describe.skipIf(!linux)('socket permissions against another local user', () => {
   let dir: string;
   let server: Server;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-user-'));
+    dir = await tempDir('latchkey-user-');
     server = createServer((s) => s.destroy());
   });
   afterEach(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
   });
 
   /** Connects to `path` as `nobody`; returns the child's report. */
@@ -463,7 +458,7 @@ describe.skipIf(!linux)('socket permissions against another local user', () => {
     await listenSocket(server, path);
     expect(statSync(socketDir).mode & 0o777).toBe(0o700);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    // mkdtemp makes `dir` 0700; open it so only the agent's own protections are tested.
+    // tempDir (mkdtemp) makes `dir` 0700; open it so only the agent's own protections are tested.
     chmodSync(dir, 0o711);
 
     // The 0700 directory alone keeps another user out.

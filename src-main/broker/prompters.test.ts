@@ -3,9 +3,8 @@
  * streams), the desktop dialog (argv and exit codes, and a stand-in dialog
  * tool run for real), the chain, and the policy rules.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { AccountSummary } from '../engine/accounts.js';
@@ -15,6 +14,7 @@ import { ChainPrompter, consentText, describeScopes, type ConsentDecision, type 
 import { detectDialogTool, dialogCommand, DialogPrompter } from './dialog-prompter.js';
 import { loadPolicy, PolicyFilePrompter, policyStatus, PolicyPrompter, type Policy } from './policy-prompter.js';
 import { captureLog } from '../testing/capture-log.js';
+import { suiteTempDir } from '../testing/test-home.js';
 import { TerminalPrompter } from './terminal-prompter.js';
 
 const FINGERPRINT = keyFingerprint(generateAppKey().publicKey);
@@ -252,11 +252,12 @@ describe('dialogCommand', () => {
 });
 
 describe('DialogPrompter with a stand-in dialog tool', () => {
+  const suiteDir = suiteTempDir('latchkey-dialog-');
   let dir: string;
   let tool: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-dialog-'));
+    dir = suiteDir();
     tool = join(dir, 'zenity');
     // Records its argv (NUL-separated, so a split argument would show) and exits as told.
     await writeFile(
@@ -266,10 +267,6 @@ describe('DialogPrompter with a stand-in dialog tool', () => {
     await chmod(tool, 0o755);
     await writeFile(join(dir, 'kdialog'), '#!/bin/sh\nexit 0\n');
     await chmod(join(dir, 'kdialog'), 0o755);
-  });
-
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   function prompter(fake: Record<string, string>): DialogPrompter {
@@ -414,16 +411,13 @@ describe('PolicyPrompter', () => {
 });
 
 describe('the policy file', () => {
+  const suiteDir = suiteTempDir('latchkey-policy-');
   let dir: string;
   let path: string;
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-policy-'));
+  beforeAll(() => {
+    dir = suiteDir();
     path = join(dir, 'policy.json');
-  });
-
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('no file: no policy, and the prompter has no opinion', async () => {

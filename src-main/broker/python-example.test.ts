@@ -7,22 +7,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser } from 'playwright-core';
 import { createLogger, silentLogger } from '../log/logger.js';
-import type { LatchkeyPaths } from '../platform/paths.js';
-import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { connectOwner } from '../wire/owner-client.js';
 import type { RpcClient } from '../wire/rpc-client.js';
-import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
-import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
+import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
 import { keyFingerprint, loadOrCreateAppKey } from './app-key.js';
-import { createTestHome } from '../testing/test-home.js';
+import { startBrokerHarness, type BrokerHarness } from '../testing/broker-harness.js';
+import { suiteTempDir } from '../testing/test-home.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/python/latchkey_client.py', import.meta.url));
 
@@ -71,12 +66,10 @@ async function pythonJson<T>(code: string, input: unknown): Promise<T> {
 }
 
 describe.skipIf(!('exe' in python))('the Python example client: Ed25519 and the key file', () => {
+  const suiteDir = suiteTempDir('latchkey-python-');
   let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-python-'));
-  });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+  beforeAll(() => {
+    dir = suiteDir();
   });
 
   it('signs the RFC 8032 §7.1 test vectors exactly', async () => {
@@ -149,11 +142,8 @@ describe.skipIf(!('exe' in python))('the Python example client: Ed25519 and the 
 
 
 describe.skipIf(!('exe' in python) || !chromiumAvailable())('the Python example program against a real agent', () => {
+  let harness: BrokerHarness;
   let dir: string;
-  let paths: LatchkeyPaths;
-  let demo: DemoProvider;
-  let browser: Browser;
-  let agent: RunningAgent;
   let owner: RpcClient;
   /** The child's environment: the agent's LATCHKEY_HOME (so the default socket rule finds it) and a private HOME. */
   let childEnv: NodeJS.ProcessEnv;
@@ -164,32 +154,22 @@ describe.skipIf(!('exe' in python) || !chromiumAvailable())('the Python example 
   const example = (...args: string[]) => runPython([EXAMPLE, '--app-id', APP, '--scope', 'openid email', ...args], { env: childEnv });
 
   beforeAll(async () => {
-    const home = await createTestHome('latchkey-python-agent-', { homeName: 'latchkey' });
-    dir = home.dir;
-    const env = home.env;
-    paths = home.paths;
-    const { LATCHKEY_SOCKET: _socket, XDG_CONFIG_HOME: _config, ...inherited } = process.env;
-    childEnv = { ...inherited, LATCHKEY_HOME: env.LATCHKEY_HOME, HOME: join(dir, 'home') };
-    await mkdir(join(dir, 'home'), { mode: 0o700 });
-    const logger = createLogger({ level: 'warn' });
-    [demo, browser] = await Promise.all([startDemoProvider({ logger: silentLogger() }), launchBrowser()]);
-    agent = await startAgent({
-      env,
-      paths,
-      logger,
-      prompter: person,
-      browser: { open: async (url) => void signInAtProvider(browser, url, { login: 'alice' }).catch((err) => logger.error({ err }, 'test browser sign-in failed')) },
+    harness = await startBrokerHarness({
+      prefix: 'latchkey-python-agent-',
+      home: { homeName: 'latchkey' },
+      logger: createLogger({ level: 'warn' }),
+      providerLogger: silentLogger(),
+      prompter: () => person,
+      scope: 'openid profile email offline_access api:read',
     });
-    owner = await connectOwner(paths.socket, paths.ownerKey);
-    await owner.call('admin.providers.add', { name: 'work', issuer: demo.issuer, client_id: 'latchkey-demo', scope: 'openid profile email offline_access api:read' });
+    ({ dir, owner } = harness);
+    const { LATCHKEY_SOCKET: _socket, XDG_CONFIG_HOME: _config, ...inherited } = process.env;
+    childEnv = { ...inherited, LATCHKEY_HOME: harness.env.LATCHKEY_HOME, HOME: join(dir, 'home') };
+    await mkdir(join(dir, 'home'), { mode: 0o700 });
   });
 
   afterAll(async () => {
-    await owner?.close();
-    await agent?.stop();
-    await browser?.close();
-    await demo?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   beforeEach(() => {

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
-import { freePort } from '../testing/cli-home.js';
+import { freePort } from '../testing/net.js';
 import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
 
 const PYENV = '/root/.pyenv/shims';

@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer as createNetServer } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser } from 'playwright-core';
 import { captureLog } from '../testing/capture-log.js';
+import { closeNow, listenOnLoopback } from '../testing/net.js';
 import { CHROMIUM_MISSING, approveDeviceCode, chromiumAvailable, launchBrowser, signInAtProvider, signOutAtProvider } from '../testing/browser.js';
 import {
   DEMO_API_RESOURCE,
@@ -159,13 +159,11 @@ describe.skipIf(!hasChromium)('demo provider with a real browser', () => {
     browser = await launchBrowser();
     // Plays the app's loopback receiver: the port is ephemeral, unlike the registered http://127.0.0.1/callback.
     app = createServer((_req, res) => res.end('You can close this window.'));
-    await new Promise<void>((resolve) => app.listen({ host: '127.0.0.1', port: 0 }, resolve));
-    appPort = (app.address() as AddressInfo).port;
+    appPort = await listenOnLoopback(app);
   });
   afterAll(async () => {
     await browser?.close();
-    app?.closeAllConnections();
-    await new Promise((resolve) => app?.close(resolve));
+    if (app) await closeNow(app);
   });
 
   /** A code + PKCE request for offline access, with the `prompt=consent` OIDC Core §11 asks for; `extra` overrides. */

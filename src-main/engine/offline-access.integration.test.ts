@@ -11,38 +11,27 @@ import { createEngineHarness, signInThroughBrowser } from '../testing/engine-har
 import { startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { addProvider } from './provider-registry.js';
 import { refreshTokenWarning, signInPrompt } from './offline-access.js';
-import type { ProviderRecord } from '../store/vault-document.js';
+import { providerRecord } from '../testing/provider-record.js';
 
 const hasChromium = chromiumAvailable();
 if (!hasChromium) console.warn(CHROMIUM_MISSING);
 
-const record = (extra: Partial<ProviderRecord> = {}): ProviderRecord => ({
-  name: 'p',
-  issuer: 'https://op.example',
-  clientId: 'c',
-  scope: 'openid offline_access',
-  redirect: 'loopback',
-  kind: 'user',
-  createdAt: 0,
-  ...extra,
-});
-
 describe('the prompt for offline access (OIDC Core §11)', () => {
   it('is consent when offline_access or access_type=offline is asked, unless the person chose one or the provider needs none', () => {
-    expect(signInPrompt(record(), 'openid offline_access', undefined)).toBe('consent');
-    expect(signInPrompt(record({ authorizationParams: { access_type: 'offline' } }), 'openid email', undefined)).toBe('consent');
-    expect(signInPrompt(record(), 'openid email', undefined)).toBeUndefined();
-    expect(signInPrompt(record(), 'openid offline_access', 'login')).toBe('login');
-    expect(signInPrompt(record({ refreshWithoutConsent: true }), 'openid offline_access', undefined)).toBeUndefined();
+    expect(signInPrompt(providerRecord(), 'openid offline_access', undefined)).toBe('consent');
+    expect(signInPrompt(providerRecord({ authorizationParams: { access_type: 'offline' } }), 'openid email', undefined)).toBe('consent');
+    expect(signInPrompt(providerRecord(), 'openid email', undefined)).toBeUndefined();
+    expect(signInPrompt(providerRecord(), 'openid offline_access', 'login')).toBe('login');
+    expect(signInPrompt(providerRecord({ refreshWithoutConsent: true }), 'openid offline_access', undefined)).toBeUndefined();
   });
 
   it('warns only when offline access was asked and no refresh token came, naming the likely reason', () => {
-    const base = { provider: record(), scope: 'openid offline_access', prompt: 'consent', promptChosen: false, device: false, refreshTokenIssued: false, expiresIn: 300 };
+    const base = { provider: providerRecord(), scope: 'openid offline_access', prompt: 'consent', promptChosen: false, device: false, refreshTokenIssued: false, expiresIn: 300 };
     expect(refreshTokenWarning({ ...base, refreshTokenIssued: true })).toBeUndefined();
     expect(refreshTokenWarning({ ...base, scope: 'openid' })).toBeUndefined();
     expect(refreshTokenWarning(base)?.message).toMatch(/in about 5 min.*refresh_token grant or the offline_access scope is not enabled/);
     expect(refreshTokenWarning({ ...base, prompt: 'login', promptChosen: true })?.message).toMatch(/--prompt login replaced that/);
-    expect(refreshTokenWarning({ ...base, prompt: undefined, provider: record({ refreshWithoutConsent: true }) })?.message).toMatch(/refreshWithoutConsent.*--prompt consent/);
+    expect(refreshTokenWarning({ ...base, prompt: undefined, provider: providerRecord({ refreshWithoutConsent: true }) })?.message).toMatch(/refreshWithoutConsent.*--prompt consent/);
   });
 });
 

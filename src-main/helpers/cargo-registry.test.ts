@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
 import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
+import { closeNow, listenOnLoopback } from '../testing/net.js';
 import { presentedToken, tokenChecker, type TokenChecker } from '../testing/token-checker.js';
 
 const CARGO = [join(homedir(), '.cargo/bin/cargo'), '/usr/bin/cargo'].find((p) => existsSync(p));
@@ -40,7 +40,7 @@ describe.skipIf(Boolean(skip))('cargo against a sparse registry with auth-requir
           res.writeHead(401, { 'WWW-Authenticate': 'Cargo login_url="https://example.invalid/login"' });
           return res.end();
         }
-        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const base = `http://127.0.0.1:${port}`;
         if (req.url === '/index/config.json') {
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ dl: `${base}/crates`, api: base, 'auth-required': true }));
@@ -53,8 +53,7 @@ describe.skipIf(Boolean(skip))('cargo against a sparse registry with auth-requir
         res.end();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server);
     const cargoHome = join(h.dir, 'cargo-home');
     await mkdir(cargoHome);
     // As the README shows it.
@@ -69,8 +68,7 @@ describe.skipIf(Boolean(skip))('cargo against a sparse registry with auth-requir
     cargoEnv = { ...h.env, CARGO_HOME: cargoHome, RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), '.rustup'), CARGO_TERM_COLOR: 'never' };
   }, 120_000);
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    if (server) await closeNow(server);
     await h?.close();
   });
 

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
 import { REPO_ROOT, runCommand, startHelperAgent, type HelperAgent } from '../testing/helper-agent.js';
 import { makeTestTls, opensslAvailable } from '../testing/test-tls.js';
+import { closeNow, listenOnLoopback } from '../testing/net.js';
 import { presentedToken, tokenChecker, type TokenChecker } from '../testing/token-checker.js';
 import { execCredential, parseExecInfo } from './kubectl-credential.js';
 
@@ -69,12 +69,10 @@ describe.skipIf(Boolean(skip))('kubectl with latchkey kubectl-credential against
         res.end(JSON.stringify({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] }));
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    apiUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    apiUrl = `https://127.0.0.1:${await listenOnLoopback(server)}`;
   }, 120_000);
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    if (server) await closeNow(server);
     await h?.close();
   });
 

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from './net.js';
 import { presentedToken, type TokenChecker } from './token-checker.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
@@ -86,17 +86,12 @@ export async function startFakeRegistry(checker: TokenChecker): Promise<FakeRegi
       res.end(String(err));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `127.0.0.1:${await listenOnLoopback(server)}`;
   realm = `http://${host}/token`;
   return {
     host,
     tokenRequests,
     manifest,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeNow(server),
   };
 }

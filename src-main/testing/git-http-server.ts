@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from './net.js';
 import { presentedToken, type TokenChecker } from './token-checker.js';
 
 export const GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -61,18 +61,13 @@ export async function startGitHttpServer(projectRoot: string, checker: TokenChec
     await new Promise<void>((resolve) => cgi.once('close', () => resolve()));
     writeCgiResponse(Buffer.concat(chunks), res);
   }
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     get rejected() {
       return state.rejected;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeNow(server),
   };
 }
 

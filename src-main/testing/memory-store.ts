@@ -1,14 +1,16 @@
 /**
  * A {@link DocumentStore} in memory, for tests of the engine and tools that
- * need no persistence. It keeps the vault's semantics (vault/vault.ts), so a
- * test fails where the product would: updates run one at a time on an immer
- * draft, a mutator that throws changes nothing, a whole new document is
- * copied as JSON (as the vault stores it), and every document handed out is
- * deep-frozen, so code that changes stored state outside `update` throws here
- * as it would against the real vault.
+ * need no persistence. It keeps the vault's semantics (its mutators run
+ * through the vault's own vault/draft-update.ts), so a test fails where the
+ * product would: updates run one at a time on an immer draft, a mutator that
+ * throws changes nothing, a whole new document is copied as JSON (as the
+ * vault stores it), and every document handed out is deep-frozen, so code
+ * that changes stored state outside `update` throws here as it would against
+ * the real vault.
  */
-import { createDraft, finishDraft, freeze, type Objectish } from 'immer';
+import { freeze } from 'immer';
 import type { DocumentStore } from '../store/vault-document.js';
+import { runMutator } from '../vault/draft-update.js';
 
 export class MemoryStore<T> implements DocumentStore<T> {
   #doc: T;
@@ -30,22 +32,8 @@ export class MemoryStore<T> implements DocumentStore<T> {
   }
 
   async #apply(mutator: (draft: T) => T | void | Promise<T | void>): Promise<T> {
-    const draft = createDraft(this.#doc as Objectish) as T;
-    let result: T | void;
-    try {
-      result = await mutator(draft);
-    } catch (err) {
-      finishDraft(draft);
-      throw err;
-    }
-    if (result !== undefined && result !== draft) {
-      // A whole new document may hold pieces of the draft: copy it out before the draft is finished.
-      const replacement = JSON.parse(JSON.stringify(result)) as T;
-      finishDraft(draft);
-      this.#doc = freeze(replacement, true);
-    } else {
-      this.#doc = freeze(finishDraft(draft) as T, true);
-    }
+    const outcome = await runMutator(this.#doc, mutator);
+    this.#doc = freeze('replacement' in outcome ? (outcome.replacement as T) : outcome.next, true);
     return this.#doc;
   }
 }

@@ -13,7 +13,7 @@
  */
 import { createHash, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenOnLoopback } from './net.js';
 import { promisify } from 'node:util';
 import { SignJWT, exportJWK } from 'jose';
 
@@ -107,11 +107,7 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
   const timers = new Set<NodeJS.Timeout>();
 
   const server: Server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, resolve);
-  });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `http://127.0.0.1:${await listenOnLoopback(server)}`;
 
   const idToken = (mode: RogueMode, nonce: string | undefined) => {
     const now = Math.floor(Date.now() / 1000);
@@ -227,13 +223,11 @@ export async function startRogueProvider(options: RogueProviderOptions = {}): Pr
     issuer,
     requests,
     setMode: (next) => void (current = next),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      return closeNow(server);
+    },
   };
 }
 

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { resolvePaths, type LatchkeyPaths } from '../platform/paths.js';
 
 export const TEST_PASSPHRASE = 'correct horse battery staple';
@@ -17,6 +17,26 @@ export async function tempDir(prefix = 'latchkey-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A temp directory for a whole `describe` block, for set-up its tests share:
+ * made before the block's first `beforeAll` that comes after this call, removed
+ * after its last test. Call it in the block's body; the returned function gives
+ * the directory (from that `beforeAll` or a test on).
+ */
+export function suiteTempDir(prefix = 'latchkey-test-'): () => string {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('suiteTempDir: the directory is made in a beforeAll; read it from a later beforeAll or a test');
+    return dir;
+  };
 }
 
 export interface TestHomeOptions {

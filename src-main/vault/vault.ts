@@ -35,6 +35,7 @@ import {
   withKeyCheck,
 } from './envelope.js';
 import type { KeyParams, KeySource, KeySourceKind } from './key-source.js';
+import { runMutator } from './draft-update.js';
 import { encodeJournalRecord, readJournal } from './vault-journal.js';
 import { ensurePrivateDir, keepBrokenCopy, moveAside } from './vault-file.js';
 import { AppendFile, cutFile, readIfExists, removeStaleTempFiles, writeFileAtomic } from '../platform/file-safety.js';
@@ -223,24 +224,13 @@ export class Vault<T> {
   }
 
   async #apply(mutator: Mutator<T>): Promise<T> {
-    const draft = createDraft(this.#doc as Objectish) as T;
-    let result: T | void;
-    try {
-      result = await mutator(draft);
-    } catch (err) {
-      finishDraft(draft);
-      throw err;
-    }
-    if (result !== undefined && result !== draft) {
-      // A whole new document: it may hold pieces of the draft, so copy it out before the draft is finished.
-      const replacement: unknown = JSON.parse(JSON.stringify(result));
-      finishDraft(draft);
-      const next = this.#validate(() => this.#parse(replacement));
+    const outcome = await runMutator(this.#doc, mutator);
+    if ('replacement' in outcome) {
+      const next = this.#validate(() => this.#parse(outcome.replacement));
       await this.#compact(next, this.#revision + 1);
       return this.#commit(next);
     }
-    let patches: Patch[] = [];
-    const next = finishDraft(draft, (p) => void (patches = p)) as T;
+    const { next, patches } = outcome;
     if (patches.length === 0) return this.#doc; // nothing changed, nothing to write
     this.#validate(() => (this.#checkChanged ? this.#checkChanged(next, patches.map((p) => p.path)) : this.#parse(next)));
     const revision = this.#revision + 1;

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../log/logger.js';
 import { emptyVaultDocument, type AccountRecord, type ProviderRecord } from '../../store/vault-document.js';
+import { providerRecord } from '../../testing/provider-record.js';
 import { MemoryStore } from '../../testing/memory-store.js';
 import type { CallbackReceiver } from '../callback/callback-receiver.js';
 import { SchemeCallbackRouter } from '../callback/scheme-receiver.js';
@@ -15,17 +16,6 @@ import { AuthorizationCodeFlow, receiverOpener } from './authorization-code-flow
 import { chooseSignInFlow } from './choose-flow.js';
 import { DeviceAuthorizationFlow } from './device-authorization-flow.js';
 import { accessTokenRecordFrom, saveTokenResponse, type SignedInAccount } from './token-records.js';
-
-const provider = (extra: Partial<ProviderRecord> = {}): ProviderRecord => ({
-  name: 'p',
-  issuer: 'https://op.example',
-  clientId: 'c',
-  scope: 'openid offline_access',
-  redirect: 'loopback',
-  kind: 'user',
-  createdAt: 0,
-  ...extra,
-});
 
 const never = () => {
   throw new Error('no receiver may open for this request');
@@ -55,8 +45,8 @@ describe('choosing the sign-in flow from what the person asked', () => {
 
   it('refuses max_age with a plain OAuth 2.0 provider before anything is sent', () => {
     const flow = chooseSignInFlow({ maxAge: 60, onAuthorizationUrl: openUrl }, { openReceiver: never });
-    expect(() => flow.assertFits?.(provider({ oauth2: {} }))).toThrow(expect.objectContaining({ code: 'usage' }));
-    expect(() => flow.assertFits?.(provider())).not.toThrow();
+    expect(() => flow.assertFits?.(providerRecord({ oauth2: {} }))).toThrow(expect.objectContaining({ code: 'usage' }));
+    expect(() => flow.assertFits?.(providerRecord())).not.toThrow();
   });
 
   it('the engine checks the request before it looks up the provider (as admin.login did), and the vault stays as it was', async () => {
@@ -82,29 +72,29 @@ describe('the callback receiver a provider gets', () => {
   };
 
   it('loopback on 127.0.0.1 with a port the OS picks, or the port the provider pinned', async () => {
-    const any = await open(provider());
+    const any = await open(providerRecord());
     expect(any.hostname).toBe('127.0.0.1');
     await opened.pop()!.close();
     // The port just freed is as good a pinned port as any free one.
-    const pinned = await open(provider({ loopbackPort: Number(any.port) }));
+    const pinned = await open(providerRecord({ loopbackPort: Number(any.port) }));
     expect(pinned.href).toBe(`http://127.0.0.1:${any.port}/callback`);
   });
 
   it('the private-use scheme, which the CLI and the desktop app hand deep links to', async () => {
-    expect((await open(provider({ redirect: 'scheme' }))).href).toBe(router.redirectUri);
+    expect((await open(providerRecord({ redirect: 'scheme' }))).href).toBe(router.redirectUri);
   });
 });
 
 describe('token records from token responses', () => {
-  const github = provider({ scope: 'repo', oauth2: { scopeDelimiter: ',', assumedTokenLifetimeSeconds: 3600 } });
+  const github = providerRecord({ scope: 'repo', oauth2: { scopeDelimiter: ',', assumedTokenLifetimeSeconds: 3600 } });
   const nowMs = 1_700_000_000_000;
 
   it('keeps the scope as granted (commas read as spaces), else as asked; expiry from expires_in, the assumed lifetime, or the short default', () => {
     const granted = accessTokenRecordFrom({ access_token: 'a', token_type: 'bearer', scope: 'repo,gist' }, github, { scope: 'repo' }, nowMs);
     expect(granted).toEqual({ accessToken: 'a', tokenType: 'bearer', expiresAt: nowMs + 3_600_000, scope: 'gist repo', obtainedAt: nowMs });
-    const asked = accessTokenRecordFrom({ access_token: 'b', token_type: 'bearer', expires_in: 60 }, provider(), { scope: 'openid', resource: 'https://api', tokenOwner: 'app' }, nowMs);
+    const asked = accessTokenRecordFrom({ access_token: 'b', token_type: 'bearer', expires_in: 60 }, providerRecord(), { scope: 'openid', resource: 'https://api', tokenOwner: 'app' }, nowMs);
     expect(asked).toEqual({ accessToken: 'b', tokenType: 'bearer', expiresAt: nowMs + 60_000, scope: 'openid', resource: 'https://api', appId: 'app', obtainedAt: nowMs });
-    expect(accessTokenRecordFrom({ access_token: 'c', token_type: 'bearer' }, provider(), { scope: '' }, nowMs).expiresAt).toBe(nowMs + 5 * 60_000);
+    expect(accessTokenRecordFrom({ access_token: 'c', token_type: 'bearer' }, providerRecord(), { scope: '' }, nowMs).expiresAt).toBe(nowMs + 5 * 60_000);
   });
 
   const signedIn: SignedInAccount = { id: 'p:ann', provider: 'p', subject: 'ann', claims: {}, scope: 'openid offline_access', authTime: 1 };

@@ -24,9 +24,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { act, type ProviderPages } from '../browser.js';
+import type { ProviderPages } from '../browser.js';
 import { GLEWLWYD_OIDC_DEFAULTS } from './glewlwyd-oidc-defaults.js';
-import { fetchJson, freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { fetchJson, formSteps, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { freePort } from '../net.js';
 
 const BINARY = '/usr/bin/glewlwyd';
 const INIT_SQL = '/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz';
@@ -55,14 +56,7 @@ const GLEWLWYD_PAGES: ProviderPages = {
     return '';
   })()`,
   sameDocument: true,
-  login: async (page, options) => {
-    // Re-authentication (max_age) shows the name greyed out: only the password is asked.
-    if (await page.isEditable('#username')) await page.fill('#username', options.login ?? USER.login);
-    await page.fill('#password', options.password ?? USER.password);
-    await act(page, () => page.click('#loginbut'));
-  },
-  consent: (page) => act(page, () => page.click('button:has-text("Continue")')),
-  confirmLogout: (page) => act(page, () => page.click('button:has-text("Logout")')),
+  ...formSteps({ user: '#username', password: '#password', submit: '#loginbut', consent: 'button:has-text("Continue")', confirmLogout: 'button:has-text("Logout")' }, USER),
 };
 
 export const glewlwydFixture: ProviderFixture = {

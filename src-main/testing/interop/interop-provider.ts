@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProviderPages } from '../browser.js';
+import { act, type ProviderPages } from '../browser.js';
 
 export const FEATURES = [
   'loopback sign-in + PKCE',
@@ -58,17 +57,31 @@ export function missingFile(paths: readonly string[], packages: string): string 
   return absent ? `${absent} is not installed (apt-get install ${packages})` : undefined;
 }
 
-/** A port that was free a moment ago on 127.0.0.1, for servers that cannot listen on port 0 and report it. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
+/** Where a provider's login form and its buttons are, as Playwright selectors. */
+export interface FormSelectors {
+  user: string;
+  password: string;
+  submit: string;
+  consent: string;
+  confirmLogout: string;
+}
+
+/**
+ * The login, consent and logout steps of a provider whose pages are forms,
+ * signing in as `person` unless the sign-in names someone else. On
+ * re-authentication (max_age) the name shows greyed out and only the password
+ * is asked, so the name is filled in only where it is editable.
+ */
+export function formSteps(selectors: FormSelectors, person: { login: string; password: string }): Pick<ProviderPages, 'login' | 'consent' | 'confirmLogout'> {
+  return {
+    login: async (page, options) => {
+      if (await page.isEditable(selectors.user)) await page.fill(selectors.user, options.login ?? person.login);
+      await page.fill(selectors.password, options.password ?? person.password);
+      await act(page, () => page.click(selectors.submit));
+    },
+    consent: (page) => act(page, () => page.click(selectors.consent)),
+    confirmLogout: (page) => act(page, () => page.click(selectors.confirmLogout)),
+  };
 }
 
 /** A child process whose output is kept (bounded) for error messages, stopped with SIGTERM then SIGKILL. */

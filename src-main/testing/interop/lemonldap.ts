@@ -22,8 +22,9 @@ import { chownSync, chmodSync, mkdirSync, readdirSync, statSync, writeFileSync }
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { act, type ProviderPages } from '../browser.js';
-import { freePort, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import type { ProviderPages } from '../browser.js';
+import { formSteps, missingFile, ServerProcess, throwAwayDir, type InteropProvider, type ProviderFixture } from './interop-provider.js';
+import { freePort } from '../net.js';
 import { SCHEME_REDIRECT_URI } from './glewlwyd.js';
 
 const FASTCGI_SERVER = '/usr/sbin/llng-fastcgi-server';
@@ -32,6 +33,8 @@ const PORTAL = '/usr/share/lemonldap-ng/portal';
 const SERVICE = { clientId: 'latchkey-service', clientSecret: 'interop-service-secret-2', scope: 'openid' };
 const USER = { login: 'dwho', password: 'dwho' };
 const RUN_AS = 'www-data';
+/** The portal's forms each have one submit button. */
+const SUBMIT = 'form button[type=submit]';
 
 /**
  * The portal's pages are server-rendered forms: the login form
@@ -48,13 +51,7 @@ const LEMONLDAP_PAGES: ProviderPages = {
     if (document.querySelector('#logout, .logoutMsg, #errormsg .alert-success, .message-positive')) return 'logged-out';
     return '';
   })()`,
-  login: async (page, options) => {
-    if (await page.isEditable('input[name=user]')) await page.fill('input[name=user]', options.login ?? USER.login);
-    await page.fill('input[name=password]', options.password ?? USER.password);
-    await act(page, () => page.click('form button[type=submit]'));
-  },
-  consent: (page) => act(page, () => page.click('form button[type=submit]')),
-  confirmLogout: (page) => act(page, () => page.click('form button[type=submit]')),
+  ...formSteps({ user: 'input[name=user]', password: 'input[name=password]', submit: SUBMIT, consent: SUBMIT, confirmLogout: SUBMIT }, USER),
 };
 
 export const lemonldapFixture: ProviderFixture = {
