@@ -25,7 +25,7 @@ import type { Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../platform/peer-lookup.js';
-import { DeadlineTimer } from '../wire/deadline-timer.js';
+import { DeadlineTimer, expireDue } from '../wire/deadline-timer.js';
 import { bytesEqual, decodeLine, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from '../wire/framing.js';
 import {
   CANCEL_NOTIFICATION,
@@ -175,7 +175,7 @@ export class RpcConnection implements Connection {
   readonly #inFlight = new Map<RpcId, InFlight>();
   readonly #closeCallbacks: Array<() => void> = [];
   /** Request deadlines: one timer for the connection, not one per request. */
-  readonly #deadlines = new DeadlineTimer((now) => this.#expireRequests(now));
+  readonly #deadlines = new DeadlineTimer((now) => expireDue(this.#inFlight.values(), now));
   /** The idle limit, checked lazily: activity only moves `#lastActivity`. */
   readonly #idleTimer = new DeadlineTimer((now) => this.#checkIdle(now));
   #lastActivity = performance.now();
@@ -445,15 +445,6 @@ export class RpcConnection implements Connection {
   }
 
   /** Times out the requests past their deadline; returns the next deadline. */
-  #expireRequests(now: number): number {
-    let next = Infinity;
-    for (const request of [...this.#inFlight.values()]) {
-      if (request.deadline <= now) request.timeOut();
-      else next = Math.min(next, request.deadline);
-    }
-    return next;
-  }
-
   #sendResult(id: RpcId, method: string, result: unknown): void {
     let frame: Buffer;
     try {

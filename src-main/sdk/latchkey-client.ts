@@ -24,7 +24,7 @@
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { LatchkeyError } from '../errors.js';
-import type { WireToken, WireTokenRequest } from '../wire/wire-token.js';
+import { toWireTokenRequest, type WireToken } from '../wire/wire-token.js';
 import { connectRpc, type CallOptions, type RpcClient } from '../wire/rpc-client.js';
 import { loadOrCreateAppKey, signChallenge, type AppKey } from '../broker/app-key.js';
 import { challengePayload } from '../wire/app-proof.js';
@@ -119,12 +119,12 @@ export class LatchkeyClient {
   tryGetAuthTokens(request: AuthTokenRequest = {}): Promise<AuthTokens> {
     // No async/await here: on a cached token the socket round trip is the whole cost, and each hop shows.
     // `decode` in the client: a reply repeating the last one is not parsed again (rpc-client.ts).
-    return this.#call('tokens.tryGet', toWire(request), DECODE_TOKENS) as unknown as Promise<AuthTokens>;
+    return this.#call('tokens.tryGet', toWireTokenRequest(request), DECODE_TOKENS) as unknown as Promise<AuthTokens>;
   }
 
   /** A token, asking the person (consent, sign-in) when needed. `signal` cancels the wait. */
   async getAuthTokens(request: AuthTokenRequest = {}, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<AuthTokens> {
-    return fromWire(await this.#call('tokens.get', toWire(request), { timeoutMs: options.timeoutMs ?? 0, ...(options.signal ? { signal: options.signal } : {}) }));
+    return fromWire(await this.#call('tokens.get', toWireTokenRequest(request), { timeoutMs: options.timeoutMs ?? 0, ...(options.signal ? { signal: options.signal } : {}) }));
   }
 
   /**
@@ -198,18 +198,6 @@ export class LatchkeyClient {
     });
     await rpc.call('events.subscribe', {});
   }
-}
-
-/** SDK → wire: the one writing of a token request. */
-function toWire(r: AuthTokenRequest): WireTokenRequest {
-  const p: WireTokenRequest = {};
-  if (r.provider) p.provider = r.provider;
-  if (r.account) p.account = r.account;
-  if (r.scope) p.scope = r.scope;
-  if (r.resource) p.resource = r.resource;
-  if (r.minTtl !== undefined) p.min_ttl = r.minTtl;
-  if (r.maxAge !== undefined) p.max_age = r.maxAge;
-  return p;
 }
 
 /** `fromWire` copies the wire token into a new object, so the client may hand it a shared parsed reply. */

@@ -53,3 +53,23 @@ export class DeadlineTimer {
     if (next < Infinity) this.ensure(next);
   }
 }
+
+/** Something waiting with a deadline: a client's call, a connection's request. */
+export interface Deadlined {
+  readonly deadline: number;
+  timeOut(): void;
+}
+
+/**
+ * The usual `check` of a {@link DeadlineTimer}: times out everything due at
+ * `now` and returns the next deadline. Works on a copy, since a time-out
+ * removes its entry from `waiting`.
+ */
+export function expireDue(waiting: Iterable<Deadlined>, now: number): number {
+  let next = Infinity;
+  for (const item of [...waiting]) {
+    if (item.deadline <= now) item.timeOut();
+    else next = Math.min(next, item.deadline);
+  }
+  return next;
+}

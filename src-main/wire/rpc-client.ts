@@ -16,7 +16,7 @@
 import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer, expireDue } from './deadline-timer.js';
 import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './json-rpc.js';
 
@@ -145,7 +145,7 @@ class SocketRpcClient implements RpcClient {
   readonly #listeners = new Set<NotificationListener>();
   readonly #closedPromise: Promise<void>;
   /** Call deadlines: one timer for the connection, not one per call. */
-  readonly #deadlines = new DeadlineTimer((now) => this.#expireCalls(now));
+  readonly #deadlines = new DeadlineTimer((now) => expireDue(this.#pending.values(), now));
   #nextId = 1;
   #closed = false;
   /** The last request's bytes after its id, by method and params as JSON. */
@@ -356,15 +356,6 @@ class SocketRpcClient implements RpcClient {
   }
 
   /** Times out the calls past their deadline; returns the next deadline. */
-  #expireCalls(now: number): number {
-    let next = Infinity;
-    for (const pending of [...this.#pending.values()]) {
-      if (pending.deadline <= now) pending.timeOut();
-      else next = Math.min(next, pending.deadline);
-    }
-    return next;
-  }
-
   #rejectAll(error: LatchkeyError): void {
     for (const pending of [...this.#pending.values()]) pending.settle({ error });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { APP_PARAMS } from './app-contract.js';
 import { ADMIN_PARAMS } from './owner-contract.js';
-import { fromWireTokenRequest, toWireToken } from './wire-token.js';
+import { fromWireTokenRequest, toWireToken, toWireTokenRequest } from './wire-token.js';
 
 describe('fromWireTokenRequest', () => {
   it('reads every field of a token request, seconds staying seconds', () => {
@@ -43,5 +43,15 @@ describe('toWireToken', () => {
 
   it('never passes on a warning meant for the person', () => {
     expect(toWireToken({ accessToken: 'at', tokenType: 'Bearer', scope: 's', warning: 'could not refresh' })).not.toHaveProperty('warning');
+  });
+});
+
+describe('toWireTokenRequest', () => {
+  it('writes what fromWireTokenRequest reads back unchanged, and leaves out what was not asked', () => {
+    const asked = { provider: 'work', account: 'alice@example.com', scope: 'openid api:read', resource: 'https://api.example.com', minTtl: 0, maxAge: 300 };
+    const wire = toWireTokenRequest(asked);
+    expect(wire).toEqual({ provider: 'work', account: 'alice@example.com', scope: 'openid api:read', resource: 'https://api.example.com', min_ttl: 0, max_age: 300 });
+    expect(fromWireTokenRequest(APP_PARAMS['tokens.get'].parse(wire))).toEqual(asked);
+    expect(toWireTokenRequest({})).toEqual({});
   });
 });

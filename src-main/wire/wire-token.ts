@@ -74,6 +74,18 @@ export function fromWireTokenRequest(p: ParsedTokenRequest): Omit<TokenRequest, 
   return r;
 }
 
+/** Client → wire: the one writing of a token request (the SDK's request has these fields under the same names), the inverse of {@link fromWireTokenRequest}. */
+export function toWireTokenRequest(r: Omit<TokenRequest, 'tokenOwner'>): WireTokenRequest {
+  const p: WireTokenRequest = {};
+  if (r.provider) p.provider = r.provider;
+  if (r.account) p.account = r.account;
+  if (r.scope) p.scope = r.scope;
+  if (r.resource) p.resource = r.resource;
+  if (r.minTtl !== undefined) p.min_ttl = r.minTtl;
+  if (r.maxAge !== undefined) p.max_age = r.maxAge;
+  return p;
+}
+
 /** Engine → wire: the one writing of a token, for app and owner methods alike. */
 export function toWireToken(t: TokenResult): WireToken {
   const wire: WireToken = { access_token: t.accessToken, token_type: t.tokenType, scope: t.scope };
