@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RpcErrorObject, RpcId } from '../wire/json-rpc.js';
 
 export interface SocketDir {
   dir: string;
@@ -22,14 +23,33 @@ export async function makeSocketDir(): Promise<SocketDir> {
   return { dir, socket: join(dir, 'run', 'agent.sock'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** A bare client: writes whatever it is told and records every line it receives. */
+/** A response as a raw peer reads it, unchecked: hostile tests look at malformed ones too. */
+export interface RawReply {
+  jsonrpc: string;
+  id: RpcId | null;
+  result?: unknown;
+  error?: RpcErrorObject;
+}
+
+/**
+ * A bare client: writes whatever it is told and records every line it receives.
+ * Tests either look at all lines at once (`lines`, `messages`, `response`) or
+ * use it one request at a time (`exchange`, `call`, `next`, `drain`), which
+ * reads each line once, in order.
+ */
 export class RawPeer {
   readonly socket: Socket;
   readonly lines: string[] = [];
   /** Resolves when the socket has closed, for whatever reason. */
   readonly closed: Promise<void>;
+  /** The longest line received, in bytes: answers must fit the agent's maxMessageBytes. */
+  maxLineBytes = 0;
   #partial = '';
   #waiters: Array<() => void> = [];
+  #isClosed = false;
+  /** Index in `lines` of the first line `next` has not handed out. */
+  #read = 0;
+  #nextId = 1;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -37,13 +57,19 @@ export class RawPeer {
     socket.on('data', (text: string) => {
       const parts = (this.#partial + text).split('\n');
       this.#partial = parts.pop() ?? '';
+      for (const line of parts) this.maxLineBytes = Math.max(this.maxLineBytes, Buffer.byteLength(line));
       this.lines.push(...parts);
       this.#wake();
     });
     // Hostile peers provoke EPIPE/ECONNRESET on purpose.
     socket.on('error', () => {});
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    void this.closed.then(() => this.#wake());
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#isClosed = true;
+        this.#wake();
+        resolve();
+      }),
+    );
   }
 
   static connect(path: string): Promise<RawPeer> {
@@ -59,13 +85,55 @@ export class RawPeer {
     return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
+  /** True from the moment the socket closed (`socket.destroyed` turns true earlier, when this side destroys it). */
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
   write(data: string | Buffer): void {
     this.socket.write(data);
   }
 
+  /** Writes `frame` as it is, JSON or not, and ends the line. */
+  writeLine(frame: string | Buffer): void {
+    this.socket.write(Buffer.isBuffer(frame) ? Buffer.concat([frame, Buffer.from('\n')]) : `${frame}\n`);
+  }
+
   /** Sends one JSON value as a line. */
   send(message: unknown): void {
-    this.socket.write(`${JSON.stringify(message)}\n`);
+    this.writeLine(JSON.stringify(message));
+  }
+
+  /**
+   * Writes one line and resolves with the answer to it: the next response
+   * (notifications are skipped), or `undefined` if the agent closed the
+   * connection instead. Throws if a line came unasked, so that it is not
+   * taken for this answer.
+   */
+  exchange(frame: string | Buffer, timeoutMs = 10_000): Promise<RawReply | undefined> {
+    if (this.#read < this.lines.length) throw new Error(`unexpected line from the agent: ${this.lines[this.#read]!.slice(0, 200)}`);
+    if (!this.#isClosed) this.writeLine(frame);
+    return this.next(timeoutMs);
+  }
+
+  /** `exchange` of a JSON-RPC request, with ids `c1`, `c2`, … in the order of the calls. */
+  call(method: string, params?: unknown): Promise<RawReply | undefined> {
+    return this.exchange(JSON.stringify({ jsonrpc: '2.0', id: `c${this.#nextId++}`, method, params }));
+  }
+
+  /** The next response not read yet (notifications are skipped), or `undefined` once the socket closed without one. */
+  async next(timeoutMs = 10_000): Promise<RawReply | undefined> {
+    let reply: RawReply | undefined;
+    await this.#until(() => (reply = this.#readResponse()) !== undefined || this.#isClosed, timeoutMs, 'a response');
+    return reply;
+  }
+
+  /** Waits for the other side to close the connection; returns the lines not read until then, parsed. */
+  async drain(timeoutMs = 5000): Promise<RawReply[]> {
+    await this.#until(() => this.#isClosed, timeoutMs, 'the connection to close');
+    const unread = this.lines.slice(this.#read);
+    this.#read = this.lines.length;
+    return unread.map((line) => JSON.parse(line) as RawReply);
   }
 
   /** Waits until at least `count` lines arrived (or the socket closed); rejects after `timeoutMs`. */
@@ -85,10 +153,24 @@ export class RawPeer {
     this.socket.destroy();
   }
 
+  #readResponse(): RawReply | undefined {
+    while (this.#read < this.lines.length) {
+      const message = JSON.parse(this.lines[this.#read++]!) as RawReply & { method?: string };
+      if (message.method === undefined) return message;
+    }
+    return undefined;
+  }
+
   #until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        // `done` may read lines: once the wait is over it must not run again.
+        timedOut = true;
+        reject(new Error(`Timed out waiting for ${what}`));
+      }, timeoutMs);
       const check = (): void => {
+        if (timedOut) return;
         if (done()) {
           clearTimeout(timer);
           resolve();
@@ -106,6 +188,20 @@ export class RawPeer {
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A flood that cannot run away: runs `step` (awaited) and pauses `pauseMs`,
+ * at most `rounds` times, stopping early once `until()` is true (checked
+ * before each round). Resolves with the number of rounds run.
+ */
+export async function flood(limit: { rounds: number; pauseMs: number; until?: () => boolean }, step: (round: number) => unknown): Promise<number> {
+  let round = 0;
+  for (; round < limit.rounds && !limit.until?.(); round++) {
+    await step(round);
+    await sleep(limit.pauseMs);
+  }
+  return round;
 }
 
 /**
