@@ -11,7 +11,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
@@ -23,11 +22,11 @@ import type { LatchkeyPaths } from '../platform/paths.js';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
 import { connectOwner } from '../wire/owner-client.js';
 import { connectRpc } from '../wire/rpc-client.js';
-import { RPC_ERROR, type RpcErrorObject } from '../wire/json-rpc.js';
+import { RPC_ERROR, type RpcId } from '../wire/json-rpc.js';
 import type { RpcLimits } from '../agent/rpc-server.js';
 import { DEMO_API_RESOURCE, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import { chromiumAvailable, CHROMIUM_MISSING, launchBrowser, signInAtProvider } from '../testing/browser.js';
-import { RawPeer, sleep, seededRandom } from '../testing/rpc-testing.js';
+import { flood, RawPeer, sleep, seededRandom, type RawReply } from '../testing/rpc-testing.js';
 import { LatchkeyClient } from '../sdk/latchkey-client.js';
 import type { AppResults } from '../wire/app-contract.js';
 import { generateAppKey, keyFingerprint, loadOrCreateAppKey, signChallenge, type AppKey } from './app-key.js';
@@ -69,115 +68,13 @@ class Gatekeeper implements ConsentPrompter {
   }
 }
 
-type RpcId = string | number;
-interface Reply {
-  jsonrpc: string;
-  id: RpcId | null;
-  result?: unknown;
-  error?: RpcErrorObject;
-}
-
-/**
- * A raw connection used one request at a time: each line written is answered
- * by the next line read (agent notifications are skipped), or by the agent
- * closing the connection.
- */
-class Wire {
-  readonly socket: Socket;
-  /** Resolves when the socket has closed, whoever closed it. */
-  readonly closed: Promise<void>;
-  /** The longest line the agent sent, in bytes. */
-  maxLineBytes = 0;
-  #partial = '';
-  readonly #lines: string[] = [];
-  #wake: (() => void) | undefined;
-  #isClosed = false;
-  #nextId = 1;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      const parts = (this.#partial + text).split('\n');
-      this.#partial = parts.pop() ?? '';
-      for (const line of parts) this.maxLineBytes = Math.max(this.maxLineBytes, Buffer.byteLength(line));
-      this.#lines.push(...parts);
-      this.#wake?.();
-    });
-    // Hostile clients provoke EPIPE and ECONNRESET on purpose.
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#isClosed = true;
-        this.#wake?.();
-        resolve();
-      }),
-    );
-  }
-
-  static open(path: string): Promise<Wire> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(path);
-      socket.once('connect', () => resolve(new Wire(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  get isClosed(): boolean {
-    return this.#isClosed;
-  }
-
-  /** Writes one line; resolves with the agent's answer, or `undefined` if it closed the connection instead. */
-  exchange(frame: string | Buffer, timeoutMs = 10_000): Promise<Reply | undefined> {
-    if (this.#lines.length > 0) throw new Error(`unexpected line from the agent: ${this.#lines[0]!.slice(0, 200)}`);
-    if (!this.#isClosed) this.socket.write(Buffer.isBuffer(frame) ? Buffer.concat([frame, Buffer.from('\n')]) : `${frame}\n`);
-    return this.next(timeoutMs);
-  }
-
-  call(method: string, params?: unknown): Promise<Reply | undefined> {
-    return this.exchange(JSON.stringify({ jsonrpc: '2.0', id: `c${this.#nextId++}`, method, params }));
-  }
-
-  async next(timeoutMs = 10_000): Promise<Reply | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() <= deadline) {
-      const line = this.#lines.shift();
-      if (line !== undefined) {
-        const message = JSON.parse(line) as Reply & { method?: string };
-        if (message.method === undefined) return message;
-        continue;
-      }
-      if (this.#isClosed) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.#wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
-    }
-    throw new Error('timed out waiting for the agent');
-  }
-
-  /** Waits for the agent to close the connection; returns what it sent until then. */
-  async drain(timeoutMs = 5000): Promise<Reply[]> {
-    await within(this.closed, timeoutMs, 'the agent to close the connection');
-    return this.#lines.splice(0).map((line) => JSON.parse(line) as Reply);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function resultOf<T>(reply: Reply | undefined): T {
+function resultOf<T>(reply: RawReply | undefined): T {
   if (!reply || reply.error || !('result' in reply)) throw new Error(`expected a result, got ${JSON.stringify(reply)?.slice(0, 300)}`);
   return reply.result as T;
 }
@@ -191,7 +88,7 @@ function rpcCodesFor(code: ErrorCode): number[] {
 }
 
 /** Why `reply` is not a well-formed error answer to `id` with a Latchkey code, or undefined if it is one. */
-function malformedError(reply: Reply | undefined, id: RpcId | null): string | undefined {
+function malformedError(reply: RawReply | undefined, id: RpcId | null): string | undefined {
   if (!reply) return 'no answer';
   if (reply.jsonrpc !== '2.0') return 'jsonrpc is not "2.0"';
   if (reply.id !== id) return `answered id ${JSON.stringify(reply.id)}, expected ${JSON.stringify(id)}`;
@@ -203,7 +100,7 @@ function malformedError(reply: Reply | undefined, id: RpcId | null): string | un
   return undefined;
 }
 
-function expectError(reply: Reply | undefined, expected: { id: RpcId | null; rpc: number; code: ErrorCode; message?: RegExp }): void {
+function expectError(reply: RawReply | undefined, expected: { id: RpcId | null; rpc: number; code: ErrorCode; message?: RegExp }): void {
   expect(malformedError(reply, expected.id)).toBeUndefined();
   expect(reply!.error).toMatchObject({ code: expected.rpc, data: { code: expected.code }, ...(expected.message ? { message: expect.stringMatching(expected.message) } : {}) });
 }
@@ -452,19 +349,19 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     return signChallenge(key.privateKeyPem, challengePayload({ challenge: hello.challenge, appId, agentInstance: hello.agent_instance }));
   }
 
-  async function provenWire(appId: string, key: AppKey): Promise<Wire> {
-    const wire = await Wire.open(paths.socket);
+  async function provenWire(appId: string, key: AppKey): Promise<RawPeer> {
+    const wire = await RawPeer.connect(paths.socket);
     const hello = resultOf<AppResults['hello']>(await wire.call('hello', helloParams(appId, key)));
     resultOf(await wire.call('hello.prove', { signature: proof(key, appId, hello) }));
     return wire;
   }
 
   /**
-   * Runs `flood` while the granted app asks for its cached token every 10 ms
+   * Runs `attack` while the granted app asks for its cached token every 10 ms
    * on its own connection, then checks every one of those calls was answered
    * with that token, and promptly.
    */
-  async function whileServing<T>(label: string, flood: () => Promise<T>): Promise<T> {
+  async function whileServing<T>(label: string, attack: () => Promise<T>): Promise<T> {
     const client = await legitClient();
     const latencies: number[] = [];
     const failures: string[] = [];
@@ -484,7 +381,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     })();
     let result: T;
     try {
-      result = await flood();
+      result = await attack();
     } finally {
       done = true;
       await serve;
@@ -572,7 +469,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
   });
 
   it('answers garbage with the documented error (or closes), and the same connection can still prove itself', async () => {
-    const wire = await Wire.open(paths.socket);
+    const wire = await RawPeer.connect(paths.socket);
     const r = rng(7);
 
     // Random bytes: a parse error for each line, id null; the connection stays open.
@@ -647,30 +544,25 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     wire.destroy();
 
     // Oversized: one message_too_large error with id null, then the agent closes.
-    const oversized: Array<(w: Wire) => Promise<void>> = [
+    const oversized: Array<(w: RawPeer) => Promise<unknown>> = [
       async (w) => void w.socket.write('x'.repeat(LIMITS.maxMessageBytes + 1)),
       async (w) => void w.socket.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'big', method: 'hello', params: { name: 'n'.repeat(LIMITS.maxMessageBytes) } })}\n`),
-      async (w) => {
-        // Dripped in 4 KiB pieces without a newline: refused once the line passes the cap, not at its end.
-        for (let i = 0; i < 40 && !w.isClosed; i++) {
-          w.socket.write('d'.repeat(4096));
-          await sleep(5);
-        }
-      },
+      // Dripped in 4 KiB pieces without a newline: refused once the line passes the cap, not at its end.
+      (w) => flood({ rounds: 40, pauseMs: 5, until: () => w.isClosed }, () => w.write('d'.repeat(4096))),
     ];
     for (const send of oversized) {
-      const w = await Wire.open(paths.socket);
+      const w = await RawPeer.connect(paths.socket);
       await send(w);
       const replies = await w.drain();
       expect(replies).toHaveLength(1);
       expectError(replies[0], { id: null, rpc: RPC_ERROR.invalidRequest, code: 'message_too_large' });
     }
     // Truncated: half a request, then the client shuts down its side; nothing is answered and the agent closes.
-    const truncated = await Wire.open(paths.socket);
+    const truncated = await RawPeer.connect(paths.socket);
     truncated.socket.end('{"jsonrpc":"2.0","id":7,"method":"tokens.get","params":{"scope":"openid em');
     expect(await truncated.drain()).toEqual([]);
     // Half a request, then the client vanishes.
-    const vanished = await Wire.open(paths.socket);
+    const vanished = await RawPeer.connect(paths.socket);
     vanished.socket.write('{"jsonrpc":"2.0","id":8,"method":"hello","par');
     await sleep(20);
     vanished.destroy();
@@ -689,8 +581,8 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     const TOTAL = 10_000;
     const lanes: LaneKind[] = ['anonymous', 'anonymous', 'stranger', 'stranger', 'impostor', 'impostor', 'granted', 'granted'];
     const keys: Record<LaneKind, AppKey> = { anonymous: generateAppKey(), stranger: generateAppKey(), impostor: generateAppKey(), granted: legitKey };
-    const open = (kind: LaneKind): Promise<Wire> =>
-      kind === 'anonymous' ? Wire.open(paths.socket) : provenWire(kind === 'stranger' ? 'com.example.stranger' : LEGIT.appId, keys[kind]);
+    const open = (kind: LaneKind): Promise<RawPeer> =>
+      kind === 'anonymous' ? RawPeer.connect(paths.socket) : provenWire(kind === 'stranger' ? 'com.example.stranger' : LEGIT.appId, keys[kind]);
     const codes = new Map<string, number>();
     const problems: string[] = [];
     const closes: Record<LaneKind, number> = { anonymous: 0, stranger: 0, impostor: 0, granted: 0 };
@@ -701,7 +593,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
 
     async function runLane(kind: LaneKind, lane: number, count: number): Promise<void> {
       const r = rng(20_240_611 + lane);
-      let wire: Wire | undefined;
+      let wire: RawPeer | undefined;
       let last: { method: string; code: string | undefined } | undefined;
       for (let n = 0; n < count; n++) {
         const c = fuzzCase(kind, n, r, keys[kind]);
@@ -780,27 +672,21 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     const SENDERS = 50;
     const ROUNDS = 7;
     const proven = await legitClient();
-    const flood: RawPeer[] = [];
+    const silent: RawPeer[] = [];
     let stopSending = false;
-    let keepAlive: Promise<void> = Promise.resolve();
+    let keepAlive: Promise<unknown> = Promise.resolve();
     const timings = { cli: [] as number[], provenApp: [] as number[], newApp: [] as number[], newAppProven: [] as number[] };
     let closedByAgent = 0;
     try {
       // Silent connections in batches of 100, letting the listen backlog (511) drain; past 256 each one takes an older one's slot.
-      while (flood.length < FLOOD) {
-        flood.push(...(await Promise.all(Array.from({ length: 100 }, () => connectPatiently()))));
-        await sleep(30);
-      }
+      await flood({ rounds: FLOOD / 100, pauseMs: 30 }, async () => silent.push(...(await Promise.all(Array.from({ length: 100 }, () => connectPatiently())))));
       // Let the agent work through its listen backlog: once it has, only what the 256 slots hold is left open.
-      for (const deadline = Date.now() + 30_000; flood.filter((p) => !p.socket.destroyed).length > 256 && Date.now() < deadline; ) await sleep(50);
+      for (const deadline = Date.now() + 30_000; silent.filter((p) => !p.socket.destroyed).length > 256 && Date.now() < deadline; ) await sleep(50);
       // The last ones in hold slots and keep them warm, each sending a message every 20 ms (bounded: 500 rounds).
-      const senders = flood.filter((p) => !p.socket.destroyed).slice(-SENDERS);
-      keepAlive = (async () => {
-        for (let round = 0; round < 500 && !stopSending; round++) {
-          for (const peer of senders) if (!peer.socket.destroyed) peer.send({ jsonrpc: '2.0', id: round, method: 'rpc.version' });
-          await sleep(20);
-        }
-      })();
+      const senders = silent.filter((p) => !p.socket.destroyed).slice(-SENDERS);
+      keepAlive = flood({ rounds: 500, pauseMs: 20, until: () => stopSending }, (round) => {
+        for (const peer of senders) if (!peer.socket.destroyed) peer.send({ jsonrpc: '2.0', id: round, method: 'rpc.version' });
+      });
       await sleep(100);
 
       for (let round = 0; round < ROUNDS; round++) {
@@ -821,7 +707,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
         const key = generateAppKey();
         const appId = `com.example.newcomer${round}`;
         started = performance.now();
-        const wire = await Wire.open(paths.socket);
+        const wire = await RawPeer.connect(paths.socket);
         try {
           const hello = resultOf<AppResults['hello']>(await wire.call('hello', helloParams(appId, key)));
           timings.newApp.push(performance.now() - started);
@@ -832,11 +718,11 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
           wire.destroy();
         }
       }
-      closedByAgent = flood.filter((p) => p.socket.destroyed).length;
+      closedByAgent = silent.filter((p) => p.socket.destroyed).length;
     } finally {
       stopSending = true;
       await keepAlive;
-      for (const peer of flood) peer.destroy();
+      for (const peer of silent) peer.destroy();
       await proven.close();
     }
     const ms = (values: number[]) => values.map((v) => v.toFixed(1)).join(', ');
@@ -848,7 +734,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     // As generous as whileServing's bound: under the full suite one round has taken 1.8 s on a shared 2-core machine.
     for (const t of [...timings.cli, ...timings.provenApp, ...timings.newApp, ...timings.newAppProven]) expect(t).toBeLessThan(5000);
     // Nobody was told busy: the flood made room by closing its own idlest connections.
-    expect(flood.flatMap((p) => p.messages()).filter((m) => (m.error as { data?: { code?: string } } | undefined)?.data?.code === 'busy')).toEqual([]);
+    expect(silent.flatMap((p) => p.messages()).filter((m) => (m.error as { data?: { code?: string } } | undefined)?.data?.code === 'busy')).toEqual([]);
     console.log(`[slots] the agent closed ${closedByAgent} of the silent connections to make room`);
     expect(closedByAgent).toBeGreaterThanOrEqual(FLOOD - 256);
     expect(logs.errors).toEqual([]);
@@ -864,11 +750,10 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
       const started = Date.now();
       let sent = 0;
       const request = (id: number): string => `{"jsonrpc":"2.0","id":${id},"method":"tokens.tryGet","params":{"scope":"${LEGIT_SCOPE}"}}\n`;
-      // Bounded: 5,000 answers are many times the kernel's socket buffers plus maxOutboundBytes.
-      while (!stalled.isClosed && sent < 5000 && Date.now() - started < 20_000) {
-        for (let i = 0; i < 16; i++) stalled.socket.write(request(sent++));
-        await sleep(5);
-      }
+      // Bounded: 5,000 answers (16 a round) are many times the kernel's socket buffers plus maxOutboundBytes.
+      await flood({ rounds: Math.ceil(5000 / 16), pauseMs: 5, until: () => stalled.isClosed || Date.now() - started >= 20_000 }, () => {
+        for (let i = 0; i < 16; i++) stalled.write(request(sent++));
+      });
       await within(stalled.closed, 5000, 'the stalled client to be dropped');
       return { sent, elapsed: Date.now() - started };
     });
@@ -884,7 +769,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     const forger = generateAppKey();
 
     // Three tries with the granted app's public key but the wrong private key, then the connection is closed.
-    const guesser = await Wire.open(paths.socket);
+    const guesser = await RawPeer.connect(paths.socket);
     for (let attempt = 1; attempt <= 3; attempt++) {
       const challenge = resultOf<AppResults['hello']>(await guesser.call('hello', claims));
       const reply = await guesser.call('hello.prove', { signature: proof(forger, LEGIT.appId, challenge) });
@@ -893,18 +778,18 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     expect(await guesser.drain()).toEqual([]);
 
     // Proofs without a challenge count too.
-    const blind = await Wire.open(paths.socket);
+    const blind = await RawPeer.connect(paths.socket);
     for (let attempt = 1; attempt <= 3; attempt++) {
       expectError(await blind.call('hello.prove', { signature: Buffer.alloc(64, attempt).toString('base64url') }), { id: `c${attempt}`, rpc: RPC_ERROR.application, code: 'unauthorized' });
     }
     expect(await blind.drain()).toEqual([]);
 
     // A proof captured from connection A (signed by the real key, for A's challenge)...
-    const a = await Wire.open(paths.socket);
+    const a = await RawPeer.connect(paths.socket);
     const challengeA = resultOf<AppResults['hello']>(await a.call('hello', claims));
     const captured = proof(legitKey, LEGIT.appId, challengeA);
     // ...is worthless on B, with no challenge or with B's own.
-    const b = await Wire.open(paths.socket);
+    const b = await RawPeer.connect(paths.socket);
     expectError(await b.call('hello.prove', { signature: captured }), { id: 'c1', rpc: RPC_ERROR.application, code: 'unauthorized' });
     const challengeB = resultOf<AppResults['hello']>(await b.call('hello', claims));
     expect(challengeB.challenge).not.toBe(challengeA.challenge);
@@ -917,7 +802,7 @@ describe.skipIf(!hasChromium)('hostile clients against the real agent', () => {
     expect(resultOf<{ access_token: string }>(await a.call('tokens.tryGet', { scope: LEGIT_SCOPE })).access_token).toBe(legitToken);
 
     // A challenge answers one attempt: after a wrong proof, the right one for the same challenge is refused.
-    const c = await Wire.open(paths.socket);
+    const c = await RawPeer.connect(paths.socket);
     const challengeC = resultOf<AppResults['hello']>(await c.call('hello', claims));
     expectError(await c.call('hello.prove', { signature: proof(forger, LEGIT.appId, challengeC) }), { id: 'c2', rpc: RPC_ERROR.application, code: 'unauthorized' });
     expectError(await c.call('hello.prove', { signature: proof(legitKey, LEGIT.appId, challengeC) }), { id: 'c3', rpc: RPC_ERROR.application, code: 'unauthorized' });
