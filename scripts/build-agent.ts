@@ -9,25 +9,13 @@
  * an import of the compiled module in dist/src-main/ or of the package.
  */
 import { build, type Plugin } from 'esbuild';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { keepDynamicImports } from './esbuild-plugins.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** One level below dist/, like dist/lean/: platform/peer-credentials.ts finds its addon from there. */
 const outdir = join(root, 'dist', 'agent-bundle');
-
-/** `import('…')` stays a dynamic import: of the compiled module for the project's own, of the package otherwise. */
-const keepDynamicImports: Plugin = {
-  name: 'keep-dynamic-imports',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      if (args.kind !== 'dynamic-import') return undefined;
-      if (!args.path.startsWith('.')) return { path: args.path, external: true };
-      const target = relative(outdir, resolve(args.resolveDir, args.path));
-      return { path: target.startsWith('.') ? target : `./${target}`, external: true };
-    });
-  },
-};
 
 /**
  * zod's `z` namespace carries every locale's error messages (≈ 370 KB of the
@@ -54,6 +42,6 @@ await build({
   external: ['@napi-rs/keyring-*'],
   // pino and its helpers are CommonJS and require Node's built-ins.
   banner: { js: "import { createRequire as latchkeyCreateRequire } from 'node:module'; const require = latchkeyCreateRequire(import.meta.url);" },
-  plugins: [keepDynamicImports, withoutZodLocales],
+  plugins: [keepDynamicImports(outdir), withoutZodLocales],
   logLevel: 'warning',
 });

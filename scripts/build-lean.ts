@@ -11,26 +11,15 @@
  * (commander, the agent, the sign-in) stay `import()`s of the tsc output in
  * dist/src-main/, which is ESM. Run by `npm run build` after tsc.
  */
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { keepDynamicImports } from './esbuild-plugins.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const compiled = join(root, 'dist', 'src-main');
 const outdir = join(root, 'dist', 'lean');
-
-/** `import('…')` stays a dynamic import, pointed from dist/lean/ at the compiled module; `node:` built-ins stay as they are. */
-const keepDynamicImports: Plugin = {
-  name: 'keep-dynamic-imports',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
-      const target = relative(outdir, resolve(args.resolveDir, args.path));
-      return { path: target.startsWith('.') ? target : `./${target}`, external: true };
-    });
-  },
-};
 
 await build({
   entryPoints: {
@@ -43,7 +32,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  plugins: [keepDynamicImports],
+  plugins: [keepDynamicImports(outdir)],
   logLevel: 'warning',
 });
 // The bundles keep the `.js` names bin/ and the tests use; this tells Node they are CommonJS.

@@ -49,13 +49,29 @@ export interface WireError {
   providerError?: string;
 }
 
+/**
+ * Marks every LatchkeyError, whichever copy of this module made it: the lean
+ * CommonJS bundles (dist/lean/) carry their own copy and load the sign-in and
+ * the agent client from the compiled modules (dist/src-main/), whose errors a
+ * plain prototype check would not recognise (and so report as `internal`).
+ * `Symbol.for` is one symbol per process, shared by all copies.
+ */
+const LATCHKEY_ERROR = Symbol.for('dev.latchkey.error');
+
 export class LatchkeyError extends Error {
+  /** `instanceof LatchkeyError` holds for any copy's error (see {@link LATCHKEY_ERROR}); a subclass keeps the ordinary check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== LatchkeyError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [LATCHKEY_ERROR]?: unknown })[LATCHKEY_ERROR] === true;
+  }
+
   override readonly name = 'LatchkeyError';
   readonly code: ErrorCode;
   readonly providerError: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; providerError?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, LATCHKEY_ERROR, { value: true });
     this.code = code;
     this.providerError = options.providerError;
   }

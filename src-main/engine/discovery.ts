@@ -9,7 +9,8 @@
  * flows need (provider-metadata.ts), and every response body from the
  * provider on the resulting configuration is size-capped (provider-fetch.ts).
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
+import { openidClient } from './openid-client.js';
 import { LatchkeyError } from '../errors.js';
 import type { ProviderRecord } from '../store/vault-document.js';
 import { configurationFromMetadata, readTokenErrorsAsErrors } from './oauth2-configuration.js';
@@ -88,27 +89,28 @@ export class DiscoveryCache {
 
   private async discover(provider: ProviderRecord): Promise<oidc.Configuration> {
     const issuer = parseIssuerUrl(provider.issuer);
+    const openid = await openidClient();
     const metadata: Partial<oidc.ClientMetadata> = {};
     if (provider.clientSecret) metadata.client_secret = provider.clientSecret;
-    const clientAuth = provider.clientSecret ? clientSecretAuth(provider.clientSecret) : oidc.None();
+    const clientAuth = provider.clientSecret ? clientSecretAuth(provider.clientSecret) : openid.None();
     const options: oidc.DiscoveryRequestOptions = {
       timeout: this.options.timeoutSeconds ?? 30,
       // openid-client skips ID token signature checks on token endpoint responses by default
       // (OIDC Core §3.1.3.7 lets TLS stand in); Latchkey verifies them against the JWKS anyway.
-      execute: issuer.protocol === 'http:' ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks] : [oidc.enableNonRepudiationChecks],
+      execute: issuer.protocol === 'http:' ? [openid.allowInsecureRequests, openid.enableNonRepudiationChecks] : [openid.enableNonRepudiationChecks],
     };
     // Inherited by every later request on this configuration (JWKS, token, userinfo, device).
     const limitedFetch = limitResponseSize(this.options.fetch ?? globalFetch, this.options.maxResponseBytes ?? MAX_PROVIDER_RESPONSE_BYTES);
-    options[oidc.customFetch] = limitedFetch;
+    options[openid.customFetch] = limitedFetch;
     let config: oidc.Configuration;
     try {
       const plain = provider.oauth2;
       // Plain OAuth 2.0: endpoints given by hand, else RFC 8414 metadata (`/.well-known/oauth-authorization-server`).
       config = plain?.metadata
-        ? configurationFromMetadata(provider.issuer, plain.metadata, provider.clientId, metadata, clientAuth)
-        : await oidc.discovery(issuer, provider.clientId, metadata, clientAuth, plain ? { ...options, algorithm: 'oauth2' } : options);
+        ? configurationFromMetadata(openid, provider.issuer, plain.metadata, provider.clientId, metadata, clientAuth)
+        : await openid.discovery(issuer, provider.clientId, metadata, clientAuth, plain ? { ...options, algorithm: 'oauth2' } : options);
       config.timeout = this.options.timeoutSeconds ?? 30;
-      if (plain) config[oidc.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', limitedFetch);
+      if (plain) config[openid.customFetch] = readTokenErrorsAsErrors(config.serverMetadata().token_endpoint ?? '', limitedFetch);
     } catch (err) {
       throw providerFailure(err, provider.oauth2 ? `discovery of its RFC 8414 metadata (/.well-known/oauth-authorization-server) at ${issuer.href}` : `discovery at ${issuer.href}`, provider.name);
     }
@@ -137,10 +139,10 @@ export function clientSecretAuth(secret: string): oidc.ClientAuth {
   const basic: oidc.ClientAuth = (_as, client, _body, headers) => {
     headers.set('authorization', `Basic ${Buffer.from(`${formEncode(client.client_id)}:${formEncode(secret)}`).toString('base64')}`);
   };
-  const post = oidc.ClientSecretPost(secret);
-  return (as, client, body, headers) => {
+  return async (as, client, body, headers) => {
     const methods = as.token_endpoint_auth_methods_supported;
     const usePost = methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-    return (usePost ? post : basic)(as, client, body, headers);
+    // Called only on a request, by which time openid-client is loaded.
+    return (usePost ? (await openidClient()).ClientSecretPost(secret) : basic)(as, client, body, headers);
   };
 }

@@ -9,7 +9,8 @@
  * - a name given at sign-in only where no userinfo endpoint names the account,
  *   and one is required there.
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
+import { openidClient } from './openid-client.js';
 import { z } from 'zod';
 import { LatchkeyError } from '../errors.js';
 import type { AccountRecord, ProviderRecord } from '../store/vault-document.js';
@@ -88,7 +89,7 @@ async function fetchUserInfo(provider: ProviderRecord, config: oidc.Configuratio
     new LatchkeyError('invalid_response', `The userinfo endpoint of provider "${provider.name}" (${endpoint}) did not answer the signed-in user as JSON (${why}); nothing was saved.`);
   let response: Response;
   try {
-    response = await oidc.fetchProtectedResource(config, accessToken, new URL(endpoint), 'GET', undefined, new Headers({ accept: 'application/json' }));
+    response = await (await openidClient()).fetchProtectedResource(config, accessToken, new URL(endpoint), 'GET', undefined, new Headers({ accept: 'application/json' }));
   } catch (err) {
     throw providerFailure(err, 'userinfo request', provider.name);
   }

@@ -8,7 +8,7 @@
  * - a token endpoint answering an error with HTTP 200 (GitHub does) is read
  *   as the error it is (RFC 6749 §5.2), so device polling keeps waiting.
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { LatchkeyError } from '../errors.js';
 import type { OAuth2Settings, ProviderRecord } from '../store/vault-document.js';
 import { isLoopbackUrl } from './discovery.js';
@@ -75,18 +75,20 @@ export function issuerFromMetadata(metadata: OAuth2Metadata): string {
 /**
  * The openid-client configuration for endpoints given by hand (no discovery
  * request). `issuer` is what `iss` in an authorization response must equal
- * when the server sends one (RFC 9207).
+ * when the server sends one (RFC 9207). `openid` is openid-client as
+ * openid-client.ts loaded it.
  */
 export function configurationFromMetadata(
+  openid: typeof oidc,
   issuer: string,
   metadata: OAuth2Metadata,
   clientId: string,
   clientMetadata: Partial<oidc.ClientMetadata>,
   clientAuth: oidc.ClientAuth | undefined,
 ): oidc.Configuration {
-  const config = new oidc.Configuration({ issuer, ...metadata }, clientId, clientMetadata, clientAuth);
+  const config = new openid.Configuration({ issuer, ...metadata }, clientId, clientMetadata, clientAuth);
   // Validated at `provider add`: http only ever points at loopback here.
-  if ([issuer, ...Object.values(metadata)].some((u) => new URL(u).protocol === 'http:')) oidc.allowInsecureRequests(config);
+  if ([issuer, ...Object.values(metadata)].some((u) => new URL(u).protocol === 'http:')) openid.allowInsecureRequests(config);
   return config;
 }
 

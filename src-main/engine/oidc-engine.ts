@@ -14,7 +14,8 @@
  * - client credentials for service profiles, cached until shortly before expiry;
  * - sign-out with RFC 7009 revocation and the RP-initiated logout URL.
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
+import { openidClient } from './openid-client.js';
 import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessTokenRecord, AccountRecord, DocumentStore, ProviderRecord, VaultDocument } from '../store/vault-document.js';
@@ -303,7 +304,7 @@ export class OidcEngine {
     if (key.resource) params.resource = key.resource;
     let tokens: GrantResponse;
     try {
-      tokens = await oidc.refreshTokenGrant(config, account.refreshToken, params);
+      tokens = await (await openidClient()).refreshTokenGrant(config, account.refreshToken, params);
     } catch (err) {
       const failure = providerFailure(err, 'token refresh', provider.name);
       if (failure.providerError === 'invalid_grant') await this.markSignInNeeded(account.id, failure.message);
@@ -422,7 +423,7 @@ export class OidcEngine {
           if (config.serverMetadata().end_session_endpoint && !isPlainOAuth2(provider)) {
             const params: Record<string, string> = { client_id: provider.clientId };
             if (account.idToken) params.id_token_hint = account.idToken;
-            result.endSessionUrl = oidc.buildEndSessionUrl(config, params).href;
+            result.endSessionUrl = (await openidClient()).buildEndSessionUrl(config, params).href;
           }
         } catch (err) {
           result.warnings.push(`Could not contact provider "${provider.name}": ${(err as Error).message}`);
@@ -448,9 +449,10 @@ export class OidcEngine {
       result.warnings.push('The provider accepts token revocation only from confidential clients; tokens stay valid there until they expire.');
       return;
     }
+    const openid = await openidClient();
     const revoke = async (token: string, hint: string, label: string) => {
       try {
-        await oidc.tokenRevocation(config, token, { token_type_hint: hint });
+        await openid.tokenRevocation(config, token, { token_type_hint: hint });
         result.revoked.push(label);
       } catch (err) {
         result.warnings.push(`Revoking the ${label} failed: ${providerFailure(err, 'revocation', account.provider).message}`);
@@ -494,7 +496,8 @@ export class OidcEngine {
     if (provider && mine.length && this.options.revokeAppTokensAtProvider) {
       const config = await this.options.discovery.get(provider).catch(() => undefined);
       if (config?.serverMetadata().revocation_endpoint) {
-        for (const t of mine) await oidc.tokenRevocation(config, t.accessToken, { token_type_hint: 'access_token' }).catch(() => undefined);
+        const openid = await openidClient();
+        for (const t of mine) await openid.tokenRevocation(config, t.accessToken, { token_type_hint: 'access_token' }).catch(() => undefined);
       }
     }
     await this.store.update((d) => {

@@ -8,17 +8,33 @@
  * Requires `npm run build`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { chromiumAvailable, CHROMIUM_MISSING } from '../testing/browser.js';
-import { cliBuilt, CliHome, terminalAvailable } from '../testing/cli-home.js';
+import { cliBuilt, CliHome, terminalAvailable, type CliRun } from '../testing/cli-home.js';
 import { tokenChecker, type TokenChecker } from '../testing/token-checker.js';
 
-const skip = !cliBuilt ? 'dist/ is missing; run `npm run build` (npm test does)' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
+const BIN = join(resolve(import.meta.dirname, '../..'), 'bin/latchkey.js');
+const skip = !cliBuilt || !existsSync(join(resolve(import.meta.dirname, '../..'), 'dist/lean/latchkey.js')) ? 'dist/ is missing; run `npm run build` (npm test does)' : !chromiumAvailable() ? CHROMIUM_MISSING : undefined;
 if (skip) console.warn(`SKIP helper sign-in tests: ${skip}`);
 if (!skip && !terminalAvailable()) console.warn('SKIP `latchkey token` sign-in on a terminal: util-linux `script` is not installed.');
 
 /** Longer than a refused call ever takes, far shorter than a sign-in nobody finishes. */
 const AT_ONCE_MS = 10_000;
+
+/** The installed command (bin/latchkey.js → the lean CommonJS bundle), not the compiled entry {@link CliHome.run} starts. */
+async function runBin(home: CliHome, args: string[], extraEnv: NodeJS.ProcessEnv): Promise<CliRun> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...home.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
 
 function execInfo(interactive: boolean): string {
   return JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive } });
@@ -45,6 +61,17 @@ describe.skipIf(Boolean(skip))('a helper that needs a sign-in', () => {
     expect(run.code).toBe(3);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^latchkey: [^\n]*`latchkey login[^\n]*\n$/);
+    expect((JSON.parse((await home.run(['accounts', '--json'])).stdout) as unknown[]).length).toBe(0);
+  });
+
+  it('a sign-in the person refuses exits with the refusal\'s own exit code and message, not an internal failure', async () => {
+    // The sign-in runs in the compiled modules the lean bundle loads on demand: their errors must still be
+    // recognised as Latchkey's (exit 7, "denied"), not wrapped as internal (exit 1).
+    const run = await runBin(home, ['kubectl-credential', '--provider', 'demo'], { KUBERNETES_EXEC_INFO: execInfo(true), LATCHKEY_TEST_CONSENT: 'deny' });
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('Signing in now.');
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/^latchkey: .*(denied|refused|declined)/i);
+    expect(run.code, run.stderr).toBe(7);
     expect((JSON.parse((await home.run(['accounts', '--json'])).stdout) as unknown[]).length).toBe(0);
   });
 

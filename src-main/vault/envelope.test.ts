@@ -98,6 +98,25 @@ describe('vault envelope', () => {
     expectCode(() => parseEnvelopeHeader(Buffer.from('{"format":')), 'vault_corrupt');
   });
 
+  it('reads the header of a large vault as the whole file\'s parse would, whatever the header holds', () => {
+    const big = serializeEnvelope(encryptEnvelope(randomBytes(3_000_000), key, keyringHeader));
+    const headerOf = ({ format, version, revision, cipher, key: params }: Envelope) => ({ format, version, revision, cipher, key: params });
+    expect(parseEnvelopeHeader(big)).toEqual(headerOf(parseEnvelope(big)));
+    const good = JSON.parse(big.toString()) as Envelope;
+    // A header that holds the field's name itself, as a value or as a nested key, still reads true.
+    const lookAlikes = [
+      { ...good, key: { kind: 'keyring', service: 'ciphertext', account: '"ciphertext": "' } },
+      { ...good, key: { ...good.key, ciphertext: 'AAAA' } },
+    ];
+    for (const envelope of lookAlikes) {
+      const raw = serializeEnvelope(envelope as Envelope);
+      expect(parseEnvelopeHeader(raw)).toEqual(headerOf(parseEnvelope(raw)));
+    }
+    // Damage after the ciphertext, or a ciphertext with a quote escaped into it, is still found.
+    expectCode(() => parseEnvelopeHeader(Buffer.concat([big.subarray(0, big.length - 4)])), 'vault_corrupt');
+    expectCode(() => parseEnvelopeHeader(Buffer.from(JSON.stringify({ ...good, key: { kind: 'nobody' }, ciphertext: 'AA\\"AA' }))), 'vault_corrupt');
+  });
+
   it('canonical JSON ignores key order at every depth', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'z' } })).toBe('{"a":{"c":"z","d":[1,{"x":1,"y":2}]},"b":1}');
   });

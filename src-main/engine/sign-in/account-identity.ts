@@ -8,7 +8,8 @@
  * - an `auth_time` of 0 (Glewlwyd, from its token endpoint) counts as missing;
  * - at a plain OAuth 2.0 provider the account is named as oauth2-account.ts says.
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
+import { openidClient } from '../openid-client.js';
 import { LatchkeyError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { ProviderRecord } from '../../store/vault-document.js';
@@ -45,7 +46,7 @@ async function identifyOidcAccount(provider: ProviderRecord, config: oidc.Config
 async function fetchUserInfo(provider: ProviderRecord, config: oidc.Configuration, accessToken: string, sub: string, log: Logger): Promise<Record<string, unknown> | undefined> {
   if (!config.serverMetadata().userinfo_endpoint) return undefined;
   try {
-    return await oidc.fetchUserInfo(config, accessToken, sub);
+    return await (await openidClient()).fetchUserInfo(config, accessToken, sub);
   } catch (err) {
     // The ID token already identifies the person; profile extras are optional.
     log.warn({ provider: provider.name, err }, 'userinfo request failed; using ID token claims only');

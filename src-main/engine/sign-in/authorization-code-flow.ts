@@ -11,7 +11,8 @@
  * - waiting for the browser ends at the callback timeout or on cancellation;
  * - plain OAuth 2.0 gets no `nonce` and no `max_age` (there is no ID token).
  */
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
+import { openidClient } from '../openid-client.js';
 import { LatchkeyError } from '../../errors.js';
 import type { ProviderRecord } from '../../store/vault-document.js';
 import type { CallbackReceiver, WaitOptions } from '../callback/callback-receiver.js';
@@ -59,15 +60,16 @@ export class AuthorizationCodeFlow implements SignInFlow {
     const { maxAge, loginHint, resource } = this.options;
     const receiver = await this.options.openReceiver(provider);
     try {
-      const codeVerifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = isPlainOAuth2(provider) ? undefined : oidc.randomNonce();
+      const openid = await openidClient();
+      const codeVerifier = openid.randomPKCECodeVerifier();
+      const state = openid.randomState();
+      const nonce = isPlainOAuth2(provider) ? undefined : openid.randomNonce();
       const prompt = signInPrompt(provider, scope, this.options.prompt);
       const params: Record<string, string> = {
         ...provider.authorizationParams,
         redirect_uri: receiver.redirectUri,
         ...(scope ? { scope } : {}),
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge: await openid.calculatePKCECodeChallenge(codeVerifier),
         code_challenge_method: 'S256',
         state,
         ...(nonce ? { nonce } : {}),
@@ -76,7 +78,7 @@ export class AuthorizationCodeFlow implements SignInFlow {
       if (prompt) params.prompt = prompt;
       if (loginHint) params.login_hint = loginHint;
       if (resource) params.resource = resource;
-      const url = oidc.buildAuthorizationUrl(config, params);
+      const url = openid.buildAuthorizationUrl(config, params);
       const waitOptions: WaitOptions = {};
       if (signal) waitOptions.signal = signal;
       if (this.options.callbackTimeoutMs) waitOptions.timeoutMs = this.options.callbackTimeoutMs;
@@ -89,7 +91,7 @@ export class AuthorizationCodeFlow implements SignInFlow {
       const checks: oidc.AuthorizationCodeGrantChecks = { pkceCodeVerifier: codeVerifier, expectedState: state, ...(nonce ? { expectedNonce: nonce } : {}) };
       if (maxAge !== undefined) checks.maxAge = maxAge;
       try {
-        const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, checks, { redirect_uri: receiver.redirectUri });
+        const tokens = await openid.authorizationCodeGrant(config, callbackUrl, checks, { redirect_uri: receiver.redirectUri });
         return { tokens, prompt, promptChosen: Boolean(this.options.prompt) };
       } catch (err) {
         throw providerFailure(err, 'sign-in', provider.name);

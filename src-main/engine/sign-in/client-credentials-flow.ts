@@ -3,7 +3,7 @@
  * client signs in as itself, no person and no account involved. The engine
  * caches its tokens in memory only (oidc-engine.ts).
  */
-import * as oidc from 'openid-client';
+import { openidClient } from '../openid-client.js';
 import { providerFailure } from '../provider-errors.js';
 import type { FlowContext, FlowGrant, SignInFlow } from './sign-in-flow.js';
 
@@ -17,7 +17,7 @@ export class ClientCredentialsFlow implements SignInFlow {
     if (scope) params.scope = scope;
     if (this.resource) params.resource = this.resource;
     try {
-      return { tokens: await oidc.clientCredentialsGrant(config, params), promptChosen: false };
+      return { tokens: await (await openidClient()).clientCredentialsGrant(config, params), promptChosen: false };
     } catch (err) {
       throw providerFailure(err, 'client credentials grant', provider.name);
     }

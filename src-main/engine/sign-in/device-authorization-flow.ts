@@ -4,7 +4,7 @@
  * It enforces that the provider publishes a device authorization endpoint
  * before asking it anything, and stops polling on cancellation.
  */
-import * as oidc from 'openid-client';
+import { openidClient } from '../openid-client.js';
 import { providerFailure } from '../provider-errors.js';
 import { validateProviderMetadata } from '../provider-metadata.js';
 import type { FlowContext, FlowGrant, SignInFlow, UserCodeInfo } from './sign-in-flow.js';
@@ -18,11 +18,12 @@ export class DeviceAuthorizationFlow implements SignInFlow {
   async run({ provider, config, scope, signal }: FlowContext): Promise<FlowGrant> {
     validateProviderMetadata(config.serverMetadata(), { flows: ['device_code'], openid: !provider.oauth2 }, provider.name);
     try {
-      const device = await oidc.initiateDeviceAuthorization(config, scope ? { scope } : {});
+      const openid = await openidClient();
+      const device = await openid.initiateDeviceAuthorization(config, scope ? { scope } : {});
       const info: UserCodeInfo = { userCode: device.user_code, verificationUri: device.verification_uri, expiresIn: device.expires_in };
       if (device.verification_uri_complete) info.verificationUriComplete = device.verification_uri_complete;
       await this.onUserCode(info);
-      const tokens = await oidc.pollDeviceAuthorizationGrant(config, device, undefined, signal ? { signal } : {});
+      const tokens = await openid.pollDeviceAuthorizationGrant(config, device, undefined, signal ? { signal } : {});
       return { tokens, promptChosen: false };
     } catch (err) {
       throw providerFailure(err, 'device sign-in', provider.name);
