@@ -154,6 +154,7 @@ class SocketRpcClient implements RpcClient {
   #lastResult: { bytes: Buffer; value: unknown } | undefined;
   /** Why the connection is going away, when the agent or a bad message told us. */
   #failure: LatchkeyError | undefined;
+  #closedByClient = false;
 
   constructor(socket: Socket, options: { timeoutMs: number; logger: Logger; maxMessageBytes: number }) {
     this.#socket = socket;
@@ -166,7 +167,13 @@ class SocketRpcClient implements RpcClient {
       socket.once('close', () => {
         this.#closed = true;
         this.#deadlines.stop();
-        this.#rejectAll(this.#failure ?? new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent closed'));
+        // Built only when a call is pending: most connections close with none, and an error's stack costs.
+        if (this.#pending.size > 0) {
+          this.#rejectAll(
+            this.#failure ??
+              new LatchkeyError('agent_unavailable', this.#closedByClient ? 'The connection to the Latchkey agent was closed by the client' : 'The connection to the Latchkey agent closed'),
+          );
+        }
         resolve();
       }),
     );
@@ -255,7 +262,7 @@ class SocketRpcClient implements RpcClient {
 
   close(): Promise<void> {
     if (!this.#closed) {
-      this.#failure ??= new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent was closed by the client');
+      this.#closedByClient = true;
       this.#socket.destroy();
     }
     return this.#closedPromise;
