@@ -139,17 +139,40 @@ function parseKeyFile(path: string, text: string): AppKey {
   }
   const parsed = keyFileSchema.safeParse(json);
   if (!parsed.success) throw corrupt(path, 'it is not an app key file', parsed.error);
-  let privateKey: KeyObject;
+  let privateKey: ParsedPrivateKey;
   try {
-    privateKey = createPrivateKey(parsed.data.private_key);
+    privateKey = parsePrivateKey(parsed.data.private_key);
   } catch (cause) {
     throw corrupt(path, 'its private key cannot be read', cause);
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw corrupt(path, 'its private key is not Ed25519');
-  const publicKey = rawPublicKey(createPublicKey(privateKey));
-  if (publicKey !== parsed.data.public_key) throw corrupt(path, 'its public key does not belong to its private key');
-  return { publicKey, privateKeyPem: parsed.data.private_key };
+  if (privateKey.key.asymmetricKeyType !== 'ed25519') throw corrupt(path, 'its private key is not Ed25519');
+  if (privateKey.publicKey !== parsed.data.public_key) throw corrupt(path, 'its public key does not belong to its private key');
+  return { publicKey: privateKey.publicKey, privateKeyPem: parsed.data.private_key };
 }
+
+interface ParsedPrivateKey {
+  key: KeyObject;
+  /** Raw public key as base64url; undefined for a key that is not Ed25519. */
+  publicKey: string | undefined;
+}
+
+/**
+ * The PEM as a KeyObject, parsed once per PEM text: OpenSSL's PEM decoding
+ * costs about a millisecond, and an app signs on every connection (and the
+ * SDK re-reads its key file on every connect). Bounded: an app has one key.
+ */
+function parsePrivateKey(pem: string): ParsedPrivateKey {
+  let parsed = parsedPrivateKeys.get(pem);
+  if (parsed) return parsed;
+  const key = createPrivateKey(pem);
+  parsed = { key, publicKey: key.asymmetricKeyType === 'ed25519' ? rawPublicKey(createPublicKey(key)) : undefined };
+  if (parsedPrivateKeys.size >= MAX_PARSED_PRIVATE_KEYS) parsedPrivateKeys.delete(parsedPrivateKeys.keys().next().value!);
+  parsedPrivateKeys.set(pem, parsed);
+  return parsed;
+}
+
+const parsedPrivateKeys = new Map<string, ParsedPrivateKey>();
+const MAX_PARSED_PRIVATE_KEYS = 8;
 
 function corrupt(path: string, why: string, cause?: unknown): LatchkeyError {
   return new LatchkeyError(
@@ -172,7 +195,7 @@ function checkOwner(path: string, uid: number): void {
 export function signChallenge(privateKeyPem: string, payload: Uint8Array): string {
   let key: KeyObject;
   try {
-    key = createPrivateKey(privateKeyPem);
+    key = parsePrivateKey(privateKeyPem).key;
   } catch (cause) {
     throw new LatchkeyError('usage', 'The app private key cannot be read', { cause });
   }

@@ -102,7 +102,7 @@ describe('calls', () => {
     const pending = c.call('hang');
     await sleep(20);
     await c.close();
-    await expect(pending).rejects.toMatchObject({ code: 'agent_unavailable' });
+    await expect(pending).rejects.toMatchObject({ code: 'agent_unavailable', message: expect.stringMatching(/closed by the client/) });
     await expect(c.call('echo')).rejects.toMatchObject({ code: 'agent_unavailable' });
     expect(c.closed).toBe(true);
     await expect.poll(() => aborted).toEqual(['cancelled']);
@@ -114,7 +114,22 @@ describe('calls', () => {
     await sleep(20);
     await server!.close();
     server = undefined;
-    await expect(pending).rejects.toMatchObject({ code: 'agent_unavailable' });
+    await expect(pending).rejects.toMatchObject({ code: 'agent_unavailable', message: expect.not.stringMatching(/by the client/) });
+  });
+
+  it('cancels a call whose signal aborts, and a signal aborted after the answer cancels nothing', async () => {
+    const c = await client(await startAgent());
+    const controller = new AbortController();
+    const pending = c.call('hang', {}, { signal: controller.signal });
+    await sleep(20);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+    await expect.poll(() => aborted).toEqual(['cancelled']);
+    const later = new AbortController();
+    expect(await c.call('echo', { ok: 1 }, { signal: later.signal })).toEqual({ ok: 1 });
+    later.abort();
+    await sleep(50);
+    expect(aborted).toEqual(['cancelled']);
   });
 
   it('keeps delivering notifications when a listener throws, and stops after unsubscribe', async () => {

@@ -109,13 +109,92 @@ function connectError(path: string, err: NodeJS.ErrnoException): LatchkeyError {
   }
 }
 
-interface Pending {
+type Outcome = { result: unknown } | { error: LatchkeyError };
+
+/** What a pending call needs of its client. */
+interface CallOwner {
+  /** Drops the call; false if it had already ended. */
+  forget(id: number, call: PendingCall): boolean;
+  /** Tells the agent to stop working on the call. */
+  cancel(id: number): void;
+}
+
+/**
+ * One call awaiting its reply. A class rather than closures: a cached token
+ * read makes one per call, and each closure is an allocation on that path.
+ */
+class PendingCall {
   /** `performance.now()` time past which the call times out; Infinity for none. */
-  deadline: number;
-  timeOut(): void;
-  settle(outcome: { result: unknown } | { error: LatchkeyError }): void;
-  onNotification?: NotificationListener;
-  decode?: (result: unknown) => unknown;
+  readonly deadline: number;
+  readonly #owner: CallOwner;
+  readonly #id: number;
+  readonly #method: string;
+  readonly #timeoutMs: number;
+  readonly #options: CallOptions;
+  readonly #resolve: (value: unknown) => void;
+  readonly #reject: (error: unknown) => void;
+  /** Only when the call has a signal. */
+  readonly #onAbort: (() => void) | undefined;
+
+  constructor(owner: CallOwner, id: number, method: string, timeoutMs: number, options: CallOptions, resolve: (value: unknown) => void, reject: (error: unknown) => void) {
+    this.#owner = owner;
+    this.#id = id;
+    this.#method = method;
+    this.#timeoutMs = timeoutMs;
+    this.#options = options;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+    const { signal } = options;
+    if (signal) {
+      this.#onAbort = () => this.#giveUp(new LatchkeyError('cancelled', `${method} was cancelled`, { cause: signal.reason }));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  get onNotification(): NotificationListener | undefined {
+    return this.#options.onNotification;
+  }
+
+  get decode(): ((result: unknown) => unknown) | undefined {
+    return this.#options.decode;
+  }
+
+  timeOut(): void {
+    this.#giveUp(new LatchkeyError('timeout', `${this.#method} did not finish within ${this.#timeoutMs} ms`));
+  }
+
+  /** Ends the call before its reply: the agent is told to stop. */
+  #giveUp(error: LatchkeyError): void {
+    if (!this.#owner.forget(this.#id, this)) return;
+    this.#owner.cancel(this.#id);
+    this.#end(error);
+  }
+
+  settle(outcome: Outcome): void {
+    if (!this.#owner.forget(this.#id, this)) return;
+    if ('error' in outcome) this.#end(outcome.error);
+    else this.#resolveWith(outcome.result);
+  }
+
+  #resolveWith(result: unknown): void {
+    if (this.#onAbort) this.#options.signal!.removeEventListener('abort', this.#onAbort);
+    const { decode } = this.#options;
+    if (!decode) {
+      this.#resolve(result);
+      return;
+    }
+    try {
+      this.#resolve(decode(result));
+    } catch (err) {
+      this.#reject(err instanceof LatchkeyError ? err : new LatchkeyError('protocol_error', `The agent's answer to ${this.#method} is not what it should be`, { cause: err }));
+    }
+  }
+
+  #end(error: LatchkeyError): void {
+    if (this.#onAbort) this.#options.signal!.removeEventListener('abort', this.#onAbort);
+    this.#reject(error);
+  }
 }
 
 /** The bytes that follow the id in a plain result reply: `,"result":`. */
@@ -141,19 +220,25 @@ class SocketRpcClient implements RpcClient {
   readonly #timeoutMs: number;
   readonly #logger: Logger;
   readonly #decoder: LineDecoder;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, PendingCall>();
   readonly #listeners = new Set<NotificationListener>();
   readonly #closedPromise: Promise<void>;
   /** Call deadlines: one timer for the connection, not one per call. */
   readonly #deadlines = new DeadlineTimer((now) => expireDue(this.#pending.values(), now));
   #nextId = 1;
   #closed = false;
+  /** What every pending call of this client reports back to (one object, not closures per call). */
+  readonly #callOwner: CallOwner = {
+    forget: (id, call) => this.#pending.get(id) === call && this.#pending.delete(id),
+    cancel: (id) => this.#send(notification(CANCEL_NOTIFICATION, { id })),
+  };
   /** The last request's bytes after its id, by method and params as JSON. */
   #lastTail: { method: string; params: string | undefined; bytes: Buffer } | undefined;
   /** The last result given to a `decode`: its bytes and its parsed value, for a reply that repeats it. */
   #lastResult: { bytes: Buffer; value: unknown } | undefined;
   /** Why the connection is going away, when the agent or a bad message told us. */
   #failure: LatchkeyError | undefined;
+  #closedByClient = false;
 
   constructor(socket: Socket, options: { timeoutMs: number; logger: Logger; maxMessageBytes: number }) {
     this.#socket = socket;
@@ -166,7 +251,13 @@ class SocketRpcClient implements RpcClient {
       socket.once('close', () => {
         this.#closed = true;
         this.#deadlines.stop();
-        this.#rejectAll(this.#failure ?? new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent closed'));
+        // Built only when a call is pending: most connections close with none, and an error's stack costs.
+        if (this.#pending.size > 0) {
+          this.#rejectAll(
+            this.#failure ??
+              new LatchkeyError('agent_unavailable', this.#closedByClient ? 'The connection to the Latchkey agent was closed by the client' : 'The connection to the Latchkey agent closed'),
+          );
+        }
         resolve();
       }),
     );
@@ -194,34 +285,7 @@ class SocketRpcClient implements RpcClient {
       return Promise.reject(new LatchkeyError('message_too_large', `${method} request exceeds ${this.#decoder.maxMessageBytes} bytes`));
     }
     return new Promise<T>((resolve, reject) => {
-      const { signal } = options;
-      const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-      const giveUp = (error: LatchkeyError): void => {
-        if (!this.#pending.has(id)) return;
-        this.#send(notification(CANCEL_NOTIFICATION, { id }));
-        pending.settle({ error });
-      };
-      const onAbort = (): void => giveUp(new LatchkeyError('cancelled', `${method} was cancelled`, { cause: signal?.reason }));
-      const pending: Pending = {
-        deadline: timeoutMs > 0 ? performance.now() + timeoutMs : Infinity,
-        timeOut: () => giveUp(new LatchkeyError('timeout', `${method} did not finish within ${timeoutMs} ms`)),
-        settle: (outcome) => {
-          signal?.removeEventListener('abort', onAbort);
-          this.#pending.delete(id);
-          if ('error' in outcome) reject(outcome.error);
-          else if (!options.decode) resolve(outcome.result as T);
-          else {
-            try {
-              resolve(options.decode(outcome.result) as T);
-            } catch (err) {
-              reject(err instanceof LatchkeyError ? err : new LatchkeyError('protocol_error', `The agent's answer to ${method} is not what it should be`, { cause: err }));
-            }
-          }
-        },
-        onNotification: options.onNotification,
-        decode: options.decode,
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const pending = new PendingCall(this.#callOwner, id, method, options.timeoutMs ?? this.#timeoutMs, options, resolve as (value: unknown) => void, reject);
       this.#pending.set(id, pending);
       if (pending.deadline < Infinity) this.#deadlines.ensure(pending.deadline);
       this.#socket.write(frame);
@@ -255,7 +319,7 @@ class SocketRpcClient implements RpcClient {
 
   close(): Promise<void> {
     if (!this.#closed) {
-      this.#failure ??= new LatchkeyError('agent_unavailable', 'The connection to the Latchkey agent was closed by the client');
+      this.#closedByClient = true;
       this.#socket.destroy();
     }
     return this.#closedPromise;
@@ -334,7 +398,7 @@ class SocketRpcClient implements RpcClient {
     }
   }
 
-  #pendingFor(id: string | number): Pending | undefined {
+  #pendingFor(id: string | number): PendingCall | undefined {
     return typeof id === 'number' ? this.#pending.get(id) : undefined;
   }
 
