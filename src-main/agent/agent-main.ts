@@ -16,6 +16,7 @@ import { STARTUP_FAILURE_MARKER } from '../wire/owner-contract.js';
 import { adminMethods } from './admin-methods.js';
 import { AgentCore } from './agent-core.js';
 import { acquireAgentLock } from './agent-lock.js';
+import { removeStaleTempFiles } from '../platform/file-safety.js';
 import { connectRpc } from '../wire/rpc-client.js';
 import { VERSION_METHOD } from '../wire/json-rpc.js';
 import { openAgentVault, type VaultOpenOptions } from './agent-vault.js';
@@ -72,6 +73,10 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       options.logger ??
       createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel, ...(options.logFormat === 'text' ? { destination: textDestination(process.stderr) } : {}) });
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
+    // The vault sweeps its own; these are the other files written by atomic replace (a temp file
+    // beside the target, then a rename) whose writer may have died between the two.
+    const swept = (await Promise.all([paths.audit, paths.ownerKey, paths.hosts].map((p) => removeStaleTempFiles(p)))).flat();
+    if (swept.length > 0) logger.info({ removed: swept.length }, 'removed temp files left by interrupted writes');
     // Checked now so a broken policy file is reported at once; it never stops the agent (`latchkey status` shows it too).
     const policy = await policyStatus(paths.policy);
     if (policy.state === 'ignored') logger.warn({ path: policy.path, error: policy.error }, 'the policy file is invalid and is ignored: apps will be asked about');
