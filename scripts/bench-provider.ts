@@ -21,7 +21,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ClientMetadata } from 'oidc-provider';
 import { startDemoProvider } from '../src-main/demo/demo-provider.js';
-import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification } from '../src-main/wire/owner-contract.js';
+import { loginThroughOwner } from '../src-main/testing/owner-login.js';
 import type { AdminClient } from '../src-main/cli/agent-connection.js';
 import { silentLogger } from '../src-main/log/logger.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, signInAtProvider } from '../src-main/testing/browser.js';
@@ -96,23 +96,7 @@ export async function startBenchProvider(options: BenchProviderOptions = {}): Pr
 
 /** `admin.login` for `provider` over the owner socket; the provider's child plays the person's part in Chromium, as `login`. */
 export async function signInThroughAgent(client: AdminClient, demo: BenchProvider, provider: string, login: string): Promise<void> {
-  const abort = new AbortController();
-  let failure: unknown;
-  await client
-    .call('admin.login', { provider }, {
-      signal: abort.signal,
-      timeoutMs: 60_000,
-      onNotification: (method, params) => {
-        if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
-        demo.signIn((params as AuthorizationUrlNotification).url, login).catch((err: unknown) => {
-          failure = err;
-          abort.abort(err);
-        });
-      },
-    })
-    .catch((err: unknown) => {
-      throw failure ?? err;
-    });
+  await loginThroughOwner(client, provider, (url) => demo.signIn(url, login));
 }
 
 /** The child: runs the provider until the parent goes away. */

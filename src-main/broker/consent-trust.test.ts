@@ -19,7 +19,7 @@ import { captureLog } from '../testing/capture-log.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import type { RunningAgent } from '../agent/agent-main.js';
 import type { RpcClient } from '../wire/rpc-client.js';
-import { LOGIN_NOTIFICATIONS } from '../wire/owner-contract.js';
+import { loginThroughOwner } from '../testing/owner-login.js';
 import { ScriptedPerson } from '../testing/scripted-person.js';
 import { chromiumAvailable, CHROMIUM_MISSING, signInAtProvider } from '../testing/browser.js';
 import type { LatchkeyClient } from '../sdk/latchkey-client.js';
@@ -62,12 +62,7 @@ describe.skipIf(!hasChromium)('a consent prompt and an activity log a person can
    * so the provider has no session to reuse and asks who signs in.
    */
   async function ownerLogin(login: string): Promise<{ id: string }> {
-    const { account } = await owner.call<{ account: { id: string } }>('admin.login', { provider: 'work' }, {
-      timeoutMs: 60_000,
-      onNotification: (method, params) => {
-        if (method === LOGIN_NOTIFICATIONS.authorizationUrl) void signInAtProvider(browser, (params as { url: string }).url, { login }).catch((err) => logger.error({ err }, 'test sign-in failed'));
-      },
-    });
+    const { account } = await loginThroughOwner(owner, 'work', (url) => signInAtProvider(browser, url, { login }));
     return account;
   }
 

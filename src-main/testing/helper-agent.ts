@@ -9,7 +9,7 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { startAgent, type RunningAgent } from '../agent/agent-main.js';
-import { LOGIN_NOTIFICATIONS, type AuthorizationUrlNotification } from '../wire/owner-contract.js';
+import { loginThroughOwner } from './owner-login.js';
 import { connectAgent, type AdminClient } from '../cli/agent-connection.js';
 import { DEMO_CLIENT_ID, DEMO_SERVICE_CLIENT_ID, DEMO_SERVICE_CLIENT_SECRET, startDemoProvider, type DemoProvider } from '../demo/demo-provider.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
@@ -75,23 +75,7 @@ export async function startHelperAgent(options: { signIn?: boolean; accessTokenT
 export async function signIn(owner: AdminClient, provider: string): Promise<void> {
   const browser = await launchBrowser();
   try {
-    let failure: unknown;
-    const abort = new AbortController();
-    await owner
-      .call('admin.login', { provider }, {
-        signal: abort.signal,
-        timeoutMs: 60_000,
-        onNotification: (method, params) => {
-          if (method !== LOGIN_NOTIFICATIONS.authorizationUrl) return;
-          signInAtProvider(browser, (params as AuthorizationUrlNotification).url, { login: 'alice' }).catch((err: unknown) => {
-            failure = err;
-            abort.abort(err);
-          });
-        },
-      })
-      .catch((err: unknown) => {
-        throw failure ?? err;
-      });
+    await loginThroughOwner(owner, provider, (url) => signInAtProvider(browser, url, { login: 'alice' }));
   } finally {
     await browser.close();
   }
