@@ -14,6 +14,7 @@ import { ownerKeyMatches } from './owner-key.js';
 import { claimRole, roleOf } from './connection-roles.js';
 import { proveConnection } from './connection-slots.js';
 import { fromWireTokenRequest, toWireToken } from '../wire/wire-token.js';
+import { fromWireAwsRequest } from '../wire/aws-request.js';
 import { applyPreset } from '../engine/provider-presets.js';
 import type { AddProviderInput } from '../engine/provider-registry.js';
 import type { SignInWarning } from '../engine/offline-access.js';
@@ -133,22 +134,7 @@ export function adminMethods(core: AgentCore, ownerKey: string): Record<string, 
       return wire;
     }),
     entry('admin.token.drop', async (p) => ({ dropped: await engine.dropCachedToken(p.access_token) })),
-    entry('admin.aws.credentials', async (p) =>
-      awsCredentials(
-        { store: core.store, engine, broker: core.broker, now: core.now },
-        {
-          roleArn: p.role_arn,
-          region: p.region,
-          ...(p.provider ? { provider: p.provider } : {}),
-          ...(p.account ? { account: p.account } : {}),
-          ...(p.scope ? { scope: p.scope } : {}),
-          ...(p.session_name ? { sessionName: p.session_name } : {}),
-          ...(p.duration_seconds ? { durationSeconds: p.duration_seconds } : {}),
-          ...(p.use_access_token ? { useAccessToken: true } : {}),
-          ...(p.endpoint ? { endpoint: p.endpoint } : {}),
-        },
-      ),
-    ),
+    entry('admin.aws.credentials', async (p) => awsCredentials({ store: core.store, engine, broker: core.broker, now: core.now }, fromWireAwsRequest(p))),
     entry('admin.logout', async (p) => {
       const r = await core.signOut({ ...(p.account ? { account: p.account } : {}), ...(p.provider ? { provider: p.provider } : {}) });
       return { account: r.account, revoked: r.revoked, warnings: r.warnings, ...(r.endSessionUrl ? { end_session_url: r.endSessionUrl } : {}) };

@@ -19,24 +19,12 @@ import type { OidcEngine } from '../engine/oidc-engine.js';
 import type { TokenBroker } from '../broker/token-broker.js';
 import type { DocumentStore, StsSessionRecord, VaultDocument } from '../store/vault-document.js';
 import type { ProcessCredentials } from '../wire/owner-contract.js';
+import type { AwsCredentialRequest } from '../wire/aws-request.js';
 
 /** Hand out kept credentials only while they last at least this long. */
 export const MIN_REMAINING_MS = 15 * 60_000;
 
-export interface AwsCredentialRequest {
-  provider?: string;
-  account?: string;
-  scope?: string;
-  roleArn: string;
-  sessionName?: string;
-  durationSeconds?: number;
-  useAccessToken?: boolean;
-  region: string;
-  /** From AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL of the caller (the agent's own environment is not the tool's). */
-  endpoint?: string;
-}
-
-/** The `credential_process` answer (Version 1). */
+/** What the exchange needs from the agent. */
 export interface AwsCredentialDeps {
   store: DocumentStore<VaultDocument>;
   engine: OidcEngine;

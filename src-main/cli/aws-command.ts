@@ -4,9 +4,8 @@
  * vault); this side resolves what only the tool's environment knows, since
  * the AWS CLI does not tell a credential_process which profile it serves.
  */
-import type { AdminParams } from '../wire/owner-contract.js';
 import type { CliIO } from './output.js';
-import type { AwsCredentialRequest } from '../agent/aws-credentials.js';
+import { toWireAwsRequest, type AwsCredentialRequest } from '../wire/aws-request.js';
 import type { LatchkeyPaths } from '../platform/paths.js';
 import { ownerCall } from '../helpers/owner-call.js';
 import { personAtTerminal, withSignIn } from '../helpers/helper-run.js';
@@ -16,17 +15,11 @@ export type AwsCommandOptions = Omit<AwsCredentialRequest, 'region' | 'endpoint'
 
 export async function runAwsCredential(io: CliIO, paths: LatchkeyPaths, o: AwsCommandOptions): Promise<void> {
   const endpoint = io.env.AWS_ENDPOINT_URL_STS || io.env.AWS_ENDPOINT_URL;
-  const params: AdminParams<'admin.aws.credentials'> = {
-    role_arn: o.roleArn,
+  const params = toWireAwsRequest({
+    ...o,
     region: o.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || 'us-east-1',
-    ...(o.provider ? { provider: o.provider } : {}),
-    ...(o.account ? { account: o.account } : {}),
-    ...(o.scope ? { scope: o.scope } : {}),
-    ...(o.sessionName ? { session_name: o.sessionName } : {}),
-    ...(o.durationSeconds ? { duration_seconds: o.durationSeconds } : {}),
-    ...(o.useAccessToken ? { use_access_token: true } : {}),
     ...(endpoint ? { endpoint } : {}),
-  };
+  });
   const ctx = { io, paths, interactive: personAtTerminal(io) };
   const credentials = await withSignIn(ctx, o, () => ownerCall(paths, 'admin.aws.credentials', params, { env: io.env }));
   io.stdout.write(`${JSON.stringify(credentials)}\n`);
