@@ -98,14 +98,19 @@ export interface MemoryFigures {
   peak: number;
 }
 
-/** RSS of another process from /proc (Linux); undefined where there is no /proc. */
-export function memoryOf(pid: number): MemoryFigures | undefined {
-  let status: string;
+/** `/proc/<pid>/<file>` (Linux); undefined where there is no /proc or the process is gone. */
+function readProc(pid: number, file: string): string | undefined {
   try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/** RSS of another process from /proc (Linux); undefined where there is no /proc. */
+export function memoryOf(pid: number): MemoryFigures | undefined {
+  const status = readProc(pid, 'status');
+  if (status === undefined) return undefined;
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
@@ -117,12 +122,8 @@ export function memoryOf(pid: number): MemoryFigures | undefined {
  * moves much less than wall time, which waits for a core.
  */
 export function cpuTimeOf(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const stat = readProc(pid, 'stat');
+  if (stat === undefined) return undefined;
   // The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
