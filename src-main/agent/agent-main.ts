@@ -75,7 +75,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
     // The vault sweeps its own; these are the other files written by atomic replace (a temp file
     // beside the target, then a rename) whose writer may have died between the two.
-    const swept = (await Promise.all([paths.audit, paths.ownerKey, paths.hosts].map((p) => removeStaleTempFiles(p)))).flat();
+    const swept = await removeStaleTempFiles(paths.audit, paths.ownerKey, paths.hosts);
     if (swept.length > 0) logger.info({ removed: swept.length }, 'removed temp files left by interrupted writes');
     // Checked now so a broken policy file is reported at once; it never stops the agent (`latchkey status` shows it too).
     const policy = await policyStatus(paths.policy);

@@ -202,19 +202,27 @@ async function syncDir(dir: string, platform: NodeJS.Platform = process.platform
   await handle.close();
 }
 
-/** Removes the temp files of writes to `path` ({@link writeFileAtomic}, {@link createFileExclusive}) whose writing process is gone. */
-export async function removeStaleTempFiles(path: string): Promise<string[]> {
-  const prefix = `${basename(path)}.tmp-`;
+/**
+ * Removes the temp files of writes to each of `paths` ({@link writeFileAtomic},
+ * {@link createFileExclusive}) whose writing process is gone; each directory is
+ * listed once.
+ */
+export async function removeStaleTempFiles(...paths: string[]): Promise<string[]> {
   const removed: string[] = [];
-  for (const name of await readdir(dirname(path)).catch(() => [] as string[])) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number.parseInt(name.slice(prefix.length), 10);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
-    const full = join(dirname(path), name);
-    await unlink(full).then(
-      () => removed.push(full),
-      () => undefined,
-    );
+  const prefixesByDir = new Map<string, string[]>();
+  for (const path of paths) prefixesByDir.set(dirname(path), [...(prefixesByDir.get(dirname(path)) ?? []), `${basename(path)}.tmp-`]);
+  for (const [dir, prefixes] of prefixesByDir) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const prefix = prefixes.find((p) => name.startsWith(p));
+      if (!prefix) continue;
+      const pid = Number.parseInt(name.slice(prefix.length), 10);
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+      const full = join(dir, name);
+      await unlink(full).then(
+        () => removed.push(full),
+        () => undefined,
+      );
+    }
   }
   return removed;
 }
