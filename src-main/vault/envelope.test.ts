@@ -11,6 +11,7 @@ import {
   verifyKeyCheck,
   withKeyCheck,
   type Envelope,
+  type EnvelopeHeader,
 } from './envelope.js';
 
 const key = randomBytes(32);
@@ -89,6 +90,29 @@ describe('vault envelope', () => {
     ];
     for (const ciphertext of bad) expectCode(() => parseEnvelope(Buffer.from(JSON.stringify({ ...good, ciphertext }))), 'vault_corrupt');
     expect(decryptEnvelope(parseEnvelope(Buffer.from(JSON.stringify(good))), key)).toEqual(padded);
+    // The same, written into the file's bytes as they are (no JSON escape), where the ciphertext is read without JSON.parse.
+    const file = JSON.stringify(good);
+    const at = file.indexOf(c);
+    for (const insert of ['\n', ' ', '-', '_', '=', '"', '\u00e9']) {
+      const raw = Buffer.from(`${file.slice(0, at + 8)}${insert}${file.slice(at + 8 + (insert === '"' ? 0 : 1))}`, 'utf8');
+      expectCode(() => parseEnvelope(raw), 'vault_corrupt');
+    }
+  });
+
+  it('decrypts a large ciphertext read in pieces from the file, and one written with JSON escapes', () => {
+    const big = randomBytes(3_000_001);
+    const raw = serializeEnvelope(encryptEnvelope(big, key, keyringHeader));
+    // Buffer.equals: vitest's toEqual compares 3 MB element by element for half a minute.
+    expect(decryptEnvelope(parseEnvelope(raw), key).equals(big)).toBe(true);
+    // "\/" is JSON for "/": such a file is read through JSON.parse instead, and decrypts the same.
+    const escaped = Buffer.from(raw.toString('latin1').replaceAll('/', '\\/'), 'latin1');
+    expect(escaped.includes('\\/')).toBe(true);
+    expect(decryptEnvelope(parseEnvelope(escaped), key).equals(big)).toBe(true);
+    // A flipped character inside still fails authentication (a piece past the first).
+    const flipped = Buffer.from(raw);
+    const from = raw.indexOf('"ciphertext"') + 200_000;
+    flipped[from] = flipped[from] === 0x41 ? 0x42 : 0x41;
+    expectCode(() => decryptEnvelope(parseEnvelope(flipped), key, true), 'vault_corrupt');
   });
 
   it('reads the header alone (which key source) without checking the ciphertext; a damaged header is still vault_corrupt', () => {
@@ -100,7 +124,7 @@ describe('vault envelope', () => {
 
   it('reads the header of a large vault as the whole file\'s parse would, whatever the header holds', () => {
     const big = serializeEnvelope(encryptEnvelope(randomBytes(3_000_000), key, keyringHeader));
-    const headerOf = ({ format, version, revision, cipher, key: params }: Envelope) => ({ format, version, revision, cipher, key: params });
+    const headerOf = ({ format, version, revision, cipher, key: params }: EnvelopeHeader) => ({ format, version, revision, cipher, key: params });
     expect(parseEnvelopeHeader(big)).toEqual(headerOf(parseEnvelope(big)));
     const good = JSON.parse(big.toString()) as Envelope;
     // A header that holds the field's name itself, as a value or as a nested key, still reads true.

@@ -41,6 +41,20 @@ export interface Envelope extends EnvelopeHeader {
   ciphertext: string;
 }
 
+/**
+ * An envelope as read from a vault file: its ciphertext stays the base64 text
+ * it is in the file, as the file's own bytes (a view, not a copy), and is
+ * decoded piece by piece while it is decrypted. A 1,000-account vault holds
+ * some 3 MB of base64: as a JSON string, a decoded copy and a checked copy it
+ * cost ≈ 10 MiB of the agent's memory at start.
+ */
+export interface ReadEnvelope extends EnvelopeHeader {
+  iv: string;
+  tag: string;
+  /** Padded standard base64 (checked), ASCII bytes. */
+  ciphertext: Buffer;
+}
+
 const base64Of = (bytes: number) =>
   z.base64().refine((s) => Buffer.from(s, 'base64').length === bytes, `must be ${bytes} bytes`);
 
@@ -140,6 +154,9 @@ export function encryptEnvelope(plaintext: Buffer, key: Buffer, header: Envelope
   };
 }
 
+/** Base64 characters decoded per step when decrypting a read envelope (a multiple of 4). */
+const BASE64_STEP = 64 * 1024;
+
 /**
  * Decrypts and authenticates an envelope. A wrong key and an altered file look
  * the same to GCM, so without a verified key (see {@link verifyKeyCheck}) both
@@ -147,7 +164,7 @@ export function encryptEnvelope(plaintext: Buffer, key: Buffer, header: Envelope
  * likely cause is a typo), `vault_corrupt` otherwise. With `keyVerified` the
  * key is known to be right, so a failure is an altered file: `vault_corrupt`.
  */
-export function decryptEnvelope(envelope: Envelope, key: Buffer, keyVerified = false): Buffer {
+export function decryptEnvelope(envelope: Envelope | ReadEnvelope, key: Buffer, keyVerified = false): Buffer {
   assertKey(key);
   const decipher = createDecipheriv(VAULT_CIPHER, key, Buffer.from(envelope.iv, 'base64'), {
     authTagLength: TAG_BYTES,
@@ -155,10 +172,23 @@ export function decryptEnvelope(envelope: Envelope, key: Buffer, keyVerified = f
   decipher.setAAD(aadFor(envelope));
   decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
   try {
-    const head = decipher.update(Buffer.from(envelope.ciphertext, 'base64'));
-    const tail = decipher.final();
+    const { ciphertext } = envelope;
+    let plaintext: Buffer;
+    if (typeof ciphertext === 'string') {
+      plaintext = decipher.update(Buffer.from(ciphertext, 'base64'));
+    } else {
+      // GCM is a stream cipher: each step's plaintext goes straight into its place in one buffer.
+      plaintext = Buffer.allocUnsafe(base64DecodedLength(ciphertext));
+      const step = Buffer.allocUnsafe((BASE64_STEP / 4) * 3);
+      let written = 0;
+      for (let at = 0; at < ciphertext.length; at += BASE64_STEP) {
+        const decoded = step.write(ciphertext.toString('latin1', at, Math.min(at + BASE64_STEP, ciphertext.length)), 'base64');
+        written += decipher.update(step.subarray(0, decoded)).copy(plaintext, written);
+      }
+    }
     // GCM's final() adds nothing: no second copy of a vault's megabytes of plaintext.
-    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    const tail = decipher.final();
+    return tail.length === 0 ? plaintext : Buffer.concat([plaintext, tail]);
   } catch (cause) {
     if (keyVerified) {
       throw new LatchkeyError('vault_corrupt', 'Could not decrypt the vault: its key is right, so the vault file was altered.', { cause });
@@ -171,41 +201,54 @@ export function decryptEnvelope(envelope: Envelope, key: Buffer, keyVerified = f
 
 const headerSchema = envelopeSchema.pick({ format: true, version: true, revision: true, cipher: true, key: true });
 
-/** Parses the raw bytes of a vault file into an envelope, or throws `vault_corrupt`. */
-export function parseEnvelope(raw: Buffer): Envelope {
-  return parseWith(envelopeSchema, raw) as Envelope;
+const sealedSchema = envelopeSchema.omit({ ciphertext: true });
+
+/**
+ * Parses the raw bytes of a vault file into an envelope, or throws
+ * `vault_corrupt`. The ciphertext is checked (padded standard base64) but
+ * left in the file's bytes (see {@link ReadEnvelope}).
+ */
+export function parseEnvelope(raw: Buffer): ReadEnvelope {
+  const split = splitCiphertext(raw);
+  const sealed = split && headerWithoutCiphertext(split.rest, sealedSchema);
+  if (split && sealed) {
+    if (!isPaddedBase64Bytes(split.ciphertext)) throw notAVault(undefined);
+    return { ...(sealed as Omit<Envelope, 'ciphertext'>), ciphertext: split.ciphertext };
+  }
+  const envelope = parseWith(envelopeSchema, raw) as Envelope;
+  return { ...envelope, ciphertext: Buffer.from(envelope.ciphertext, 'latin1') };
 }
 
 /** Only the header of the vault file (which key source it needs), without checking the ciphertext; throws `vault_corrupt`. */
 export function parseEnvelopeHeader(raw: Buffer): EnvelopeHeader {
-  const headerOnly = withoutCiphertext(raw);
-  if (headerOnly) {
-    try {
-      const json = JSON.parse(headerOnly.toString('utf8')) as { ciphertext?: unknown };
-      // The emptied value must be the envelope's own field (not a look-alike nested in the header).
-      if (json.ciphertext === '') {
-        const parsed = headerSchema.safeParse(json);
-        if (parsed.success) return parsed.data as EnvelopeHeader;
-      }
-    } catch {
-      // Whatever is wrong, the whole file's parse below says it in its usual words.
-    }
+  const split = splitCiphertext(raw);
+  return ((split && headerWithoutCiphertext(split.rest, headerSchema)) ?? parseWith(headerSchema, raw)) as EnvelopeHeader;
+}
+
+/** The file with its ciphertext emptied, parsed with `schema`; undefined for anything else (the whole file's parse then says what is wrong). */
+function headerWithoutCiphertext(rest: Buffer, schema: z.ZodType): unknown {
+  try {
+    const json = JSON.parse(rest.toString('utf8')) as { ciphertext?: unknown };
+    // The emptied value must be the envelope's own field (not a look-alike nested in the header).
+    if (json.ciphertext !== '') return undefined;
+    const parsed = schema.safeParse(json);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
-  return parseWith(headerSchema, raw) as EnvelopeHeader;
 }
 
 const CIPHERTEXT_KEY = Buffer.from('"ciphertext"');
 const isJsonSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
 /**
- * The vault file with its ciphertext's value emptied, so reading the header
- * does not decode and parse megabytes of base64: `latchkey agent` reads the
- * header to choose its key source, then opens the vault (≈ 20 ms of its
- * start with 1,000 accounts). `"ciphertext"` followed by `:` can only be a
- * key, and a base64 value has no `"` or `\`, so it ends at the next quote;
- * `undefined` (parse the whole file) for anything else.
+ * The vault file's ciphertext value (its bytes) and the file with that value
+ * emptied, so the header is read without decoding and parsing megabytes of
+ * base64 as JSON. `"ciphertext"` followed by `:` can only be a key, and a
+ * base64 value has no `"` or `\`, so it ends at the next quote; `undefined`
+ * (parse the whole file) for anything else.
  */
-function withoutCiphertext(raw: Buffer): Buffer | undefined {
+function splitCiphertext(raw: Buffer): { ciphertext: Buffer; rest: Buffer } | undefined {
   const at = raw.indexOf(CIPHERTEXT_KEY);
   if (at < 0) return undefined;
   let i = at + CIPHERTEXT_KEY.length;
@@ -217,7 +260,31 @@ function withoutCiphertext(raw: Buffer): Buffer | undefined {
   if (end < 0) return undefined;
   const backslash = raw.indexOf(0x5c /* \ */, i + 1);
   if (backslash >= 0 && backslash < end) return undefined;
-  return Buffer.concat([raw.subarray(0, i + 1), raw.subarray(end)]);
+  return { ciphertext: raw.subarray(i + 1, end), rest: Buffer.concat([raw.subarray(0, i + 1), raw.subarray(end)]) };
+}
+
+/** 1 for each byte of the standard base64 alphabet (RFC 4648 §4), padding aside. */
+const BASE64_ALPHABET = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_ALPHABET[c.charCodeAt(0)] = 1;
+const PAD = 0x3d; // =
+
+/** {@link isPaddedBase64} for base64 text as ASCII bytes: one pass over them, no decoding. */
+function isPaddedBase64Bytes(text: Buffer): boolean {
+  if (text.length % 4 !== 0) return false;
+  const padding = text.length === 0 ? 0 : text[text.length - 1] !== PAD ? 0 : text[text.length - 2] === PAD ? 2 : 1;
+  const data = text.length - padding;
+  for (let i = 0; i < data; i++) if (BASE64_ALPHABET[text[i]!] !== 1) return false;
+  return true;
+}
+
+/** Bytes that checked base64 text decodes to. */
+function base64DecodedLength(text: Buffer): number {
+  const padding = text.length === 0 ? 0 : text[text.length - 1] !== PAD ? 0 : text[text.length - 2] === PAD ? 2 : 1;
+  return (text.length / 4) * 3 - padding;
+}
+
+function notAVault(cause: unknown): LatchkeyError {
+  return new LatchkeyError('vault_corrupt', 'The vault file is not a Latchkey vault, or its header is damaged.', cause === undefined ? {} : { cause });
 }
 
 function parseWith(schema: z.ZodType, raw: Buffer): unknown {
@@ -228,11 +295,7 @@ function parseWith(schema: z.ZodType, raw: Buffer): unknown {
     throw new LatchkeyError('vault_corrupt', 'The vault file is not valid JSON (truncated or overwritten).', { cause });
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    throw new LatchkeyError('vault_corrupt', 'The vault file is not a Latchkey vault, or its header is damaged.', {
-      cause: parsed.error,
-    });
-  }
+  if (!parsed.success) throw notAVault(parsed.error);
   return parsed.data;
 }
 
