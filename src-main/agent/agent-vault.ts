@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { Env, LatchkeyPaths } from '../platform/paths.js';
-import { checkVaultDocumentChanges, emptyVaultDocument, parseVaultDocument, type VaultDocument } from '../store/vault-document.js';
+import { VAULT_DOCUMENT_OPTIONS, type VaultDocument } from '../store/vault-document.js';
 import type { KeyParams, KeySource } from '../vault/key-source.js';
 import { keySourceResolver, type KeySourceSelection } from '../vault/key-source-select.js';
 import type { GetPassphrase } from '../vault/passphrase-key-source.js';
@@ -42,9 +42,7 @@ export async function openAgentVault(
   let used: KeySource | undefined;
   const vault = await Vault.open<VaultDocument>({
     path: paths.vault,
-    initial: emptyVaultDocument,
-    parse: parseVaultDocument,
-    checkChanged: checkVaultDocumentChanges,
+    ...VAULT_DOCUMENT_OPTIONS,
     ...(options.logger ? { logger: options.logger } : {}),
     keySourceFor: (existing) => (used = resolve(existing)),
   });

@@ -184,6 +184,15 @@ export const VaultDocumentSchema = z.object({
 });
 export type VaultDocument = z.infer<typeof VaultDocumentSchema>;
 
+/**
+ * Names the rules of {@link VaultDocumentSchema} for the vault's `rulesId`:
+ * the vault reads a document it wrote under the same rules without parsing it
+ * again. Change it with any change to the schema (vault-document.test.ts pins
+ * the schema to it and fails until you do), or a document written under the
+ * old rules would be trusted as meeting the new ones.
+ */
+export const VAULT_DOCUMENT_RULES = 'latchkey-vault-document/1';
+
 export function emptyVaultDocument(): VaultDocument {
   return { schema: 1, providers: [], accounts: [], grants: [], audit: [], stsSessions: [] };
 }
@@ -226,6 +235,14 @@ export function checkVaultDocumentChanges(doc: VaultDocument, changed: ReadonlyA
     schema.parse(fields[field]);
   }
 }
+
+/** What the vault needs to keep a {@link VaultDocument} (its `Vault.open` options). */
+export const VAULT_DOCUMENT_OPTIONS = {
+  initial: emptyVaultDocument,
+  parse: parseVaultDocument,
+  checkChanged: checkVaultDocumentChanges,
+  rulesId: VAULT_DOCUMENT_RULES,
+} as const;
 
 /** What the engine needs from the vault: a snapshot and serialised, durable updates. */
 export interface DocumentStore<T> {

@@ -414,6 +414,68 @@ describe('Vault journal (one record per update, folded into the file when it gro
   });
 });
 
+describe('Vault rulesId (a file written under the same rules is not parsed again)', () => {
+  const strict = z.object({ counter: z.number().int(), accounts: z.array(z.object({ id: z.string(), access_token: z.string() })) });
+  const lax = strict.extend({ counter: z.number() });
+  const refuse = (): Doc => {
+    throw new Error('parse ran');
+  };
+  const strictCheck = (doc: Doc) => void strict.parse(doc);
+
+  async function vaultAt(options: { rulesId?: string; parse?: (raw: unknown) => Doc; checkChanged?: (doc: Doc) => void } = {}, path?: string) {
+    const at = path ?? join(await tempDir(), 'vault.json');
+    const vault = await Vault.open<Doc>({
+      path: at,
+      keySource: passphrase(),
+      initial: () => ({ counter: 0, accounts: [] }),
+      parse: options.parse ?? ((raw) => strict.parse(raw)),
+      ...(options.checkChanged ? { checkChanged: options.checkChanged } : {}),
+      ...(options.rulesId ? { rulesId: options.rulesId } : {}),
+    });
+    return { path: at, vault };
+  }
+
+  it('reads back what it wrote under the same rules without parse, and hands out only the document', async () => {
+    const { path, vault } = await vaultAt({ rulesId: 'rules-1' });
+    await vault.update(() => ({ counter: 1, accounts: [{ id: 'alice', access_token: 'at' }] }));
+    const reopened = (await vaultAt({ rulesId: 'rules-1', parse: refuse }, path)).vault;
+    expect(reopened.read()).toEqual({ counter: 1, accounts: [{ id: 'alice', access_token: 'at' }] });
+    expect(Object.isFrozen(reopened.read().accounts[0])).toBe(true);
+  });
+
+  it('parses in full a file written under other rules, or by a build without rules (then rewrites it under these)', async () => {
+    const other = await vaultAt({ rulesId: 'rules-1' });
+    await other.vault.update((d) => void (d.counter = 1));
+    await expect(vaultAt({ rulesId: 'rules-2', parse: refuse }, other.path)).rejects.toMatchObject({ code: 'vault_corrupt' });
+
+    const older = await vaultAt();
+    await older.vault.update((d) => void d.accounts.push({ id: 'alice', access_token: 'at' }));
+    await expect(vaultAt({ rulesId: 'rules-1', parse: refuse }, older.path)).rejects.toMatchObject({ code: 'vault_corrupt' });
+    const before = await readFile(older.path);
+    const upgraded = (await vaultAt({ rulesId: 'rules-1' }, older.path)).vault;
+    // The first update rewrites the file under these rules instead of appending to the journal.
+    await upgraded.update((d) => void (d.counter = 2));
+    expect(await readFile(older.path)).not.toEqual(before);
+    expect((await readFile(journalPathFor(older.path))).length).toBe(0);
+    expect((await vaultAt({ rulesId: 'rules-1', parse: refuse }, older.path)).vault.read()).toEqual({ counter: 2, accounts: [{ id: 'alice', access_token: 'at' }] });
+  });
+
+  it('still checks journal records replayed onto a trusted file: an older build may have appended them', async () => {
+    const { path, vault } = await vaultAt({ rulesId: 'rules-1' });
+    await vault.update((d) => void d.accounts.push({ id: 'alice', access_token: 'at' }));
+    // A valid record replays without a full parse.
+    await vault.update((d) => void (d.accounts[0]!.access_token = 'at-2'));
+    expect((await vaultAt({ rulesId: 'rules-1', parse: refuse, checkChanged: strictCheck }, path)).vault.read().accounts[0]!.access_token).toBe('at-2');
+    // A build with looser rules (and no rules id) appends a record these rules refuse.
+    const looser = (await vaultAt({ parse: (raw) => lax.parse(raw) }, path)).vault;
+    await looser.update((d) => void (d.counter = 1.5));
+    expect(await readFile(journalPathFor(path), 'utf8')).toMatch(/\n.+\n$/);
+    await expect(vaultAt({ rulesId: 'rules-1', parse: refuse, checkChanged: strictCheck }, path)).rejects.toMatchObject({ code: 'vault_corrupt' });
+    // Without checkChanged, the whole document is parsed.
+    await expect(vaultAt({ rulesId: 'rules-1' }, path)).rejects.toMatchObject({ code: 'vault_corrupt' });
+  });
+});
+
 function editJson(raw: Buffer, edit: (e: Record<string, unknown>) => Record<string, unknown>): Buffer {
   return Buffer.from(JSON.stringify(edit(JSON.parse(raw.toString('utf8')) as Record<string, unknown>), null, 2));
 }
