@@ -26,7 +26,7 @@ import { LatchkeyError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerProcess } from '../platform/peer-lookup.js';
 import { DeadlineTimer, expireDue } from '../wire/deadline-timer.js';
-import { bytesEqual, decodeLine, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from '../wire/framing.js';
+import { bytesEqual, decodeLine, encodeMessage, ENVELOPE_HEAD, idDigits, LineDecoder, readEnvelopeId, writeIdDigits } from '../wire/framing.js';
 import {
   CANCEL_NOTIFICATION,
   cancelParamsSchema,
@@ -358,12 +358,15 @@ export class RpcConnection implements Connection {
     if (result === undefined) return false;
     // The same bytes encodeMessage(resultResponse(id, result)) writes, without parsing the result back:
     // `{"jsonrpc":"2.0","id":` id `,"result":` result `}\n`.
-    const idText = JSON.stringify(id);
-    const idBytes = Buffer.byteLength(idText);
+    // A repeated request's id is a number (readEnvelopeId); its digits are written without a string.
+    const numeric = typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+    const idText = numeric ? undefined : JSON.stringify(id);
+    const idBytes = idText === undefined ? idDigits(id as number) : Buffer.byteLength(idText);
     const at = ENVELOPE_HEAD.length + idBytes + RESULT_MEMBER.length;
     const frame = Buffer.allocUnsafe(at + result.length + 2);
     frame.set(ENVELOPE_HEAD, 0);
-    frame.write(idText, ENVELOPE_HEAD.length, idBytes, 'utf8');
+    if (idText === undefined) writeIdDigits(frame, ENVELOPE_HEAD.length, id as number);
+    else frame.write(idText, ENVELOPE_HEAD.length, idBytes, 'utf8');
     frame.set(RESULT_MEMBER, at - RESULT_MEMBER.length);
     frame.set(result, at);
     frame[frame.length - 2] = 0x7d; // }

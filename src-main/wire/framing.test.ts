@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, LineDecoder, type DecodedLine } from './framing.js';
+import { encodeMessage, idDigits, LineDecoder, writeIdDigits, type DecodedLine } from './framing.js';
 
 const texts = (lines: DecodedLine[]): string[] => lines.map((l) => (l.kind === 'message' ? l.text : `<${l.kind}>`));
 
@@ -62,3 +62,18 @@ describe('encodeMessage', () => {
     expect(() => encodeMessage({ n: 1n })).toThrow();
   });
 });
+
+describe('writeIdDigits', () => {
+  it('writes what JSON.stringify writes for every size of id', () => {
+    const ids = [0, 1, 9, 10, 99, 100, 12345, 999_999_999, 1_000_000_000, 2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER];
+    for (let p = 1; p <= 15; p++) ids.push(10 ** p - 1, 10 ** p);
+    for (const id of ids) {
+      const frame = Buffer.alloc(20, 0x2e);
+      const end = writeIdDigits(frame, 2, id);
+      expect(idDigits(id)).toBe(JSON.stringify(id).length);
+      expect(frame.toString('latin1', 2, end)).toBe(JSON.stringify(id));
+      expect(frame.toString('latin1', 0, 2) + frame.toString('latin1', end)).toBe('.'.repeat(20 - (end - 2)));
+    }
+  });
+});
+

@@ -150,6 +150,28 @@ export function readEnvelopeId(line: Buffer): { id: number; end: number } | unde
   return { id, end: i };
 }
 
+/** Digits `JSON.stringify(id)` writes for a non-negative safe integer `id`. */
+export function idDigits(id: number): number {
+  let digits = 1;
+  for (let rest = id; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
+}
+
+/**
+ * Writes the non-negative safe integer `id` as JSON digits into `frame` at
+ * `at` and returns where they end: what `frame.write(String(id), at)` does,
+ * without the string (on every request and cached reply).
+ */
+export function writeIdDigits(frame: Uint8Array, at: number, id: number): number {
+  const end = at + idDigits(id);
+  let rest = id;
+  for (let i = end - 1; i >= at; i--) {
+    frame[i] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return end;
+}
+
 /**
  * Serialises one message as a frame (JSON text plus `\n`). Throws what
  * `JSON.stringify` throws (cycles, BigInt); callers that send untrusted

@@ -179,3 +179,48 @@ describe('a misbehaving agent', () => {
     expect(err).toMatchObject({ code: 'provider_error', message: 'Refresh failed', providerError: 'invalid_grant' });
   });
 });
+
+describe('request frames', () => {
+  it('writes each request as JSON.stringify would, whatever the caller does with its params between calls', async () => {
+    const lines: string[] = [];
+    const path = await startRawAgent((line, socket) => {
+      lines.push(line);
+      const { id } = JSON.parse(line) as { id: number };
+      socket.write(`{"jsonrpc":"2.0","id":${id},"result":0}\n`);
+    });
+    const c = await client(path);
+    const reused = { scope: 'openid', min_ttl: 60 };
+    const calls: Array<[string, unknown]> = [
+      ['tokens.tryGet', { scope: 'openid', min_ttl: 60 }],
+      ['tokens.tryGet', { scope: 'openid', min_ttl: 60 }],
+      ['tokens.tryGet', reused],
+      // The same object, changed after it was sent: the frame is not the last one again.
+      ['tokens.tryGet', Object.assign(reused, { min_ttl: 61 })],
+      ['tokens.tryGet', { min_ttl: 61, scope: 'openid' }],
+      ['tokens.tryGet', { scope: 'openid', min_ttl: 61, account: 'a' }],
+      ['tokens.tryGet', { scope: 'openid' }],
+      ['tokens.get', { scope: 'openid' }],
+      ['tokens.get', { scope: 'openid', nested: { a: 1 } }],
+      ['tokens.get', { scope: 'openid', nested: { a: 2 } }],
+      ['tokens.get', { n: NaN }],
+      ['tokens.get', { n: null }],
+      ['tokens.get', { n: -0 }],
+      ['tokens.get', { n: 0 }],
+      ['tokens.get', { u: undefined, s: 'x' }],
+      ['tokens.get', { s: 'x' }],
+      ['tokens.get', Object.assign(Object.create({ inherited: 1 }) as object, { s: 'x' })],
+      ['tokens.get', ['array']],
+      ['tokens.get', undefined],
+    ];
+    // Ids of several digits too: the id is written into the frame without a string.
+    for (let i = 0; i < 100; i++) await c.call('tokens.tryGet', { scope: 'warm-up' });
+    const expected: string[] = [];
+    for (const [method, params] of calls) {
+      const id = lines.length + 1;
+      expected.push(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      await c.call(method, params);
+    }
+    expect(lines.slice(100)).toEqual(expected);
+  });
+});
+

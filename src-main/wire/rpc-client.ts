@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { LatchkeyError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { DeadlineTimer, expireDue } from './deadline-timer.js';
-import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, ENVELOPE_HEAD, LineDecoder, readEnvelopeId } from './framing.js';
+import { bytesEqual, decodeLine, DEFAULT_MAX_MESSAGE_BYTES, encodeMessage, ENVELOPE_HEAD, idDigits, LineDecoder, readEnvelopeId, writeIdDigits } from './framing.js';
 import { CANCEL_NOTIFICATION, fromRpcError, notification, parseCommonResult, serverMessageSchema, type ServerMessage } from './json-rpc.js';
 
 /** Default deadline for connecting and for each call; 0 disables a call's deadline. */
@@ -197,6 +197,46 @@ class PendingCall {
   }
 }
 
+/**
+ * The bytes of a request after its id (`,"method":…,"params":…}` and the
+ * newline), kept for the next call with the same method and params. Params
+ * that are a flat object of strings, numbers and booleans (every token
+ * request) are known again by their members, without JSON.stringify on each
+ * call; others by their JSON.
+ */
+interface RequestTail {
+  method: string;
+  paramsJson: string | undefined;
+  /** The params' members as they were (copied: the caller may change its object later), when flat. */
+  flat: { keys: string[]; values: unknown[] } | undefined;
+  bytes: Buffer;
+}
+
+function flatParams(params: unknown): RequestTail['flat'] {
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || Object.getPrototypeOf(params) !== Object.prototype) return undefined;
+  const keys = Object.keys(params);
+  const values: unknown[] = [];
+  for (const key of keys) {
+    const value = (params as Record<string, unknown>)[key];
+    // Finite numbers only: JSON writes NaN and Infinity as null, and -0 as 0.
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))) values.push(value);
+    else return undefined;
+  }
+  return { keys, values };
+}
+
+/** Whether `params` has exactly these members, in this order, with these values. */
+function sameFlatParams(params: unknown, flat: RequestTail['flat']): boolean {
+  if (!flat || typeof params !== 'object' || params === null || Object.getPrototypeOf(params) !== Object.prototype) return false;
+  const { keys, values } = flat;
+  let i = 0;
+  for (const key in params) {
+    if (i >= keys.length || key !== keys[i] || (params as Record<string, unknown>)[key] !== values[i] || !Object.hasOwn(params, key)) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
 /** The bytes that follow the id in a plain result reply: `,"result":`. */
 const RESULT_MEMBER = Buffer.from(',"result":', 'latin1');
 const CLOSE_BRACE = 0x7d;
@@ -232,8 +272,8 @@ class SocketRpcClient implements RpcClient {
     forget: (id, call) => this.#pending.get(id) === call && this.#pending.delete(id),
     cancel: (id) => this.#send(notification(CANCEL_NOTIFICATION, { id })),
   };
-  /** The last request's bytes after its id, by method and params as JSON. */
-  #lastTail: { method: string; params: string | undefined; bytes: Buffer } | undefined;
+  /** The last request's bytes after its id, by method and params (see {@link RequestTail}). */
+  #lastTail: RequestTail | undefined;
   /** The last result given to a `decode`: its bytes and its parsed value, for a reply that repeats it. */
   #lastResult: { bytes: Buffer; value: unknown } | undefined;
   /** Why the connection is going away, when the agent or a bad message told us. */
@@ -298,17 +338,21 @@ class SocketRpcClient implements RpcClient {
    * same again (an app asking for its cached token in a loop).
    */
   #requestFrame(id: number, method: string, params: unknown): Buffer {
-    const paramsJson = params === undefined ? undefined : (JSON.stringify(params) as string | undefined);
     let tail = this.#lastTail;
-    if (!tail || tail.method !== method || tail.params !== paramsJson) {
-      tail = { method, params: paramsJson, bytes: Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8') };
+    if (!tail || tail.method !== method || !sameFlatParams(params, tail.flat)) {
+      const paramsJson = params === undefined ? undefined : (JSON.stringify(params) as string | undefined);
+      if (tail?.method === method && tail.paramsJson === paramsJson && paramsJson !== undefined) {
+        tail = { ...tail, flat: flatParams(params) };
+      } else {
+        const bytes = Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8');
+        tail = { method, paramsJson, flat: flatParams(params), bytes };
+      }
       this.#lastTail = tail;
     }
-    const idText = String(id);
-    const frame = Buffer.allocUnsafe(ENVELOPE_HEAD.length + idText.length + tail.bytes.length);
+    const head = ENVELOPE_HEAD.length;
+    const frame = Buffer.allocUnsafe(head + idDigits(id) + tail.bytes.length);
     frame.set(ENVELOPE_HEAD, 0);
-    frame.write(idText, ENVELOPE_HEAD.length, 'latin1');
-    frame.set(tail.bytes, ENVELOPE_HEAD.length + idText.length);
+    frame.set(tail.bytes, writeIdDigits(frame, head, id));
     return frame;
   }
 
