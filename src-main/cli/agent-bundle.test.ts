@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BUNDLE_IMPORT } from './agent-bundle-loader.js';
 
 const BUNDLE = join(resolve(import.meta.dirname, '../..'), 'dist/agent-bundle/latchkey-agent.js');
 const skip = existsSync(BUNDLE) ? undefined : 'dist/agent-bundle/ is missing; run `npm run build` (npm test does)';
@@ -18,6 +19,6 @@ describe.skipIf(Boolean(skip))('the agent bundle', () => {
     const source = readFileSync(BUNDLE, 'utf8');
     // esbuild names each bundled module's source path in a comment.
     expect(source.match(/^\/\/ .*node_modules\/(openid-client|oauth4webapi|jose)\/.*$/gm) ?? []).toEqual([]);
-    expect(source).toContain('import("openid-client")');
+    expect(source).toContain(`${BUNDLE_IMPORT}("openid-client")`);
   });
 });
