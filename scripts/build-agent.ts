@@ -56,7 +56,8 @@ await build({
 const bundle = join(outdir, 'latchkey-agent.js');
 await routeDynamicImports(bundle);
 await asciiComments(bundle);
-// The bundle keeps the `.js` name; this tells Node it is CommonJS, should anything require it directly.
+// The bundle keeps the `.js` name; this says it is CommonJS (to Node and tools). Only cli/agent-bundle-loader.ts runs it:
+// a plain require() would lack the stand-ins for import() and import.meta.url.
 await writeFile(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
 execFileSync(process.execPath, [join(root, 'dist', 'scripts', 'make-agent-code-cache.js'), bundle], { stdio: 'inherit' });
 
