@@ -442,25 +442,33 @@ async function benchKeyringVault(b: BenchBase, env: NodeJS.ProcessEnv): Promise<
 /**
  * What bounds an agent start on this machine, in the same run: a bare Node
  * process, one that loads only the keyring addon, and one that loads the
- * agent bundle's modules without starting anything (spawn → exit each).
+ * agent bundle as the agent does (with its code cache) without starting
+ * anything (spawn → exit each).
  */
 async function benchStartFloor(b: BenchBase): Promise<void> {
   const floors = [
     { label: 'floor: node -e 0', code: '0' },
     // Required, as the bundle does: an ES import of the CommonJS package would add Node's export-finding parser.
     { label: 'floor: node + the keyring addon (load only)', code: `import { createRequire } from 'node:module'; createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('@napi-rs/keyring');` },
-    { label: 'floor: node + the agent bundle (import only)', code: `await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'agent-bundle', 'latchkey-agent.js')).href)})` },
+    // Loaded as the agent loads it (cli/agent-launch.ts): with its code cache; prints whether V8 took the cache.
+    {
+      label: 'floor: node + the agent bundle (load only)',
+      code: `const { loadBundle } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src-main', 'cli', 'agent-bundle-loader.js')).href)}); process.stdout.write('code cache ' + loadBundle(${JSON.stringify(join(ROOT, 'dist', 'agent-bundle', 'latchkey-agent.js'))}).codeCache);`,
+    },
   ];
   progress(`start floor: ${AGENT_START.runs} runs each of ${floors.length} commands, interleaved`);
   const times = floors.map(() => [] as number[]);
+  /** What each command printed last (the bundle: whether its code cache was used). */
+  const said = floors.map(() => '');
   for (let i = 0; i < AGENT_START.runs + 1; i++) {
     for (const [k, f] of floors.entries()) {
       const r = await timeNode(['--input-type=module', '-e', f.code], {});
       if (r.code !== 0) throw new Error(`${f.label} exited with ${r.code}: ${r.stderr.trim().slice(-300)}`);
       if (i > 0) times[k]!.push(r.ms);
+      said[k] = r.stdout.trim();
     }
   }
-  for (const [k, f] of floors.entries()) b.report.row(f.label, fmt.ms(median(times[k]!)), `p90 ${fmt.ms(percentile(times[k]!, 90))}`, 'median');
+  for (const [k, f] of floors.entries()) b.report.row(f.label, fmt.ms(median(times[k]!)), [`p90 ${fmt.ms(percentile(times[k]!, 90))}`, said[k]].filter(Boolean).join(', '), 'median');
 }
 
 /** Spawns `latchkey agent --foreground`, times it until `admin.status` answers on the socket, reads its RSS, stops it. */

@@ -53,6 +53,14 @@ export interface StartAgentOptions {
   promptTimeoutMs?: number;
   /** Tests: how the peer process of a connection is found (default: Linux `ss` + /proc). */
   identifyPeer?: PeerLookup['identify'];
+  /** Where this code was loaded from, for the debug log. */
+  origin?: AgentCodeOrigin;
+}
+
+/** The agent bundle this process runs from and whether its code cache was used (cli/agent-bundle-loader.ts). */
+export interface AgentCodeOrigin {
+  bundle: string;
+  codeCache: string;
 }
 
 export interface RunningAgent {
@@ -72,6 +80,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     const logger =
       options.logger ??
       createLogger({ level: options.env.LATCHKEY_LOG_LEVEL ?? config.logLevel, ...(options.logFormat === 'text' ? { destination: textDestination(process.stderr) } : {}) });
+    if (options.origin) logger.debug(options.origin, 'agent code loaded from the bundle');
     const { vault, keySource } = await openAgentVault(paths, options.env, { interactive: Boolean(options.interactive), logger, ...options.vault });
     // The vault sweeps its own; these are the other files written by atomic replace (a temp file
     // beside the target, then a rename) whose writer may have died between the two.
@@ -158,6 +167,7 @@ export async function runAgentProcess(options: {
   passphrase?: () => Promise<string>;
   /** Default: text on a terminal, JSON otherwise (the background agent's log file). */
   logFormat?: LogFormat;
+  origin?: AgentCodeOrigin;
 }): Promise<void> {
   let agent: RunningAgent;
   try {
@@ -167,6 +177,7 @@ export async function runAgentProcess(options: {
       interactive: !options.backgroundChild && Boolean(process.stdin.isTTY),
       logFormat: options.logFormat ?? (!options.backgroundChild && process.stderr.isTTY ? 'text' : 'json'),
       ...(options.passphrase ? { vault: { passphrase: options.passphrase } } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
     });
   } catch (err) {
     // The CLI that started us in the background reads this line from the log to explain the failure.

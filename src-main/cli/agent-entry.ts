@@ -6,7 +6,7 @@
  * `--help`, `stop`, `--passphrase-stdin`) returns `undefined`, and the full
  * CLI takes it.
  */
-import { runAgentProcess } from '../agent/agent-main.js';
+import { runAgentProcess, type AgentCodeOrigin } from '../agent/agent-main.js';
 import { parseFlags } from '../helpers/flags.js';
 import { runHelper } from '../helpers/helper-run.js';
 import { resolvePaths } from '../platform/paths.js';
@@ -16,7 +16,8 @@ import type { CliIO } from './output.js';
 const AGENT_FLAGS = { foreground: 'switch', 'background-child': 'switch', 'log-format': 'string' } as const;
 const LOG_FORMATS: ReadonlySet<string> = new Set(['text', 'json']);
 
-export async function runAgentCommand(argv: readonly string[], io: CliIO): Promise<number | undefined> {
+/** `origin`: the bundle this runs from and what became of its code cache (agent-launch.ts), for the agent's debug log. */
+export async function runAgentCommand(argv: readonly string[], io: CliIO, origin?: AgentCodeOrigin): Promise<number | undefined> {
   const [command, ...rest] = argv;
   const parsed = command === 'agent' ? parseFlags(rest, AGENT_FLAGS, ['start']) : undefined;
   if (!parsed?.flags.foreground || parsed.words.length > 1) return undefined;
@@ -24,5 +25,5 @@ export async function runAgentCommand(argv: readonly string[], io: CliIO): Promi
   if (logFormat !== undefined && !(typeof logFormat === 'string' && LOG_FORMATS.has(logFormat))) return undefined;
   const paths = resolvePaths(io.env);
   const options = { backgroundChild: parsed.flags['background-child'] === true, ...(logFormat ? { logFormat: logFormat as 'text' | 'json' } : {}) };
-  return runHelper(io, () => runForegroundAgent(io, paths, options, (o) => runAgentProcess({ env: io.env, paths, ...o })));
+  return runHelper(io, () => runForegroundAgent(io, paths, options, (o) => runAgentProcess({ env: io.env, paths, ...o, ...(origin ? { origin } : {}) })));
 }

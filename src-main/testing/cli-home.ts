@@ -108,7 +108,7 @@ export function terminalAvailable(): boolean {
   return existsSync('/usr/bin/script');
 }
 
-function withOutput(child: ChildProcess): ChildProcess & { output: CliRun; done: Promise<CliRun> } {
+export function withOutput(child: ChildProcess): ChildProcess & { output: CliRun; done: Promise<CliRun> } {
   const output: CliRun = { code: null, stdout: '', stderr: '' };
   child.stdout!.on('data', (d) => (output.stdout += d));
   child.stderr!.on('data', (d) => (output.stderr += d));
