@@ -109,12 +109,10 @@ function connectError(path: string, err: NodeJS.ErrnoException): LatchkeyError {
   }
 }
 
-type Outcome = { result: unknown } | { error: LatchkeyError };
-
 /** What a pending call needs of its client. */
 interface CallOwner {
-  /** Drops the call; false if it had already ended. */
-  forget(id: number, call: PendingCall): boolean;
+  /** Drops the call; false if it had already ended (ids are never reused on a connection). */
+  forget(id: number): boolean;
   /** Tells the agent to stop working on the call. */
   cancel(id: number): void;
 }
@@ -166,15 +164,19 @@ class PendingCall {
 
   /** Ends the call before its reply: the agent is told to stop. */
   #giveUp(error: LatchkeyError): void {
-    if (!this.#owner.forget(this.#id, this)) return;
+    if (!this.#owner.forget(this.#id)) return;
     this.#owner.cancel(this.#id);
     this.#end(error);
   }
 
-  settle(outcome: Outcome): void {
-    if (!this.#owner.forget(this.#id, this)) return;
-    if ('error' in outcome) this.#end(outcome.error);
-    else this.#resolveWith(outcome.result);
+  /** The agent's result arrived. */
+  succeed(result: unknown): void {
+    if (this.#owner.forget(this.#id)) this.#resolveWith(result);
+  }
+
+  /** The agent's error arrived, or the connection went away. */
+  fail(error: LatchkeyError): void {
+    if (this.#owner.forget(this.#id)) this.#end(error);
   }
 
   #resolveWith(result: unknown): void {
@@ -269,7 +271,7 @@ class SocketRpcClient implements RpcClient {
   #closed = false;
   /** What every pending call of this client reports back to (one object, not closures per call). */
   readonly #callOwner: CallOwner = {
-    forget: (id, call) => this.#pending.get(id) === call && this.#pending.delete(id),
+    forget: (id) => this.#pending.delete(id),
     cancel: (id) => this.#send(notification(CANCEL_NOTIFICATION, { id })),
   };
   /** The last request's bytes after its id, by method and params (see {@link RequestTail}). */
@@ -385,7 +387,7 @@ class SocketRpcClient implements RpcClient {
     const pending = span && this.#pending.get(span.id);
     const last = this.#lastResult;
     if (pending?.decode && last && span!.end - span!.start === last.bytes.length && bytesEqual(line, span!.start, last.bytes, 0, last.bytes.length)) {
-      pending.settle({ result: last.value });
+      pending.succeed(last.value);
       return;
     }
     const decoded = decodeLine(line);
@@ -405,7 +407,7 @@ class SocketRpcClient implements RpcClient {
     const common = parseCommonResult(value);
     if (common) {
       if (pending?.decode && span && span.id === common.id) this.#rememberResult(line, span, decoded.text, common.result);
-      this.#pendingFor(common.id)?.settle({ result: common.result });
+      this.#pendingFor(common.id)?.succeed(common.result);
       return;
     }
     const parsed = serverMessageSchema.safeParse(value);
@@ -436,9 +438,9 @@ class SocketRpcClient implements RpcClient {
       // id null: the agent could not tie the error to a call (busy, oversized
       // message); it closes the connection next, and every pending call gets this.
       if (message.id === null) this.#failure = error;
-      else this.#pendingFor(message.id)?.settle({ error });
+      else this.#pendingFor(message.id)?.fail(error);
     } else {
-      this.#pendingFor(message.id)?.settle({ result: message.result });
+      this.#pendingFor(message.id)?.succeed(message.result);
     }
   }
 
@@ -465,6 +467,6 @@ class SocketRpcClient implements RpcClient {
 
   /** Times out the calls past their deadline; returns the next deadline. */
   #rejectAll(error: LatchkeyError): void {
-    for (const pending of [...this.#pending.values()]) pending.settle({ error });
+    for (const pending of [...this.#pending.values()]) pending.fail(error);
   }
 }
