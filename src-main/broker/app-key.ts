@@ -39,10 +39,20 @@ const SIGNATURE_BYTES = 64;
 const BASE64URL_32 = /^[A-Za-z0-9_-]{43}$/;
 const BASE64URL_64 = /^[A-Za-z0-9_-]{86}$/;
 
-/** Makes a fresh key pair. */
+/**
+ * Makes a fresh key pair. The pair comes out already encoded and is read back
+ * into a key object of its own: on Node 20, exporting a key object that
+ * `generateKeyPairSync` returned can deadlock the process, when a garbage
+ * collection during the export destroys the finished key generation job,
+ * which takes the lock the export holds (seen with the demo provider's RSA key:
+ * the agent hung for good; reproduced with Ed25519 in a loop).
+ */
 export function generateAppKey(): AppKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  return { publicKey: rawPublicKey(publicKey), privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() };
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKey: rawPublicKey(createPublicKey({ key: publicKey, format: 'der', type: 'spki' })), privateKeyPem: privateKey };
 }
 
 // --- The key file -----------------------------------------------------------

@@ -19,7 +19,7 @@
  * What it relaxes for the demo: no password check. Only ever bound to the
  * loopback interface, because it accepts any password.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
@@ -180,10 +180,22 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
   }
 }
 
-/** A fresh RSA signing key set (RS256), private parts included, for {@link DemoProviderOptions.jwks}. */
+/**
+ * A fresh RSA signing key set (RS256), private parts included, for
+ * {@link DemoProviderOptions.jwks}. Generated already encoded and read back
+ * into a key object of its own before the JWK export: on Node 20, exporting
+ * the key object `generateKeyPairSync` returns can deadlock when a garbage
+ * collection during the export destroys the finished generation job, which
+ * takes the lock the export holds (the agent hung for good in `latchkey demo`
+ * now and then).
+ */
 export function generateDemoJwks(): JWKS {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' } as JWK;
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const jwk = { ...createPrivateKey(privateKey).export({ format: 'jwk' }), kid: randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' } as JWK;
   return { keys: [jwk] };
 }
 
