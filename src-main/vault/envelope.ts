@@ -271,16 +271,19 @@ const PAD = 0x3d; // =
 /** {@link isPaddedBase64} for base64 text as ASCII bytes: one pass over them, no decoding. */
 function isPaddedBase64Bytes(text: Buffer): boolean {
   if (text.length % 4 !== 0) return false;
-  const padding = text.length === 0 ? 0 : text[text.length - 1] !== PAD ? 0 : text[text.length - 2] === PAD ? 2 : 1;
-  const data = text.length - padding;
+  const data = text.length - paddingOf(text);
   for (let i = 0; i < data; i++) if (BASE64_ALPHABET[text[i]!] !== 1) return false;
   return true;
 }
 
 /** Bytes that checked base64 text decodes to. */
 function base64DecodedLength(text: Buffer): number {
-  const padding = text.length === 0 ? 0 : text[text.length - 1] !== PAD ? 0 : text[text.length - 2] === PAD ? 2 : 1;
-  return (text.length / 4) * 3 - padding;
+  return (text.length / 4) * 3 - paddingOf(text);
+}
+
+/** How many `=` end base64 text given as bytes (0 to 2). */
+function paddingOf(text: Buffer): number {
+  return text.length === 0 || text[text.length - 1] !== PAD ? 0 : text[text.length - 2] === PAD ? 2 : 1;
 }
 
 function notAVault(cause: unknown): LatchkeyError {

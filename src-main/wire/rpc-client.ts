@@ -343,12 +343,12 @@ class SocketRpcClient implements RpcClient {
     let tail = this.#lastTail;
     if (!tail || tail.method !== method || !sameFlatParams(params, tail.flat)) {
       const paramsJson = params === undefined ? undefined : (JSON.stringify(params) as string | undefined);
-      if (tail?.method === method && tail.paramsJson === paramsJson && paramsJson !== undefined) {
-        tail = { ...tail, flat: flatParams(params) };
-      } else {
-        const bytes = Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8');
-        tail = { method, paramsJson, flat: flatParams(params), bytes };
-      }
+      // Same method and JSON as last time (how params that are not flat are known again): the bytes are kept.
+      const bytes =
+        tail?.method === method && tail.paramsJson === paramsJson
+          ? tail.bytes
+          : Buffer.from(`,"method":${JSON.stringify(method)}${paramsJson === undefined ? '' : `,"params":${paramsJson}`}}\n`, 'utf8');
+      tail = { method, paramsJson, flat: flatParams(params), bytes };
       this.#lastTail = tail;
     }
     const head = ENVELOPE_HEAD.length;
@@ -465,7 +465,7 @@ class SocketRpcClient implements RpcClient {
     this.#socket.destroy();
   }
 
-  /** Times out the calls past their deadline; returns the next deadline. */
+  /** Ends every pending call with `error` (the connection is gone). */
   #rejectAll(error: LatchkeyError): void {
     for (const pending of [...this.#pending.values()]) pending.fail(error);
   }
